@@ -1,0 +1,7 @@
+"""`python -m jobs JOB ...`."""
+
+import sys
+
+from jobs.main import main
+
+sys.exit(main())

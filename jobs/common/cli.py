@@ -1,0 +1,144 @@
+"""The command line of every job: common flags, argument checks before any JVM, exit codes.
+
+A job module provides `HELP` (one line), `add_arguments(parser)`, optionally
+`validate(args)` (config checks that need no Spark), and `run(spark, args) -> RunSummary`.
+`run_job` parses, validates, builds the session, runs, stores and prints the summary, and
+turns the outcome into the job contract's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+import traceback
+import uuid
+from typing import List, Optional
+
+from jobs.common.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, LakemlError, QualityGateError, UsageError
+from jobs.common.lake import Lake
+from jobs.common.log import configure_logging, logger
+from jobs.common.summary import STATUS_FAILED, STATUS_GATE_TRIPPED, RunSummary
+
+
+def parse_run_date(value: str) -> str:
+    """A YYYY-MM-DD date, as a string."""
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--run-date {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def fraction(value: str) -> float:
+    """A number between 0 and 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not between 0 and 1")
+    return number
+
+
+def new_run_id(now: Optional[dt.datetime] = None) -> str:
+    """A sortable, unique run id: UTC start time plus a random suffix."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def base_parser(job: str, description: str) -> argparse.ArgumentParser:
+    """The parser with the flags every job takes."""
+    parser = argparse.ArgumentParser(
+        prog=f"spark-submit.sh local|emr {job}",
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    common = parser.add_argument_group("common flags")
+    common.add_argument(
+        "--lake",
+        default=os.environ.get("LAKEML_LAKE", "./lake"),
+        help="lake root: a local path, file:///path or s3://bucket/prefix (env LAKEML_LAKE)",
+    )
+    common.add_argument(
+        "--run-date",
+        type=parse_run_date,
+        default=dt.datetime.now(dt.timezone.utc).date().isoformat(),
+        help="the date this run processes, YYYY-MM-DD (default: today, UTC)",
+    )
+    common.add_argument("--run-id", default=None, help="id of this run (default: UTC time plus a random suffix)")
+    common.add_argument("--master", default=None, help="Spark master for local runs (default local[*])")
+    common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def parse_job_args(job: str, module, argv: List[str]) -> argparse.Namespace:
+    """Parse and check a job's arguments without Spark; usage errors exit 2 with argparse's message."""
+    parser = base_parser(job, module.HELP)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.job = job
+    args.run_id = args.run_id or new_run_id()
+    try:
+        args.lake = Lake.at(args.lake)
+        if hasattr(module, "validate"):
+            module.validate(args)
+    except UsageError as error:
+        parser.error(str(error))
+    return args
+
+
+def _store_summary(spark, args, summary: RunSummary) -> None:
+    from jobs.common.lake import write_text
+
+    uri = args.lake.run_summary(summary.job, summary.run_date, summary.run_id)
+    try:
+        write_text(spark, uri, summary.to_json() + "\n")
+    except Exception as error:  # the summary is still printed; storing it must not hide the outcome
+        logger.warning("could not store the run summary at %s: %s", uri, error)
+
+
+def execute(module, args: argparse.Namespace, spark) -> int:
+    """Run a parsed job on a session: summary stored and printed last, exit code returned."""
+    started = time.monotonic()
+    summary = RunSummary(job=args.job, run_id=args.run_id, run_date=args.run_date)
+    code = EXIT_OK
+    try:
+        summary = module.run(spark, args)
+    except QualityGateError as error:
+        code = error.exit_code
+        summary.status, summary.message = STATUS_GATE_TRIPPED, str(error)
+        summary.counts.update(error.counts)
+        summary.rows_in = int(error.counts.get("rows_in", 0))
+        summary.rows_rejected = int(error.counts.get("rows_rejected", 0))
+    except LakemlError as error:
+        code = error.exit_code
+        summary.status, summary.message = STATUS_FAILED, str(error)
+    except Exception as error:  # anything unexpected: exit 1 with the cause
+        code = EXIT_FAILED
+        summary.status, summary.message = STATUS_FAILED, f"{type(error).__name__}: {error}"
+        logger.error("%s failed:\n%s", args.job, traceback.format_exc())
+    summary.seconds = time.monotonic() - started
+    if code != EXIT_OK:
+        print(f"lakeml {args.job}: {summary.message}", file=sys.stderr)
+    _store_summary(spark, args, summary)
+    print(summary.to_json(), flush=True)
+    return code
+
+
+def run_job(job: str, module, argv: List[str]) -> int:
+    """Parse, build the session, execute; the whole life of one job process."""
+    args = parse_job_args(job, module, argv)
+    configure_logging(args.log_level)
+    from jobs.common.session import build_session
+
+    try:
+        spark = build_session(f"lakeml-{job}", master=args.master)
+    except UsageError as error:
+        print(f"lakeml {job}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return execute(module, args, spark)
+    finally:
+        spark.stop()

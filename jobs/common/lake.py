@@ -1,0 +1,233 @@
+"""The lake URI layer: every path flag goes through here.
+
+A path flag may be a plain local path, a `file://` URI, or `s3://bucket/prefix`
+(`s3a://` and `s3n://` are accepted as spellings of the same place). `normalize_uri`
+gives the one canonical form that lakeml stores and prints; `spark_uri` gives the
+form Spark and Hadoop open, which for S3 on local Spark is `s3a://` (the hadoop-aws
+connector) and on EMR stays `s3://` (EMR's own S3 connector).
+
+Small files (run summaries, ledgers, pointers) are read and written through Hadoop's
+FileSystem API of the running session, so local paths and S3 behave the same and use
+the same credentials as Spark.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import uuid
+from dataclasses import dataclass
+from typing import List, Optional
+from urllib.parse import urlparse
+
+from jobs.common.errors import UsageError
+
+S3_SCHEMES = ("s3", "s3a", "s3n")
+KNOWN_SCHEMES = ("file", "hdfs", *S3_SCHEMES)
+
+
+def normalize_uri(value: str, flag: str = "--lake") -> str:
+    """Canonical URI for a path flag: `file:///abs/path` or `s3://bucket/prefix`, no trailing slash."""
+    if not value or not value.strip():
+        raise UsageError(f"{flag} is empty; give a local path, file:///path or s3://bucket/prefix")
+    value = value.strip()
+    parsed = urlparse(value)
+    if not parsed.scheme or len(parsed.scheme) == 1:  # a plain path (a drive letter counts as one)
+        return "file://" + os.path.abspath(os.path.expanduser(value))
+    scheme = parsed.scheme.lower()
+    if scheme not in KNOWN_SCHEMES:
+        raise UsageError(f"{flag} {value!r}: scheme {scheme}:// is not supported; use a local path, file:// or s3://")
+    if scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise UsageError(f"{flag} {value!r}: a file:// URI needs three slashes (file:///abs/path)")
+        return "file://" + os.path.abspath(parsed.path or "/")
+    if not parsed.netloc:
+        raise UsageError(f"{flag} {value!r}: no bucket; use {scheme}://bucket/prefix")
+    path = posixpath.normpath(parsed.path) if parsed.path not in ("", "/") else ""
+    path = "" if path in (".", "/") else path
+    out_scheme = "s3" if scheme in S3_SCHEMES else scheme
+    return f"{out_scheme}://{parsed.netloc}{path}"
+
+
+def is_s3(uri: str) -> bool:
+    """True for any S3 spelling."""
+    return urlparse(uri).scheme.lower() in S3_SCHEMES
+
+
+def is_local(uri: str) -> bool:
+    """True for a canonical local `file://` URI."""
+    return urlparse(uri).scheme == "file"
+
+
+def local_path(uri: str) -> str:
+    """The filesystem path of a `file://` URI."""
+    if not is_local(uri):
+        raise ValueError(f"not a local URI: {uri}")
+    return urlparse(uri).path
+
+
+def spark_uri(uri: str, s3_scheme: Optional[str] = None) -> str:
+    """The URI Spark opens: S3 gets the session's connector scheme (s3a locally, s3 on EMR)."""
+    scheme = s3_scheme or current_s3_scheme()
+    if is_s3(uri):
+        return scheme + "://" + uri.split("://", 1)[1]
+    return uri
+
+
+def current_s3_scheme() -> str:
+    """`s3a` on local Spark (hadoop-aws), `s3` on EMR, chosen by LAKEML_TARGET."""
+    return "s3" if os.environ.get("LAKEML_TARGET") == "emr" else "s3a"
+
+
+def join(uri: str, *parts: str) -> str:
+    """Join path parts onto a URI with single slashes."""
+    out = uri.rstrip("/")
+    for part in parts:
+        out = out + "/" + str(part).strip("/")
+    return out
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Named places under one `--lake` root (see the lake layout in DESIGN.md)."""
+
+    root: str
+
+    @classmethod
+    def at(cls, value: str) -> Lake:
+        return cls(normalize_uri(value, "--lake"))
+
+    def raw(self, *parts: str) -> str:
+        return join(self.root, "raw", *parts)
+
+    def table(self, name: str) -> str:
+        return join(self.root, "tables", name)
+
+    def quarantine(self, job: str) -> str:
+        return join(self.root, "quarantine", job)
+
+    def features(self, feature_set: str) -> str:
+        return join(self.root, "features", feature_set)
+
+    def models(self, name: str) -> str:
+        return join(self.root, "models", name)
+
+    def scores(self, name: str) -> str:
+        return join(self.root, "scores", name)
+
+    def reports(self, job: str, run_date: str) -> str:
+        return join(self.root, "reports", job, run_date)
+
+    def run_summary(self, job: str, run_date: str, run_id: str) -> str:
+        return join(self.root, "_runs", job, run_date, f"{run_id}.json")
+
+    def state(self, *parts: str) -> str:
+        return join(self.root, "_state", *parts)
+
+
+# --- small-file I/O through the session's Hadoop FileSystem ----------------------------
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One input file as listed: canonical URI, size in bytes, modification time in ms."""
+
+    uri: str
+    size: int
+    mtime_ms: int
+
+
+def _hadoop_path(spark, uri: str):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(spark_uri(uri))
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return fs, path
+
+
+def _canonical(uri_from_hadoop: str) -> str:
+    """Hadoop spells local files `file:/x`; turn any listed path back into lakeml's canonical URI."""
+    if uri_from_hadoop.startswith("file:") and not uri_from_hadoop.startswith("file://"):
+        return "file://" + uri_from_hadoop[len("file:") :]
+    return normalize_uri(uri_from_hadoop, "path")
+
+
+def exists(spark, uri: str) -> bool:
+    """True when a file or folder exists at the URI."""
+    if is_local(uri):
+        return os.path.exists(local_path(uri))
+    fs, path = _hadoop_path(spark, uri)
+    return bool(fs.exists(path))
+
+
+def list_files(spark, uri: str) -> List[FileInfo]:
+    """Every file under a URI, recursively, sorted by URI; hidden (`_x`, `.x`) entries skipped."""
+    fs, path = _hadoop_path(spark, uri)
+    if not fs.exists(path):
+        return []
+    base = normalize_uri(uri, "path")
+    found = []
+    iterator = fs.listFiles(path, True)
+    while iterator.hasNext():
+        status = iterator.next()
+        file_uri = _canonical(status.getPath().toString())
+        relative = file_uri[len(base) :]
+        if any(part.startswith(("_", ".")) for part in relative.split("/") if part):
+            continue
+        found.append(FileInfo(file_uri, int(status.getLen()), int(status.getModificationTime())))
+    return sorted(found, key=lambda f: f.uri)
+
+
+def read_text(spark, uri: str) -> Optional[str]:
+    """The text of a small file, or None when it does not exist."""
+    if is_local(uri):
+        try:
+            with open(local_path(uri), encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+    fs, path = _hadoop_path(spark, uri)
+    if not fs.exists(path):
+        return None
+    stream = fs.open(path)
+    try:
+        data = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+    finally:
+        stream.close()
+    return bytes(data).decode("utf-8")
+
+
+def write_text(spark, uri: str, text: str) -> None:
+    """Write a small file so readers see the old or the new content, never half of it.
+
+    Local: a temporary file beside it, renamed over (atomic on POSIX). S3: one PUT on
+    close, which S3 makes visible atomically.
+    """
+    if is_local(uri):
+        target = local_path(uri)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = f"{target}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+        return
+    fs, path = _hadoop_path(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def delete(spark, uri: str) -> None:
+    """Delete a file or folder tree; a missing path is fine."""
+    if is_local(uri):
+        target = local_path(uri)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        elif os.path.exists(target):
+            os.remove(target)
+        return
+    fs, path = _hadoop_path(spark, uri)
+    if fs.exists(path):
+        fs.delete(path, True)

@@ -1,0 +1,91 @@
+"""Quarantine and the reject gate: rejected rows are kept with their reason, never dropped.
+
+Every job that rejects rows builds a DataFrame in the QUARANTINE_COLUMNS shape (see
+`to_quarantine`) and calls `publish_quarantine`. `check_reject_gate` decides, before any
+data is published, whether the run may go on: over 10,000 rejects (Amazon ML's rule for a
+datasource) or over the configured fraction (a lakeml policy) stops it with exit 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+from jobs.common.errors import QualityGateError
+
+MAX_REJECTS = 10_000
+MAX_RAW_BYTES = 100 * 1024  # Amazon ML's observation limit; longer raw records are cut
+QUARANTINE_COLUMNS = ("raw", "source_file", "reason", "job", "run_id", "run_date")
+
+
+@dataclass(frozen=True)
+class RejectPolicy:
+    """When a run's rejects stop it: more than max_rejects rows or more than max_fraction of rows_in."""
+
+    max_rejects: int = MAX_REJECTS
+    max_fraction: Optional[float] = None
+
+
+def gate_verdict(rows_in: int, rows_rejected: int, policy: RejectPolicy) -> Optional[str]:
+    """None when the run may publish, else the reason it may not."""
+    if rows_rejected > policy.max_rejects:
+        return f"{rows_rejected} rows rejected, over the limit of {policy.max_rejects}"
+    if policy.max_fraction is not None and rows_in > 0 and rows_rejected / rows_in > policy.max_fraction:
+        return (
+            f"{rows_rejected} of {rows_in} rows rejected ({rows_rejected / rows_in:.1%}), "
+            f"over the allowed fraction {policy.max_fraction:g}"
+        )
+    return None
+
+
+def check_reject_gate(
+    rows_in: int, rows_rejected: int, policy: RejectPolicy, top_reasons: Optional[Dict[str, int]] = None
+) -> None:
+    """Raise QualityGateError (exit 3) when the rejects exceed the policy."""
+    verdict = gate_verdict(rows_in, rows_rejected, policy)
+    if verdict is None:
+        return
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in (top_reasons or {}).items())
+    raise QualityGateError(
+        f"reject gate tripped: {verdict}; nothing was published."
+        + (f" Top reasons: {reasons}." if reasons else "")
+        + " Inspect the quarantine, fix the input or raise the limit, then run again.",
+        counts={"rows_in": rows_in, "rows_rejected": rows_rejected, "reasons": dict(top_reasons or {})},
+    )
+
+
+def to_quarantine(df, raw_col, source_file_col, reason_col, job: str, run_id: str, run_date: str):
+    """Shape rejected rows for the quarantine: raw record (cut to 100 KB), source file, reason, run."""
+    from pyspark.sql import functions as F
+
+    return df.select(
+        F.substring(F.col(raw_col).cast("string"), 1, MAX_RAW_BYTES).alias("raw"),
+        F.col(source_file_col).cast("string").alias("source_file"),
+        F.col(reason_col).cast("string").alias("reason"),
+        F.lit(job).alias("job"),
+        F.lit(run_id).alias("run_id"),
+        F.to_date(F.lit(run_date)).alias("run_date"),
+    )
+
+
+def reason_counts(quarantine_df, limit: int = 5) -> Dict[str, int]:
+    """The most frequent reject reasons with their counts."""
+    rows = quarantine_df.groupBy("reason").count().orderBy("count", ascending=False).limit(limit).collect()
+    return {row["reason"]: int(row["count"]) for row in rows}
+
+
+def publish_quarantine(quarantine_df, uri: str, replace_where: str) -> None:
+    """Write rejected rows to the job's quarantine Delta table, replacing what `replace_where` selects.
+
+    The predicate makes a re-run idempotent: a job passes the run date (and, for incremental
+    jobs, the source files) it is re-doing, so the same rejects are never stored twice.
+    """
+    from jobs.common.lake import spark_uri
+
+    (
+        quarantine_df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", replace_where)
+        .partitionBy("run_date")
+        .save(spark_uri(uri))
+    )

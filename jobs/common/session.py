@@ -1,0 +1,134 @@
+"""The one SparkSession factory. Jobs never build sessions themselves.
+
+Locally (LAKEML_TARGET unset or `local`): `local[*]` (or `--master`), the jars that
+bootstrap/local.sh fetched (LAKEML_JARS_DIR), Delta's extension and catalog, and s3a
+settings when LAKEML_S3_ENDPOINT names an S3 API endpoint. On EMR (LAKEML_TARGET=emr)
+the cluster provides master, jars and S3 access; lakeml adds only Delta's SQL extension
+and catalog and the UTC session time zone its jobs rely on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Dict, List, Optional
+from urllib.parse import urlparse
+
+from jobs.common.errors import UsageError
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+ALWAYS_CONF = {
+    **DELTA_CONF,
+    # Every timestamp lakeml writes is UTC, whatever the machine's zone.
+    "spark.sql.session.timeZone": "UTC",
+}
+# The measured fast settings for tests (reference/local-spark-measurements.md §2).
+TEST_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    "spark.databricks.delta.snapshotPartitions": "2",
+}
+REQUIRED_JARS = ("delta-spark_2.12", "delta-storage", "hadoop-aws", "aws-java-sdk-bundle")
+
+
+def target() -> str:
+    """`emr` when running on a cluster, else `local`."""
+    return "emr" if os.environ.get("LAKEML_TARGET") == "emr" else "local"
+
+
+def local_jars(jars_dir: Optional[str]) -> List[str]:
+    """The jar files of the local jar cache; a clear error when the folder or a jar is missing."""
+    if not jars_dir:
+        raise UsageError(
+            "LAKEML_JARS_DIR is not set: run jobs through ./spark-submit.sh local (it sets up the jars), "
+            "or run bootstrap/local.sh and export LAKEML_JARS_DIR"
+        )
+    if not os.path.isdir(jars_dir):
+        raise UsageError(f"LAKEML_JARS_DIR={jars_dir} does not exist; run bootstrap/local.sh again")
+    jars = sorted(os.path.join(jars_dir, name) for name in os.listdir(jars_dir) if name.endswith(".jar"))
+    missing = [
+        prefix for prefix in REQUIRED_JARS if not any(os.path.basename(j).startswith(prefix + "-") for j in jars)
+    ]
+    if missing:
+        raise UsageError(f"jar(s) {', '.join(missing)} missing from {jars_dir}; run bootstrap/local.sh again")
+    return jars
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def s3a_conf(endpoint: str) -> Dict[str, str]:
+    """Hadoop s3a settings for a custom S3 endpoint; plain HTTP only for loopback endpoints."""
+    parsed = urlparse(endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UsageError(
+            f"LAKEML_S3_ENDPOINT={endpoint!r}: give a URL such as https://s3.example.com or http://127.0.0.1:5000"
+        )
+    if parsed.scheme == "http" and not is_loopback(parsed.hostname):
+        raise UsageError(
+            f"LAKEML_S3_ENDPOINT={endpoint!r}: plain HTTP is allowed only for a loopback endpoint "
+            "(127.0.0.1, localhost); use https"
+        )
+    prefix = "spark.hadoop.fs.s3a."
+    return {
+        prefix + "endpoint": endpoint,
+        prefix + "path.style.access": "true",
+        prefix + "connection.ssl.enabled": str(parsed.scheme == "https").lower(),
+        prefix + "endpoint.region": os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+        prefix + "change.detection.mode": "none" if is_loopback(parsed.hostname) else "server",
+        prefix + "connection.establish.timeout": "5000",
+        prefix + "attempts.maximum": "3",
+        prefix + "retry.limit": "2",
+    }
+
+
+def local_conf(
+    jars_dir: Optional[str],
+    s3_endpoint: Optional[str] = None,
+    master: Optional[str] = None,
+) -> Dict[str, str]:
+    """Everything a local session needs beyond ALWAYS_CONF."""
+    conf = {
+        "spark.master": master or "local[*]",
+        "spark.jars": ",".join(local_jars(jars_dir)),
+        # The standard AWS chain: env vars, ~/.aws profiles, container and instance roles.
+        "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.sql.shuffle.partitions": str(max(2, 2 * (os.cpu_count() or 1))),
+    }
+    if s3_endpoint:
+        conf.update(s3a_conf(s3_endpoint))
+    return conf
+
+
+def session_conf(master: Optional[str] = None, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The whole configuration the factory applies, for the current target and environment."""
+    conf = dict(ALWAYS_CONF)
+    if target() == "local":
+        conf.update(local_conf(os.environ.get("LAKEML_JARS_DIR"), os.environ.get("LAKEML_S3_ENDPOINT"), master))
+    conf.update(extra or {})
+    return conf
+
+
+def build_session(app_name: str, master: Optional[str] = None, extra: Optional[Dict[str, str]] = None):
+    """Get or create the job's SparkSession with lakeml's configuration."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in session_conf(master, extra).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

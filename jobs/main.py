@@ -1,0 +1,62 @@
+"""The one entry point: `python -m jobs JOB [flags]`, also what spark-submit runs.
+
+Job modules are imported only when chosen, so `--help`, `--list` and argument checks
+need no Spark and start no JVM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+from jobs.common.errors import EXIT_OK, EXIT_USAGE
+
+# name -> (module, one line for the usage text)
+JOBS = {
+    "doctor": ("jobs.doctor", "print versions and jars, prove a Delta write/MERGE/read/time-travel on --lake"),
+}
+
+USAGE = """usage: python -m jobs JOB [flags]      (or ./spark-submit.sh local|emr JOB [flags])
+       python -m jobs JOB --help       flags of one job
+       python -m jobs --check JOB ...  check the arguments only, no Spark
+
+jobs:
+{jobs}
+"""
+
+
+def usage() -> str:
+    """The top-level usage text with every job."""
+    width = max(len(name) for name in JOBS)
+    lines = "\n".join(f"  {name.ljust(width)}  {text}" for name, (_, text) in JOBS.items())
+    return USAGE.format(jobs=lines)
+
+
+def load_job(name: str):
+    """The module of a registered job."""
+    return importlib.import_module(JOBS[name][0])
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    check_only = bool(argv) and argv[0] == "--check"
+    if check_only:
+        argv = argv[1:]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage(), file=sys.stderr if not argv else sys.stdout)
+        return EXIT_USAGE
+    if argv[0] == "--list":
+        print("\n".join(JOBS))
+        return EXIT_OK
+    name, rest = argv[0], argv[1:]
+    if name not in JOBS:
+        print(f"unknown job {name!r}\n\n{usage()}", file=sys.stderr)
+        return EXIT_USAGE
+    from jobs.common.cli import parse_job_args, run_job
+
+    module = load_job(name)
+    if check_only:
+        parse_job_args(name, module, rest)
+        return EXIT_OK
+    return run_job(name, module, rest)

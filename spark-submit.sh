@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The one entry users type:  ./spark-submit.sh local|emr JOB [flags]
+#
+#   local  sets up the pinned venv and jars if needed (bootstrap/local.sh), then runs the job
+#          through the pinned pyspark's spark-submit on local Spark.
+#   emr    runs the job as an EMR step (not yet available).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+usage() {
+  cat <<USAGE
+usage: ./spark-submit.sh local JOB [flags]    run JOB on local Spark (sets itself up)
+       ./spark-submit.sh emr JOB [flags]      run JOB as an EMR step (not available yet)
+       ./spark-submit.sh local JOB --help     the flags of JOB
+
+environment: LAKEML_LAKE (default lake), LAKEML_S3_ENDPOINT (S3 API endpoint for s3:// paths),
+             LAKEML_DRIVER_MEMORY (default 4g), LAKEML_CACHE (venv and jar cache, default ~/.cache/lakeml)
+USAGE
+  if command -v python3 >/dev/null 2>&1; then
+    echo
+    echo "jobs:"
+    (cd "$ROOT" && python3 -c 'from jobs.main import JOBS
+for name, (_, text) in JOBS.items(): print(f"  {name:<16} {text}")')
+  fi
+}
+
+target="${1:-}"
+case "$target" in
+  local) shift ;;
+  emr)
+    echo "spark-submit.sh: the emr target is not available yet; run jobs with 'local' for now." >&2
+    exit 2 ;;
+  -h|--help|"") usage; exit 2 ;;
+  *) echo "spark-submit.sh: unknown target '$target'" >&2; usage >&2; exit 2 ;;
+esac
+
+job="${1:-}"
+if [ -z "$job" ] || [ "$job" = "-h" ] || [ "$job" = "--help" ]; then usage; exit 2; fi
+if ! (cd "$ROOT" && python3 -c 'import sys; from jobs.main import JOBS; sys.exit(0 if sys.argv[1] in JOBS else 1)' "$job") 2>/dev/null; then
+  echo "spark-submit.sh: unknown job '$job'" >&2
+  usage >&2
+  exit 2
+fi
+
+# shellcheck source=bootstrap/local.sh
+source "$ROOT/bootstrap/local.sh"
+lakeml_setup || exit 1
+export LAKEML_TARGET=local
+
+PY="$LAKEML_VENV/bin/python"
+# --help and argument errors are answered without starting a JVM.
+for arg in "$@"; do
+  if [ "$arg" = "-h" ] || [ "$arg" = "--help" ]; then exec "$PY" -m jobs "$@"; fi
+done
+"$PY" -m jobs --check "$@" || exit $?
+
+jars="$(ls "$LAKEML_JARS_DIR"/*.jar | paste -sd, -)"
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+exec "$SPARK_HOME/bin/spark-submit" \
+  --master "local[*]" \
+  --driver-memory "${LAKEML_DRIVER_MEMORY:-4g}" \
+  --jars "$jars" \
+  --conf spark.ui.showConsoleProgress=false \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.level=warn" \
+  "$ROOT/lakeml_main.py" "$@"
