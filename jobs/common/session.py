@@ -109,6 +109,10 @@ def local_conf(
         "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.sql.shuffle.partitions": str(max(2, 2 * (os.cpu_count() or 1))),
+        # Delta replays its log in 50 partitions by default, sized for clusters; a laptop pays
+        # for each one on every commit.
+        "spark.databricks.delta.snapshotPartitions": str(max(2, os.cpu_count() or 1)),
+        "spark.ui.showConsoleProgress": "false",
     }
     if s3_endpoint:
         conf.update(s3a_conf(s3_endpoint))
