@@ -53,12 +53,10 @@ def class_sources(spark) -> Dict[str, str]:
 def versions(spark) -> Dict[str, str]:
     """Python, Java, Spark, Delta and Hadoop versions of this session."""
     jvm = spark.sparkContext._jvm
-    delta_version = "unknown"
     try:
-        package = jvm.Class.forName(PROBE_CLASSES["delta"]).getPackage()
-        delta_version = package.getImplementationVersion() or "unknown"
+        delta_version = jvm.io.delta.package.VERSION()  # Scala package object io.delta
     except Exception:
-        pass
+        delta_version = "unknown"
     return {
         "python": platform.python_version(),
         "java": jvm.System.getProperty("java.version"),

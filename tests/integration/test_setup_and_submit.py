@@ -39,7 +39,11 @@ def test_doctor_through_spark_submit_reports_and_exits_0(tmp_path):
     summary = json.loads(lines[-1])
     assert summary["status"] == "succeeded" and summary["job"] == "doctor"
     assert summary["counts"]["checks"] == {"write": True, "merge": True, "read": True, "time_travel": True}
-    assert "spark    3.5.6" in done.stdout and "delta-spark_2.12-3.3.2.jar" in done.stdout
+    assert (
+        "spark    3.5.6" in done.stdout
+        and "delta    3.3.2" in done.stdout
+        and "delta-spark_2.12-3.3.2.jar" in done.stdout
+    )
     stored = lake / "_runs" / "doctor" / summary["run_date"] / "it1.json"
     assert json.loads(stored.read_text()) == summary
     assert not (lake / "_doctor" / "it1").exists()  # scratch table cleaned up
