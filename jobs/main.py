@@ -15,6 +15,7 @@ from jobs.common.errors import EXIT_OK, EXIT_USAGE
 # name -> (module, one line for the usage text)
 JOBS = {
     "doctor": ("jobs.doctor", "print versions and jars, prove a Delta write/MERGE/read/time-travel on --lake"),
+    "ingest_dms": ("jobs.ingest_dms", "apply AWS DMS full-load and CDC files to Delta tables, exactly once"),
 }
 
 USAGE = """usage: python -m jobs JOB [flags]      (or ./spark-submit.sh local|emr JOB [flags])
