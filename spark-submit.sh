@@ -3,7 +3,8 @@
 #
 #   local  sets up the pinned venv and jars if needed (bootstrap/local.sh), then runs the job
 #          through the pinned pyspark's spark-submit on local Spark.
-#   emr    runs the job as an EMR step (not yet available).
+#   emr    builds the versioned artifact, uploads it to S3 and runs the job as an EMR step
+#          (deploy/launcher.py; `./spark-submit.sh emr --help` for its flags).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,7 +12,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 usage() {
   cat <<USAGE
 usage: ./spark-submit.sh local JOB [flags]    run JOB on local Spark (sets itself up)
-       ./spark-submit.sh emr JOB [flags]      run JOB as an EMR step (not available yet)
+       ./spark-submit.sh emr JOB [flags] (--cluster-id ID | --create) [--wait] [--dry-run]
+                                              run JOB as an EMR step (--bucket NAME; see emr --help)
+       ./spark-submit.sh emr JOB [flags] --target serverless --application-id ID [--wait]
        ./spark-submit.sh local JOB --help     the flags of JOB
 
 environment: LAKEML_LAKE (default lake), LAKEML_S3_ENDPOINT (S3 API endpoint for s3:// paths),
@@ -29,8 +32,15 @@ target="${1:-}"
 case "$target" in
   local) shift ;;
   emr)
-    echo "spark-submit.sh: the emr target is not available yet; run jobs with 'local' for now." >&2
-    exit 2 ;;
+    shift
+    # The launcher needs only the venv (boto3, botocore's service models), not Spark or the jars.
+    # shellcheck source=bootstrap/local.sh
+    source "$ROOT/bootstrap/local.sh"
+    LAKEML_CACHE="${LAKEML_CACHE:-$HOME/.cache/lakeml}"
+    mkdir -p "$LAKEML_CACHE" || exit 1
+    lakeml_setup_venv || exit 1
+    cd "$ROOT" || exit 1
+    PYTHONPATH="$ROOT" exec "$LAKEML_VENV/bin/python" -m deploy.launcher "$@" ;;
   -h|--help|"") usage; exit 2 ;;
   *) echo "spark-submit.sh: unknown target '$target'" >&2; usage >&2; exit 2 ;;
 esac

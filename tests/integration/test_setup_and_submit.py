@@ -54,7 +54,7 @@ def test_usage_and_unknown_job_exit_2():
     done = run([SUBMIT, "local", "no_such_job"])
     assert done.returncode == 2 and "unknown job 'no_such_job'" in done.stderr
     done = run([SUBMIT, "emr", "doctor"])
-    assert done.returncode == 2 and "not available yet" in done.stderr
+    assert done.returncode == 2 and "--cluster-id" in done.stderr and "--create" in done.stderr
 
 
 def test_job_help_exits_0_and_bad_flags_exit_2_before_any_jvm():

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# EMR bootstrap action: install lakeml's pinned runtime Python dependencies on this node.
+#
+#   emr_install_deps.sh --requirements s3://BUCKET/artifacts/VERSION/requirements.txt [--python /usr/bin/python3.11]
+#
+# EMR runs it on every node (nodes added later by scaling too), as user hadoop, before the
+# applications are installed; a non-zero exit aborts the cluster's launch, so every failure
+# here says what went wrong. It installs wheels only (no compiler on the nodes, no silent
+# source builds) for the interpreter that the cluster's spark-env PYSPARK_PYTHON names, and
+# checks afterwards that each package imports at the pinned version.
+# Idempotent: a second run with the same requirements finds the stamp and does nothing.
+set -euo pipefail
+
+PYTHON=/usr/bin/python3.11
+REQUIREMENTS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --python) PYTHON="$2"; shift 2 ;;
+    --requirements) REQUIREMENTS="$2"; shift 2 ;;
+    *) echo "emr_install_deps: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+
+fail() { echo "emr_install_deps: ERROR: $*" >&2; exit 1; }
+SUDO=sudo
+[ "$(id -u)" = "0" ] && SUDO=""
+
+[ -n "$REQUIREMENTS" ] || fail "--requirements is required (the requirements.txt uploaded beside the artifact)"
+
+if [ ! -x "$PYTHON" ]; then
+  # EMR 7 (Amazon Linux 2023) ships python3.9 and offers python3.11 as a package.
+  name="$(basename "$PYTHON")"
+  $SUDO dnf install -y -q "$name" "$name-pip" >&2 || fail "$PYTHON is missing and 'dnf install $name' failed"
+fi
+[ -x "$PYTHON" ] || fail "$PYTHON does not exist on this node"
+if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+  name="$(basename "$PYTHON")"
+  $SUDO dnf install -y -q "$name-pip" >&2 || $SUDO "$PYTHON" -m ensurepip >&2 || fail "no pip for $PYTHON"
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+case "$REQUIREMENTS" in
+  s3://*) aws s3 cp --only-show-errors "$REQUIREMENTS" "$work/requirements.txt" \
+            || fail "cannot download $REQUIREMENTS (does the instance profile allow s3:GetObject on the artifacts prefix?)" ;;
+  *) cp "$REQUIREMENTS" "$work/requirements.txt" || fail "cannot read $REQUIREMENTS" ;;
+esac
+
+stamp_dir="${LAKEML_DEPS_STAMP_DIR:-/var/lib/lakeml}"
+key="$( (cat "$work/requirements.txt"; "$PYTHON" -V) | sha256sum | cut -c1-16)"
+stamp="$stamp_dir/deps-$key.ok"
+if [ -f "$stamp" ]; then
+  echo "emr_install_deps: already installed ($stamp)"
+  exit 0
+fi
+
+echo "emr_install_deps: installing into $("$PYTHON" -V 2>&1) at $PYTHON:"
+cat "$work/requirements.txt"
+$SUDO "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-input --only-binary=:all: \
+  -r "$work/requirements.txt" \
+  || fail "pip could not install the requirements for $PYTHON (no wheel for this Python or platform, or no network to the package index)"
+
+# Each pinned distribution must now be importable at exactly its pinned version.
+"$PYTHON" - "$work/requirements.txt" <<'PY' || fail "a requirement is not importable at its pinned version after install"
+import sys
+from importlib.metadata import version
+
+bad = []
+for line in open(sys.argv[1]):
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        continue
+    name, _, pinned = line.partition("==")
+    name = name.split("[", 1)[0].strip()
+    got = version(name)
+    if pinned and got != pinned.strip():
+        bad.append(f"{name}: wanted {pinned.strip()}, found {got}")
+if bad:
+    sys.exit("\n".join(bad))
+PY
+
+$SUDO mkdir -p "$stamp_dir"
+$SUDO touch "$stamp"
+echo "emr_install_deps: done"
