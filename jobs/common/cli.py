@@ -120,6 +120,14 @@ def execute(module, args: argparse.Namespace, spark) -> int:
         summary.status, summary.message = STATUS_FAILED, f"{type(error).__name__}: {error}"
         logger.error("%s failed:\n%s", args.job, traceback.format_exc())
     summary.seconds = time.monotonic() - started
+    if code == EXIT_OK and not summary.balanced():
+        logger.warning(
+            "%s: rows_in %d != rows_out %d + rows_rejected %d",
+            args.job,
+            summary.rows_in,
+            summary.rows_out,
+            summary.rows_rejected,
+        )
     if code != EXIT_OK:
         print(f"lakeml {args.job}: {summary.message}", file=sys.stderr)
     _store_summary(spark, args, summary)
