@@ -165,11 +165,11 @@ def say(message: str) -> None:
     print(f"lakeml emr: {message}", file=sys.stderr, flush=True)
 
 
-def clients(options: argparse.Namespace):
+def clients(options: argparse.Namespace, session=None):
     """boto3 clients on the standard credential chain (imported here: --dry-run never loads boto3)."""
     import boto3
 
-    session = boto3.session.Session(region_name=options.region)
+    session = session or boto3.session.Session(region_name=options.region)
     kwargs = {"endpoint_url": options.endpoint_url} if options.endpoint_url else {}
     emr_name = "emr-serverless" if options.target == "serverless" else "emr"
     return session.client("s3", **kwargs), session.client(emr_name, **kwargs)
@@ -283,8 +283,10 @@ def wait_for_step(emr, cluster_id: str, step_id: str, poll: float) -> Dict[str, 
         time.sleep(poll)
 
 
-def run_emr(options, requests: Dict[str, Any], built, params: Dict[str, str]) -> Tuple[int, Dict[str, Any]]:
-    s3, emr = clients(options)
+def run_emr(
+    options, requests: Dict[str, Any], built, params: Dict[str, str], session=None
+) -> Tuple[int, Dict[str, Any]]:
+    s3, emr = clients(options, session)
     base_uri = steps.artifact_uri(params["BUCKET"], built.version)
     upload(s3, built, base_uri)
     if "RunJobFlow" in requests:
@@ -315,8 +317,10 @@ def idle_timeout(requests: Dict[str, Any]) -> str:
     return f"{seconds}s idle" if seconds else "no idle timeout: terminate it yourself"
 
 
-def run_serverless(options, requests: Dict[str, Any], built, params: Dict[str, str]) -> Tuple[int, Dict[str, Any]]:
-    s3, client = clients(options)
+def run_serverless(
+    options, requests: Dict[str, Any], built, params: Dict[str, str], session=None
+) -> Tuple[int, Dict[str, Any]]:
+    s3, client = clients(options, session)
     base_uri = steps.artifact_uri(params["BUCKET"], built.version)
     upload(s3, built, base_uri)
     request = requests["StartJobRun"]
@@ -352,7 +356,8 @@ def run_serverless(options, requests: Dict[str, Any], built, params: Dict[str, s
     return steps.exit_code_for_state(state), result
 
 
-def main(argv: Optional[List[str]] = None, environ: Optional[Dict[str, str]] = None) -> int:
+def main(argv: Optional[List[str]] = None, environ: Optional[Dict[str, str]] = None, session=None) -> int:
+    """The launcher; `session` is an optional boto3 Session to use instead of a default one."""
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = dict(os.environ if environ is None else environ)
     options, job_args = split_argv(argv)
@@ -376,7 +381,7 @@ def main(argv: Optional[List[str]] = None, environ: Optional[Dict[str, str]] = N
                 print(json.dumps(steps.redact({**document, **requests}), indent=2, sort_keys=True))
                 return 0
             runner = run_serverless if options.target == "serverless" else run_emr
-            code, result = runner(options, requests, built, params)
+            code, result = runner(options, requests, built, params, session)
     except (LaunchError, steps.TemplateError) as error:
         print(f"lakeml emr: {error}", file=sys.stderr)
         return 2
