@@ -779,11 +779,12 @@ def _quarantine_and_gate(spark, args, spec: TableSpec, changes, plan: Plan, rows
     """Publish the batch's rejects; raise when the column count is off or the reject gate trips."""
     from pyspark.sql import functions as F
 
-    from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
+    from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, to_quarantine
 
     rejects = changes.where(F.col("_reason").isNotNull())
-    reasons = reason_counts(rejects, limit=20)
-    rejected = rejects.count() if reasons else 0
+    by_reason = rejects.groupBy("_reason").count().collect()
+    reasons = {r["_reason"]: int(r["count"]) for r in sorted(by_reason, key=lambda r: -r["count"])}
+    rejected = sum(reasons.values())
     if rejected:
         quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
         files = ", ".join("'" + u.replace("'", "''") + "'" for u in plan.files)
