@@ -15,6 +15,7 @@ from jobs.common.errors import EXIT_OK, EXIT_USAGE
 # name -> (module, one line for the usage text)
 JOBS = {
     "doctor": ("jobs.doctor", "print versions and jars, prove a Delta write/MERGE/read/time-travel on --lake"),
+    "ingest_logs": ("jobs.ingest_logs", "access logs and JSON event lines into the Delta table logs_<source>"),
     "ingest_dms": ("jobs.ingest_dms", "apply AWS DMS full-load and CDC files to Delta tables, exactly once"),
 }
 

@@ -1,0 +1,754 @@
+"""ingest_logs: raw web/app logs under a prefix into the typed Delta table `tables/logs_<source>`.
+
+Every file under `--input` (nested folders, plain or gzip) is one of: Apache/Nginx access logs
+(common, combined, vhost_combined, with real-world variants) or JSON lines (one event per line,
+mapped to columns by `--json-mapping`). Each line becomes a row of the table or a row of the
+quarantine, never neither.
+
+How it runs (I/O at the edges, the parsing is `parse_lines`, a pure DataFrame transform):
+1. list the input files; the ledger (`_state/ingest_logs/<source>/ledger.json`) says which
+   (uri, size, mtime) were already taken; only new or changed files are read;
+2. `auto` sniffs each file's first lines (JSON object or access log);
+3. one parse: access lines with ONE regex evaluation (`regexp_replace` into a separator-joined
+   string, then `split`), JSON lines with one `from_json`; the result is cached and counted;
+4. the reject gate (exit 3, nothing published);
+5. publish: Delta `replaceWhere source_file IN (taken files)` on the table and on the
+   quarantine, so re-taking a file replaces exactly its rows (a run killed between a commit and
+   the ledger write is repaired by the re-run); then the ledger.
+`--reprocess` re-reads every file under `--input` (ledger or not) plus every ledger file sharing
+an event date with them, and replaces those dates whole.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from jobs.common.errors import LakemlError, UsageError
+from jobs.common.lake import FileInfo, list_files, normalize_uri, read_text, spark_uri, write_text
+from jobs.common.log import logger, stage
+from jobs.common.quality import (
+    MAX_RAW_BYTES,
+    RejectPolicy,
+    check_reject_gate,
+    publish_quarantine,
+    to_quarantine,
+)
+from jobs.common.summary import RunSummary
+
+HELP = "access logs and JSON event lines into the Delta table logs_<source>"
+JOB = "ingest_logs"
+FORMATS = ("auto", "combined", "common", "json")
+DEFAULT_MAX_REJECT_FRACTION = 0.1
+SNIFF_LINES = 5
+SEP = "\x01"  # joins the regex groups; a line holding it is never taken as parsed
+
+# Access logs: [vhost:port] client ident user [dd/Mon/yyyy:HH:mm:ss +zzzz] "request" status bytes
+# then optionally "referrer" "user-agent" and any further quoted or bare fields (Nginx adds e.g.
+# "$http_x_forwarded_for"). Groups: 1 vhost, 2 client, 3 user, 4 day, 5 month, 6 year, 7 time,
+# 8 offset, 9 request, 10 status, 11 bytes, 12 referrer, 13 user agent, 14 trailing fields.
+QUOTED = r'"((?:[^"\\]++|\\.)*+)"'
+ACCESS_PATTERN = (
+    r"^(?:(\S+:\d+) )?(\S++) \S++ (\S++) "
+    r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}:\d{2}:\d{2}) ([+-]\d{4})\] "
+    + QUOTED
+    + r" (\S++) (\S++)"
+    + r"(?: "
+    + QUOTED
+    + " "
+    + QUOTED
+    + r'((?: (?:"(?:[^"\\]++|\\.)*+"|[^\s"]++))*+))?\s*$'
+)
+ACCESS_GROUPS = 14
+ACCESS_REPLACEMENT = "".join(SEP + f"${i}" for i in range(1, ACCESS_GROUPS + 1))
+TRAILING_FIELD = r'"(?:[^"\\]|\\.)*"|[^\s"]+'
+ABSOLUTE_URL_HEAD = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*"
+MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
+BOT_PATTERN = (
+    r"(?i)bot\b|bot/|crawl|spider|slurp|facebookexternalhit|ia_archiver|mediapartners-google|"
+    r"feedfetcher|bingpreview|yandex(?:images|metrika)|archive\.org|petalsearch"
+)
+
+# JSON lines: target column -> JSON path(s); `a|b` takes the first present. Segment-style defaults.
+JSON_TARGETS = {
+    "event_ts": "string",
+    "event": "string",
+    "user_id": "string",
+    "anonymous_id": "string",
+    "properties": "map",
+    "client": "string",
+    "user": "string",
+    "method": "string",
+    "url": "string",
+    "referrer": "string",
+    "user_agent": "string",
+    "status": "string",
+    "bytes": "string",
+}
+DEFAULT_JSON_MAPPING = (
+    "event_ts=timestamp,event=event|type,user_id=userId,anonymous_id=anonymousId,properties=properties,"
+    "client=context.ip,user_agent=context.userAgent,url=context.page.url|properties.url,"
+    "referrer=context.page.referrer|properties.referrer"
+)
+JSON_PATH = re.compile(r"^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$")
+
+TABLE_COLUMNS = (
+    "event_ts",
+    "event_date",
+    "client",
+    "user",
+    "method",
+    "url",
+    "path",
+    "query",
+    "protocol",
+    "status",
+    "bytes",
+    "referrer",
+    "user_agent",
+    "is_bot",
+    "extra",
+    "vhost",
+    "event",
+    "user_id",
+    "anonymous_id",
+    "properties",
+    "source_file",
+    "run_id",
+)
+REASONS = (
+    "empty_line",
+    "too_long",
+    "unparseable",
+    "unparseable_json",
+    "bad_timestamp",
+    "bad_status",
+    "bad_bytes",
+)
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--source", required=True, help="source name; the table is <lake>/tables/logs_<source>")
+    parser.add_argument("--input", required=True, help="prefix holding the log files: local path, file:// or s3://")
+    parser.add_argument(
+        "--format",
+        default="auto",
+        choices=FORMATS,
+        help="log format; auto decides per file from its first lines (a JSON object or an access-log line)",
+    )
+    parser.add_argument(
+        "--json-mapping",
+        default=DEFAULT_JSON_MAPPING,
+        help="for JSON lines: comma-separated column=json.path[|other.path] pairs; columns: " + ", ".join(JSON_TARGETS),
+    )
+    parser.add_argument(
+        "--max-reject-fraction",
+        type=_fraction,
+        default=DEFAULT_MAX_REJECT_FRACTION,
+        help="fail (exit 3, nothing published) when more than this fraction of lines is rejected "
+        "(a lakeml policy); over 10,000 rejects always fails (Amazon ML's rule)",
+    )
+    parser.add_argument(
+        "--reprocess",
+        action="store_true",
+        help="re-read every file under --input even if the ledger has it, and rebuild the event dates they touch",
+    )
+
+
+def _fraction(value: str) -> float:
+    from jobs.common.cli import fraction
+
+    return fraction(value)
+
+
+def validate(args) -> None:
+    """Check the flags without Spark."""
+    if not re.match(r"^[a-z][a-z0-9_]*$", args.source or ""):
+        raise UsageError(f"--source {args.source!r}: use lower-case letters, digits and _ (it names the table)")
+    args.input = normalize_uri(args.input, "--input")
+    args.json_mapping_parsed = parse_json_mapping(args.json_mapping)
+
+
+def parse_json_mapping(text: str) -> Dict[str, List[str]]:
+    """`col=a.b|c,col2=d` -> {col: [a.b, c], col2: [d]}; defaults fill columns not named."""
+    mapping = _parse_pairs(DEFAULT_JSON_MAPPING)
+    if text and text != DEFAULT_JSON_MAPPING:
+        mapping.update(_parse_pairs(text))
+    if "event_ts" not in mapping:
+        raise UsageError("--json-mapping: event_ts must be mapped (every row needs an event time)")
+    for target, paths in mapping.items():
+        for path in paths:
+            head = path.split(".")[0]
+            if JSON_TARGETS[target] == "map" and "." in path:
+                raise UsageError(f"--json-mapping {target}={path}: a map column takes a top-level JSON object")
+            for other, other_paths in mapping.items():
+                if JSON_TARGETS[other] != "map" and head in other_paths and path != head:
+                    raise UsageError(f"--json-mapping: {other}={head} is a string but {target}={path} reads inside it")
+    return mapping
+
+
+def _parse_pairs(text: str) -> Dict[str, List[str]]:
+    pairs: Dict[str, List[str]] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        target, sep, paths = item.partition("=")
+        target = target.strip()
+        if not sep or target not in JSON_TARGETS:
+            raise UsageError(
+                f"--json-mapping {item!r}: give column=json.path with a column among {', '.join(JSON_TARGETS)}"
+            )
+        alternatives = [p.strip() for p in paths.split("|") if p.strip()]
+        if not alternatives or not all(JSON_PATH.match(p) for p in alternatives):
+            raise UsageError(f"--json-mapping {item!r}: the JSON path must be names joined by dots")
+        pairs[target] = alternatives
+    return pairs
+
+
+# --- pure transforms ---------------------------------------------------------------------
+
+
+def json_schema(mapping: Dict[str, List[str]]):
+    """The from_json schema holding every mapped path: nested structs of strings, maps for map columns."""
+    from pyspark.sql.types import MapType, StringType, StructField, StructType
+
+    map_heads = {paths[0] for target, paths in mapping.items() if JSON_TARGETS[target] == "map"}
+    map_heads |= {p for target, paths in mapping.items() if JSON_TARGETS[target] == "map" for p in paths}
+    tree: dict = {}
+    for paths in mapping.values():
+        for path in paths:
+            parts = path.split(".")
+            if parts[0] in map_heads:
+                tree[parts[0]] = "map"
+                continue
+            node = tree
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    child = node[part] = {}
+                node = child
+            node.setdefault(parts[-1], "string")
+
+    def build(node: dict) -> StructType:
+        fields = []
+        for name, child in sorted(node.items()):
+            if child == "map":
+                kind = MapType(StringType(), StringType())
+            elif child == "string":
+                kind = StringType()
+            else:
+                kind = build(child)
+            fields.append(StructField(name, kind))
+        return StructType(fields)
+
+    schema = build(tree)
+    return schema.add("_corrupt", StringType()), map_heads
+
+
+def _json_value(js, path: str, map_heads):
+    """The column reading one JSON path out of the parsed struct `js`."""
+    from pyspark.sql import functions as F
+
+    parts = path.split(".")
+    if parts[0] in map_heads and len(parts) > 1:
+        return F.try_element_at(js[parts[0]], F.lit(".".join(parts[1:])))
+    column = js
+    for part in parts:
+        column = column[part]
+    return column
+
+
+def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
+    """Raw lines (`line`, `source_file`, `is_json`) -> every table column plus `reason` (null when taken) and `raw`.
+
+    Access lines are matched by ONE regular expression evaluation; JSON lines by one from_json.
+    """
+    from pyspark.sql import functions as F
+
+    mapping = json_mapping or parse_json_mapping(DEFAULT_JSON_MAPPING)
+    schema, map_heads = json_schema(mapping)
+    line, is_json = F.col("line"), F.col("is_json")
+    size_ok = F.octet_length(line) <= MAX_RAW_BYTES
+    stage1 = lines.select(
+        "line",
+        "source_file",
+        "is_json",
+        size_ok.alias("_size_ok"),
+        F.when(~is_json & size_ok, F.split(F.regexp_replace(line, ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)).alias(
+            "_a"
+        ),
+        F.when(
+            is_json & size_ok,
+            F.from_json(line, schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"}),
+        ).alias("_j"),
+    )
+    a, js = F.col("_a"), F.col("_j")
+    matched = (F.size(a) == ACCESS_GROUPS + 1) & (a[0] == "") & (F.instr(line, SEP) == 0)
+
+    def group(i: int):
+        return F.when(a[i] != "", a[i])
+
+    def from_json_target(target: str):
+        paths = mapping.get(target)
+        if not paths:
+            return F.lit(None).cast("string")
+        values = [_json_value(js, p, map_heads) for p in paths]
+        return values[0] if len(values) == 1 else F.coalesce(*values)
+
+    def pick(target: str, access_value):
+        return F.when(is_json, from_json_target(target)).otherwise(access_value)
+
+    month_at = F.expr(f"instr('{MONTHS}', _a[5])")
+    month = (month_at + 2) / 3
+    access_ts = F.concat_ws(
+        "",
+        a[6],
+        F.lit("-"),
+        F.when((month_at % 3 == 1) & (F.length(a[5]) == 3), month.cast("int").cast("string")),
+        F.lit("-"),
+        a[4],
+        F.lit(" "),
+        a[7],
+        a[8],
+    )
+    request = F.split(a[9], " ")
+    request_ok = (F.size(request) >= 2) & (F.size(request) <= 3)
+    json_ok = js.isNotNull() & js["_corrupt"].isNull() & F.ltrim(line).startswith("{")
+    stage2 = stage1.select(
+        "line",
+        "source_file",
+        "is_json",
+        "_size_ok",
+        F.when(is_json, json_ok).otherwise(matched).alias("_parsed"),
+        group(1).alias("vhost"),
+        pick("client", group(2)).alias("client"),
+        pick("user", F.when(a[3] != "-", group(3))).alias("user"),
+        pick("method", F.when(request_ok, request[0])).alias("method"),
+        pick("url", F.when(request_ok, request[1]).when(a[9] != "-", group(9))).alias("url"),
+        F.when(~is_json & request_ok, request[2]).alias("protocol"),
+        pick("status", a[10]).alias("_status"),
+        pick("bytes", a[11]).alias("_bytes"),
+        pick("referrer", F.when(a[12] != "-", group(12))).alias("referrer"),
+        pick("user_agent", F.when(a[13] != "-", group(13))).alias("user_agent"),
+        F.when(a[14] != "", F.regexp_extract_all(a[14], F.lit(TRAILING_FIELD), 0)).alias("_extra"),
+        F.when(is_json, from_json_target("event_ts")).otherwise(access_ts).alias("_ts"),
+        F.when(is_json, from_json_target("event")).alias("event"),
+        F.when(is_json, from_json_target("user_id")).alias("user_id"),
+        F.when(is_json, from_json_target("anonymous_id")).alias("anonymous_id"),
+        (F.when(is_json, from_json_target("properties")) if "properties" in mapping else F.lit(None))
+        .cast("map<string,string>")
+        .alias("properties"),
+    )
+    return _typed(stage2)
+
+
+def _typed(df):
+    """Typed columns, derived columns and the reject reason."""
+    from pyspark.sql import functions as F
+
+    ts_text = F.col("_ts")
+    epoch = ts_text.rlike(r"^\d{1,13}(\.\d+)?$")
+    event_ts = (
+        F.when(epoch & (F.length(F.split(ts_text, r"\.")[0]) >= 12), F.timestamp_millis(ts_text.cast("long")))
+        .when(epoch, F.timestamp_seconds(ts_text.cast("double")))
+        .otherwise(F.expr("try_cast(_ts as timestamp)"))
+    )
+    status_text, bytes_text = F.col("_status"), F.col("_bytes")
+    status = F.expr("try_cast(_status as int)")
+    bytes_ = F.when(bytes_text != "-", F.expr("try_cast(_bytes as bigint)"))
+    reason = (
+        F.when(F.col("line") == "", "empty_line")
+        .when(~F.col("_size_ok"), "too_long")
+        .when(~F.col("_parsed") & F.col("is_json"), "unparseable_json")
+        .when(~F.col("_parsed"), "unparseable")
+        .when(F.col("event_ts").isNull(), "bad_timestamp")
+        .when(status_text.isNotNull() & ~F.col("status").between(100, 599), "bad_status")
+        .when(status_text.isNotNull() & F.col("status").isNull(), "bad_status")
+        .when(bytes_text.isNotNull() & (bytes_text != "-") & F.col("bytes").isNull(), "bad_bytes")
+    )
+    url = F.col("url")
+    has_query = F.instr(url, "?") > 0
+    typed = df.select(
+        "*",
+        event_ts.alias("event_ts"),
+        status.alias("status"),
+        bytes_.alias("bytes"),
+        F.when(F.instr(url, "://") > 0, F.regexp_replace(F.substring_index(url, "?", 1), ABSOLUTE_URL_HEAD, ""))
+        .otherwise(F.substring_index(url, "?", 1))
+        .alias("path"),
+        F.when(has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
+        F.coalesce(F.col("user_agent").rlike(BOT_PATTERN), F.lit(False)).alias("is_bot"),
+        F.expr(
+            "transform(_extra, x -> CASE WHEN startswith(x, '\"') THEN substring(x, 2, length(x) - 2) ELSE x END)"
+        ).alias("extra"),
+    )
+    out = typed.select(
+        "*",
+        F.to_date("event_ts").alias("event_date"),
+        query_map("_qs").alias("query"),
+        reason.alias("reason"),
+    )
+    return out.select(
+        *TABLE_COLUMNS[:-1],
+        "reason",
+        F.when(F.col("reason").isNotNull(), F.col("line")).alias("raw"),
+    )
+
+
+def query_map(qs_col: str):
+    """`a=1&b=2` -> {a: 1, b: 2}: values as logged (not percent-decoded); a repeated key keeps its first value."""
+    from pyspark.sql import functions as F
+
+    pairs = f"filter(split({qs_col}, '&'), p -> p != '')"
+    keys = f"transform({pairs}, p -> substring_index(p, '=', 1))"
+    values = f"transform({pairs}, p -> CASE WHEN instr(p, '=') > 0 THEN substring(p, instr(p, '=') + 1) ELSE '' END)"
+    return F.expr(
+        f"""CASE WHEN {qs_col} IS NULL THEN NULL
+        WHEN size(array_distinct({keys})) = size({keys}) THEN map_from_arrays({keys}, {values})
+        ELSE map_from_arrays(array_distinct({keys}),
+             transform(array_distinct({keys}), k -> element_at({values}, cast(array_position({keys}, k) as int))))
+        END"""
+    )
+
+
+def table_rows(parsed, run_id: str):
+    """The taken rows in the table's column order."""
+    from pyspark.sql import functions as F
+
+    return parsed.filter(F.col("reason").isNull()).select(*TABLE_COLUMNS[:-1], F.lit(run_id).alias("run_id"))
+
+
+def rejected_rows(parsed, run_id: str, run_date: str):
+    """The rejected lines in the quarantine's shape."""
+    from pyspark.sql import functions as F
+
+    return to_quarantine(
+        parsed.filter(F.col("reason").isNotNull()), "raw", "source_file", "reason", JOB, run_id, run_date
+    )
+
+
+# --- sniffing and reading ----------------------------------------------------------------
+
+
+def sniff_format(first_lines: Sequence[str]) -> str:
+    """`json` when the first non-empty line is a JSON object, else `access`."""
+    for text in first_lines:
+        stripped = text.strip().lstrip("\ufeff")
+        if stripped:
+            return "json" if stripped.startswith("{") else "access"
+    return "access"
+
+
+def first_lines(spark, uri: str, count: int = SNIFF_LINES) -> List[str]:
+    """Up to `count` non-empty first lines of a file (gzip decoded by Hadoop's codecs)."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(spark_uri(uri))
+    fs = path.getFileSystem(conf)
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(path)
+    stream = fs.open(path)
+    try:
+        source = codec.createInputStream(stream) if codec is not None else stream
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(source, "UTF-8"))
+        found: List[str] = []
+        for _ in range(200):
+            text = reader.readLine()
+            if text is None:
+                break
+            if text.strip():
+                found.append(text[:4096])
+                if len(found) >= count:
+                    break
+        return found
+    except Exception as error:
+        raise LakemlError(f"cannot read {uri}: {_cause(error)}; fix or remove the file and run again") from None
+    finally:
+        stream.close()
+
+
+def _cause(error: Exception) -> str:
+    text = str(error)
+    for line in text.splitlines():
+        if "Exception:" in line and ("java.io" in line or "java.util" in line):
+            return line.split(":", 1)[-1].strip() or line.strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+def hadoop_file_name(spark, uri: str) -> str:
+    """The name Spark's input_file_name() gives a file (URI-encoded), with s3a spelled s3."""
+    jvm = spark.sparkContext._jvm
+    name = jvm.org.apache.hadoop.fs.Path(spark_uri(uri)).toUri().toString()
+    return _canonical_scheme(name)
+
+
+def _canonical_scheme(name: str) -> str:
+    if name.startswith("s3a://") or name.startswith("s3n://"):
+        return "s3://" + name[6:]
+    if name.startswith("file:/") and not name.startswith("file:///"):
+        return "file:///" + name[len("file:/") :]
+    return name
+
+
+def read_lines(spark, files: Sequence[FileInfo], formats: Dict[str, str]):
+    """Lines of the files with `source_file` (the table's spelling of the file) and `is_json`."""
+    from pyspark.sql import functions as F
+
+    json_names = [hadoop_file_name(spark, f.uri) for f in files if formats[f.uri] == "json"]
+    name = F.input_file_name()
+    source_file = (
+        F.when(name.startswith("s3a://"), F.concat(F.lit("s3://"), name.substr(7, 1 << 20)))
+        .when(
+            name.startswith("file:/") & ~name.startswith("file:///"),
+            F.concat(F.lit("file:///"), name.substr(7, 1 << 20)),
+        )
+        .otherwise(name)
+    )
+    lines = spark.read.text([spark_uri(f.uri) for f in files]).select(
+        F.col("value").alias("line"), source_file.alias("source_file")
+    )
+    is_json = F.col("source_file").isin(json_names) if json_names else F.lit(False)
+    return lines.select("line", "source_file", is_json.alias("is_json"))
+
+
+def find_unreadable(spark, files: Sequence[FileInfo]) -> Optional[Tuple[str, str]]:
+    """The first compressed file Spark cannot read to the end, with the cause; None if all read."""
+    for info in files:
+        if not info.uri.endswith((".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")):
+            continue
+        try:
+            spark.read.text(spark_uri(info.uri)).count()
+        except Exception as error:
+            return info.uri, _cause(error)
+    return None
+
+
+# --- the ledger ----------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Which files this run reads and what it replaces."""
+
+    read: List[FileInfo]
+    skipped: List[FileInfo]
+    changed: List[str]
+
+
+def ledger_uri(lake, source: str) -> str:
+    return lake.state(JOB, source, "ledger.json")
+
+
+def load_ledger(spark, lake, source: str) -> Dict[str, dict]:
+    """uri -> {size, mtime_ms, run_id, dates, lines} of every file taken so far."""
+    text = read_text(spark, ledger_uri(lake, source))
+    return json.loads(text)["files"] if text else {}
+
+
+def plan_files(listed: Sequence[FileInfo], ledger: Dict[str, dict], reprocess: bool) -> Plan:
+    """New or changed files are read; files the ledger has with the same size and mtime are skipped."""
+    read, skipped, changed = [], [], []
+    for info in listed:
+        known = ledger.get(info.uri)
+        same = known is not None and known["size"] == info.size and known["mtime_ms"] == info.mtime_ms
+        if same and not reprocess:
+            skipped.append(info)
+            continue
+        if known is not None and not same:
+            changed.append(info.uri)
+        read.append(info)
+    return Plan(read, skipped, changed)
+
+
+def sql_list(values: Sequence[str]) -> str:
+    """A SQL IN-list of string literals."""
+    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run(spark, args) -> RunSummary:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    lake = args.lake
+    table_uri = lake.table(f"logs_{args.source}")
+    quarantine_uri = lake.quarantine(JOB)
+    mapping = getattr(args, "json_mapping_parsed", None) or parse_json_mapping(args.json_mapping)
+    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date, inputs=[args.input])
+
+    with stage("list_files") as counts:
+        listed = list_files(spark, args.input)
+        ledger = load_ledger(spark, lake, args.source)
+        plan = plan_files(listed, ledger, args.reprocess)
+        counts.update(listed=len(listed), to_read=len(plan.read), skipped=len(plan.skipped))
+    if args.reprocess and plan.read:
+        plan = _with_same_date_files(spark, plan, ledger, listed)
+
+    summary.counts = {
+        "files_listed": len(listed),
+        "files_taken": 0,
+        "files_skipped": len(plan.skipped),
+        "files_changed": len(plan.changed),
+        "lines_read": 0,
+        "rows_written": 0,
+        "rejected": {},
+    }
+    if not plan.read:
+        logger.info("no new files under %s", args.input)
+        summary.outputs = [table_uri]
+        return summary
+
+    with stage("sniff") as counts:
+        formats = {
+            f.uri: (sniff_format(first_lines(spark, f.uri)) if args.format == "auto" else _kind(args.format))
+            for f in plan.read
+        }
+        counts.update(
+            json=sum(v == "json" for v in formats.values()), access=sum(v == "access" for v in formats.values())
+        )
+
+    parsed = parse_lines(read_lines(spark, plan.read, formats), mapping).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with stage("parse") as counts:
+            try:
+                stats = (
+                    parsed.groupBy("source_file", "event_date", "reason")
+                    .agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
+                    .collect()
+                )
+            except Exception as error:
+                bad = find_unreadable(spark, plan.read)
+                if bad is not None:
+                    raise LakemlError(
+                        f"cannot read {bad[0]}: {bad[1]} (truncated or corrupt compressed file); "
+                        "replace or remove it and run again. Nothing was published."
+                    ) from None
+                raise error
+            facts = _facts(stats)
+            counts.update(lines=facts["lines"], rows=facts["rows"], rejected=facts["rejected_total"])
+
+        summary.rows_in, summary.rows_out, summary.rows_rejected = (
+            facts["lines"],
+            facts["rows"],
+            facts["rejected_total"],
+        )
+        summary.counts.update(
+            files_taken=len(plan.read),
+            files_by_format={k: sum(v == k for v in formats.values()) for k in ("access", "json")},
+            lines_read=facts["lines"],
+            rows_written=facts["rows"],
+            rejected=facts["reasons"],
+            event_time_min=facts["lo"],
+            event_time_max=facts["hi"],
+            event_dates=facts["dates"],
+        )
+        top = dict(sorted(facts["reasons"].items(), key=lambda kv: -kv[1])[:5])
+        check_reject_gate(
+            facts["lines"], facts["rejected_total"], RejectPolicy(max_fraction=args.max_reject_fraction), top
+        )
+
+        names = {f.uri: hadoop_file_name(spark, f.uri) for f in plan.read}
+        where = f"source_file IN ({sql_list(sorted(names.values()))})"
+        if args.reprocess and facts["dates"]:
+            where = f"(event_date IN ({sql_list(facts['dates'])}) OR {where})"
+        with stage("publish_table") as counts:
+            (
+                table_rows(parsed, args.run_id)
+                .write.format("delta")
+                .mode("overwrite")
+                .option("replaceWhere", where)
+                .partitionBy("event_date")
+                .save(spark_uri(table_uri))
+            )
+            counts.update(rows=facts["rows"])
+        with stage("publish_quarantine") as counts:
+            quarantine_where = f"source_file IN ({sql_list(sorted(names.values()))})"
+            publish_quarantine(rejected_rows(parsed, args.run_id, args.run_date), quarantine_uri, quarantine_where)
+            counts.update(rows=facts["rejected_total"])
+    finally:
+        parsed.unpersist()
+
+    with stage("ledger") as counts:
+        for info in plan.read:
+            per_file = facts["files"].get(names[info.uri], {"dates": [], "lines": 0})
+            ledger[info.uri] = {
+                "size": info.size,
+                "mtime_ms": info.mtime_ms,
+                "run_id": args.run_id,
+                "dates": per_file["dates"],
+                "lines": per_file["lines"],
+            }
+        write_text(
+            spark,
+            ledger_uri(lake, args.source),
+            json.dumps({"source": args.source, "files": ledger}, indent=1, sort_keys=True),
+        )
+        counts.update(files=len(ledger))
+    summary.outputs = [table_uri, quarantine_uri]
+    return summary
+
+
+def _kind(fmt: str) -> str:
+    return "json" if fmt == "json" else "access"
+
+
+def _with_same_date_files(spark, plan: Plan, ledger: Dict[str, dict], listed: Sequence[FileInfo]) -> Plan:
+    """For --reprocess: add every existing ledger file that shares an event date with the files read."""
+    reading = {f.uri for f in plan.read}
+    dates = {d for uri in reading for d in ledger.get(uri, {}).get("dates", [])}
+    extra = [uri for uri, entry in ledger.items() if uri not in reading and dates & set(entry.get("dates", []))]
+    if not extra:
+        return plan
+    present = {f.uri: f for f in listed}
+    from jobs.common.lake import exists
+
+    for uri in extra:
+        info = present.get(uri)
+        if info is None and exists(spark, uri):
+            found = list_files(spark, uri)
+            info = found[0] if found else None
+        if info is not None:
+            plan.read.append(info)
+    plan.read.sort(key=lambda f: f.uri)
+    return plan
+
+
+def _facts(stats) -> dict:
+    """Counts, reasons, event-time range and per-file dates from the grouped parse result."""
+    lines = rows = 0
+    reasons: Dict[str, int] = {}
+    files: Dict[str, dict] = {}
+    lo = hi = None
+    dates = set()
+    for row in stats:
+        n = int(row["n"])
+        lines += n
+        entry = files.setdefault(row["source_file"], {"dates": set(), "lines": 0})
+        entry["lines"] += n
+        if row["reason"] is None:
+            rows += n
+            day = row["event_date"].isoformat()
+            dates.add(day)
+            entry["dates"].add(day)
+            lo = row["lo"] if lo is None or row["lo"] < lo else lo
+            hi = row["hi"] if hi is None or row["hi"] > hi else hi
+        else:
+            reasons[row["reason"]] = reasons.get(row["reason"], 0) + n
+    for entry in files.values():
+        entry["dates"] = sorted(entry["dates"])
+    return {
+        "lines": lines,
+        "rows": rows,
+        "rejected_total": lines - rows,
+        "reasons": dict(sorted(reasons.items())),
+        "files": files,
+        "dates": sorted(dates),
+        "lo": lo.isoformat() + "Z" if lo else None,
+        "hi": hi.isoformat() + "Z" if hi else None,
+    }
