@@ -291,7 +291,8 @@ def run_emr(
     upload(s3, built, base_uri)
     if "RunJobFlow" in requests:
         cluster_id = emr.run_job_flow(**requests["RunJobFlow"])["JobFlowId"]
-        say(f"cluster {cluster_id} created (idle auto-termination after {idle_timeout(requests)})")
+        say(f"cluster {cluster_id} created ({idle_timeout(requests)}); end it sooner with:")
+        say(f"  aws emr terminate-clusters --cluster-ids {cluster_id}")
     else:
         cluster_id = options.cluster_id
     add = dict(requests["AddJobFlowSteps"], JobFlowId=cluster_id)
@@ -314,7 +315,7 @@ def run_emr(
 
 def idle_timeout(requests: Dict[str, Any]) -> str:
     seconds = requests["RunJobFlow"].get("AutoTerminationPolicy", {}).get("IdleTimeout")
-    return f"{seconds}s idle" if seconds else "no idle timeout: terminate it yourself"
+    return f"it terminates itself after {seconds}s idle" if seconds else "no idle timeout: terminate it yourself"
 
 
 def run_serverless(
