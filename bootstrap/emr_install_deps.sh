@@ -56,7 +56,8 @@ fi
 
 echo "emr_install_deps: installing into $("$PYTHON" -V 2>&1) at $PYTHON:"
 cat "$work/requirements.txt"
-$SUDO "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-input --only-binary=:all: \
+# The node's interpreter is the target on purpose (newer pips refuse system installs without this).
+$SUDO env PIP_BREAK_SYSTEM_PACKAGES=1 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-input --only-binary=:all: \
   -r "$work/requirements.txt" \
   || fail "pip could not install the requirements for $PYTHON (no wheel for this Python or platform, or no network to the package index)"
 

@@ -32,6 +32,7 @@ DRY_RUN_CLUSTER_ID = "<JobFlowId returned by RunJobFlow>"
 TERMINAL_STEP_STATES = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 TERMINAL_JOB_RUN_STATES = ("SUCCESS", "FAILED", "CANCELLED")
 SECRET_KEY = re.compile(r"(secret|password|passwd|token|credential|access[._-]?key|session[._-]?key)", re.I)
+NOT_SECRET = ("clientToken", "ClientToken", "IdempotencyToken")  # idempotency tokens, not credentials
 AWS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
 
 
@@ -220,7 +221,7 @@ def redact(value: Any, key: str = "") -> Any:
             hide_next = isinstance(item, str) and item.startswith("--") and bool(SECRET_KEY.search(item))
         return out
     if isinstance(value, str):
-        if key and SECRET_KEY.search(key):
+        if key and key not in NOT_SECRET and SECRET_KEY.search(key):
             return "***"
         return " ".join(_redact_text(part) for part in value.split(" ")) if " " in value else _redact_text(value)
     return value

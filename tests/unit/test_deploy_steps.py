@@ -246,6 +246,7 @@ def test_redact_hides_secret_values_keys_and_access_key_ids():
     out = json.dumps(steps.redact(config))
     assert "abc" not in out and "AKIAABCDEFGHIJKLMNOP" not in out and "hunter2" not in out
     assert steps.redact(config)["Properties"]["spark.app.name"] == "x" and "--lake" in out
+    assert steps.redact({"clientToken": "tok-1"}) == {"clientToken": "tok-1"}  # an idempotency token, not a secret
 
 
 def test_no_credentials_in_deploy_code_or_config():
@@ -289,3 +290,14 @@ def test_bootstrap_action_fails_loudly_and_is_idempotent(tmp_path):
         timeout=60,
     )
     assert missing.returncode != 0 and "ERROR" in missing.stderr
+
+
+def test_serverless_dry_run_prints_a_start_job_run_request_botocore_accepts(capsys):
+    from deploy import launcher
+
+    role = "arn:aws:iam::123456789012:role/lakeml-job"
+    argv = ["doctor", "--lake", "s3://l/x", "--target", "serverless", "--application-id", "00fabc123"]
+    assert launcher.main([*argv, "--bucket", "b", "--execution-role-arn", role, "--dry-run"], environ={}) == 0
+    request = json.loads(capsys.readouterr().out)["StartJobRun"]
+    validate("emr-serverless", "StartJobRun", request)
+    assert request["clientToken"] != "***" and request["executionRoleArn"] == role
