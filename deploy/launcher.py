@@ -141,7 +141,7 @@ def collect_params(options: argparse.Namespace, environ: Dict[str, str]) -> Dict
 
 def plan(options: argparse.Namespace, job_args: List[str], params: Dict[str, str], version: str) -> Dict[str, Any]:
     """The requests this run sends, keyed by API operation (placeholder cluster id until RunJobFlow returns)."""
-    params = {**params, "ARTIFACT_VERSION": version, "ARTIFACT_URI": steps.artifact_uri(params["BUCKET"], version)}
+    params = steps.artifact_params(params["BUCKET"], version, extra=params)
     requests: Dict[str, Any] = {}
     if options.target == "serverless":
         requests["StartJobRun"] = steps.serverless_job_run_request(
@@ -250,6 +250,9 @@ def report_step_failure(s3, emr, options, cluster_id: str, step_id: str, step: D
     if cluster_state.startswith("TERMINAT"):
         reason = cluster["Status"].get("StateChangeReason", {})
         say(f"  cluster {cluster_id} is {cluster_state}: {reason.get('Code', '')} {reason.get('Message', '')}".rstrip())
+        if cluster.get("LogUri"):
+            node_logs = steps.s3_join(cluster["LogUri"], cluster_id, "node")
+            say(f"  if it never started, bootstrap logs: {node_logs}/<instance-id>/bootstrap-actions/")
     log_uri = cluster.get("LogUri")
     if not log_uri:
         say(f"  cluster {cluster_id} has no LogUri, so EMR archived no logs; see the step in the EMR console")

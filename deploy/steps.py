@@ -88,6 +88,18 @@ def artifact_uri(bucket: str, version: str) -> str:
     return f"s3://{bucket}/artifacts/{version}"
 
 
+def artifact_params(
+    bucket: str, version: str, extra: Optional[Dict[str, str]] = None, config_dir: Optional[str] = None
+) -> Dict[str, str]:
+    """Template parameters for one uploaded artifact version: the defaults, BUCKET, ARTIFACT_URI/VERSION, extra.
+
+    The DAG calls `emr_step(job, args, artifact_params(bucket, version))` with the version the launcher uploaded.
+    """
+    params = {**default_params(config_dir), **(extra or {}), "BUCKET": bucket}
+    params.update(ARTIFACT_VERSION=version, ARTIFACT_URI=artifact_uri(bucket, version))
+    return params
+
+
 def spark_submit_args(
     job: str,
     job_args: List[str],

@@ -301,3 +301,12 @@ def test_serverless_dry_run_prints_a_start_job_run_request_botocore_accepts(caps
     request = json.loads(capsys.readouterr().out)["StartJobRun"]
     validate("emr-serverless", "StartJobRun", request)
     assert request["clientToken"] != "***" and request["executionRoleArn"] == role
+
+
+def test_step_builder_imports_neither_boto3_nor_pyspark_so_a_dag_file_parses_without_them():
+    code = "import sys, deploy.steps; print(sorted(m for m in ('boto3', 'botocore', 'pyspark') if m in sys.modules))"
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+    params = steps.artifact_params("b", "0.1.0-abc")
+    assert params["ARTIFACT_URI"] == "s3://b/artifacts/0.1.0-abc" and params["PYTHON"] == "/usr/bin/python3.11"
