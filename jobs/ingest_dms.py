@@ -33,8 +33,8 @@ Decisions where DMS documentation is silent:
   coalesced with the stored row. An update that truly sets a column to null cannot be told
   from an unlogged column; non-key values of D rows are never used.
 - A new full load (a LOAD file not in the ledger with the same size and mtime, e.g. after a
-  TRUNCATE; `--full-reload`; or a ledger whose table is gone) replaces the table, then every
-  CDC file present is applied on top of it.
+  TRUNCATE; `--full-reload`; or a ledger whose table is gone) replaces the table, and every
+  CDC file present is applied on top of it (by the same rules, in the same Delta commit).
 - Exactly once: before writing, the batch (its file list) is recorded as `pending` in the
   ledger `<lake>/_state/ingest_dms/<schema>/<table>/ledger.json`; every Delta commit of the
   batch carries Delta's idempotent-write transaction (txnAppId per table, txnVersion from the
@@ -429,7 +429,7 @@ def with_pending(ledger: dict, plan: Plan) -> dict:
     return {**ledger, "pending": plan.to_dict()}
 
 
-def commit_plan(ledger: dict, plan: Plan, run_id: str) -> dict:
+def commit_plan(ledger: dict, plan: Plan, run_id: str, rows_in_table: Optional[int] = None) -> dict:
     """The ledger after the batch's commits: its files applied, nothing pending."""
     applied = {} if plan.full else dict(ledger.get("applied") or {})
     for uri in plan.files:
@@ -443,6 +443,7 @@ def commit_plan(ledger: dict, plan: Plan, run_id: str) -> dict:
         "applied": applied,
         "batches": batches[-1000:],
         "pending": None,
+        "rows_in_table": rows_in_table,
     }
 
 
@@ -586,6 +587,35 @@ def last_change_per_key(changes, key: List[str], data_columns: List[str], partia
 def table_rows(reduced, data_columns: List[str]):
     """The stored shape of reduced changes that end as a row (D dropped)."""
     return reduced.where("_op <> 'D'").select(*data_columns, SEQ_COL, TS_COL)
+
+
+def apply_to_rows(target, reduced, key: List[str], columns: List[str], partial: bool):
+    """The rows MERGE would leave, computed as a join: used when the table is being rebuilt anyway (full load)."""
+    from pyspark.sql import functions as F
+
+    for c in columns:
+        if c not in target.columns:
+            target = target.withColumn(c, F.lit(None).cast(reduced.schema[c].dataType))
+        if c not in reduced.columns:
+            reduced = reduced.withColumn(c, F.lit(None).cast(target.schema[c].dataType))
+    t = target.select(*columns, F.lit(True).alias("_in_t")).alias("t")
+    s = reduced.select(*columns, "_op", "_full", F.lit(True).alias("_in_s")).alias("s")
+    joined = t.join(s, [F.col(f"t.`{k}`") == F.col(f"s.`{k}`") for k in key], "full_outer")
+    in_t, in_s = F.col("t._in_t").isNotNull(), F.col("s._in_s").isNotNull()
+    stale = F.coalesce(F.col(f"s.{SEQ_COL}") < F.col(f"t.{SEQ_COL}"), F.col(f"s.{TS_COL}") < F.col(f"t.{TS_COL}"))
+    applies = in_s & ~(in_t & F.coalesce(stale, F.lit(False)))
+    keep = F.when(applies, F.col("s._op") != "D").otherwise(in_t)
+    out = []
+    for c in columns:
+        tc, sc = F.col(f"t.`{c}`"), F.col(f"s.`{c}`")
+        if c in key:
+            value = F.coalesce(sc, tc)
+        elif partial and c not in (SEQ_COL, TS_COL):
+            value = F.when(applies, F.when(F.col("s._full"), sc).otherwise(F.coalesce(sc, tc))).otherwise(tc)
+        else:
+            value = F.when(applies, sc).otherwise(tc)
+        out.append(value.alias(c))
+    return joined.where(keep).select(*out)
 
 
 def history_rows(changes, key: List[str], data_columns: List[str], load: bool):
@@ -775,15 +805,14 @@ def _read_changes(spark, spec: TableSpec, uris: List[str], has_op: bool):
     return normalize_changes(raw, spec, present_op, spec.format, extra), extra
 
 
-def _quarantine_and_gate(spark, args, spec: TableSpec, changes, plan: Plan, rows_in: int) -> Tuple[int, object]:
+def _quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int, reasons: Dict[str, int]) -> int:
     """Publish the batch's rejects; raise when the column count is off or the reject gate trips."""
     from pyspark.sql import functions as F
 
     from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, to_quarantine
 
     rejects = changes.where(F.col("_reason").isNotNull())
-    by_reason = rejects.groupBy("_reason").count().collect()
-    reasons = {r["_reason"]: int(r["count"]) for r in sorted(by_reason, key=lambda r: -r["count"])}
+    reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
     rejected = sum(reasons.values())
     if rejected:
         quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
@@ -804,7 +833,7 @@ def _quarantine_and_gate(spark, args, spec: TableSpec, changes, plan: Plan, rows
             counts={"rows_in": rows_in, "rows_rejected": rejected, "reasons": reasons},
         )
     check_reject_gate(rows_in, rejected, RejectPolicy(), reasons)
-    return rejected, changes.where(F.col("_reason").isNull())
+    return rejected
 
 
 def apply_table(spark, args, spec: TableSpec) -> TableResult:
@@ -828,7 +857,11 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
         plan = plan_batch(ledger, loads, cdcs, args.full_reload, delta_exists(spark, table_uri))
         counts.update(load_files=len(loads), cdc_files=len(cdcs), new=len(plan.files) if plan else 0)
     if plan is None:
-        result.rows_in_table = spark.read.format("delta").load(path).count() if delta_exists(spark, table_uri) else 0
+        result.rows_in_table = ledger.get("rows_in_table")
+        if result.rows_in_table is None:
+            result.rows_in_table = (
+                spark.read.format("delta").load(path).count() if delta_exists(spark, table_uri) else 0
+            )
         return result
     if plan.full and not loads and not plan.resumed:
         raise UsageError(f"table {spec.name}: no LOAD files under {base}")
@@ -853,12 +886,17 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
         parts.append(("cdc", cdc_changes, cdc_extra))
     cached = []
     valid_parts = []
+    reasons: Dict[str, int] = {}
     for kind, changes, extra in parts:
         changes = changes.persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(changes)
         with stage(f"read {spec.name} {kind}") as counts:
-            ops = {r["_op"]: int(r["count"]) for r in changes.where("_reason IS NULL").groupBy("_op").count().collect()}
-            rows = changes.count()
+            ops: Dict[str, int] = {}
+            rows = 0
+            for r in changes.groupBy("_op", "_reason").count().collect():  # one pass: ops, rejects, rows
+                bucket, name = (reasons, r["_reason"]) if r["_reason"] is not None else (ops, r["_op"])
+                bucket[name] = bucket.get(name, 0) + int(r["count"])
+                rows += int(r["count"])
             counts.update(rows=rows, **ops)
         for op, n in ops.items():
             label = "L" if kind == "load" else op
@@ -866,60 +904,78 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
         result.rows_in += rows
         valid_parts.append((kind, changes, extra))
     try:
-        rejected, _ = _quarantine_and_gate(
-            spark, args, spec, _union_all([c for _, c, _ in valid_parts]), plan, result.rows_in
-        )
+        with stage(f"gate {spec.name}") as counts:
+            rejects = _union_all([c for _, c, _ in valid_parts])
+            rejected = _quarantine_and_gate(args, spec, rejects, plan, result.rows_in, reasons)
+            counts["rejected"] = rejected
         result.rows_rejected = rejected
+        rows_now = None if plan.full else ledger.get("rows_in_table")
         if not plan.resumed:  # recorded before the first data commit, after the gate
             write_ledger(spark, ledger_uri, with_pending(ledger, plan))
+        reduced_parts = {}
         for kind, changes, extra in valid_parts:
             valid = changes.where(F.col("_reason").isNull())
-            data_columns = declared + extra
-            reduced = last_change_per_key(valid, list(spec.key), data_columns, spec.partial_updates)
-            if kind == "load":
-                with stage(f"load {spec.name}") as counts:
-                    (
-                        table_rows(reduced, data_columns)
-                        .write.format("delta")
-                        .mode("overwrite")
-                        .option("overwriteSchema", "true")
-                        .option("txnAppId", app_id)
-                        .option("txnVersion", txn_version(plan.batch, STEP_LOAD))
-                        .option("userMetadata", json.dumps({**meta, "step": "load"}))
-                        .save(path)
-                    )
-                    counts["batch"] = plan.batch
-            else:
-                if not delta_exists(spark, table_uri):
-                    table_rows(reduced, data_columns).limit(0).write.format("delta").mode("ignore").save(path)
-                source = reduced.select(*data_columns, SEQ_COL, TS_COL, "_op", "_full")
-                result.added_columns += _add_columns(
-                    spark,
-                    path,
-                    source.drop("_op", "_full"),
-                    app_id,
-                    txn_version(plan.batch, STEP_CDC_SCHEMA),
-                    {**meta, "step": "schema"},
+            reduced = last_change_per_key(valid, list(spec.key), declared + extra, spec.partial_updates)
+            reduced_parts[kind] = (valid, reduced, declared + extra)
+        if "load" in reduced_parts:
+            _, reduced, data_columns = reduced_parts["load"]
+            rebuilt = table_rows(reduced, data_columns)
+            if "cdc" in reduced_parts:  # CDC present at load time: applied to the rebuilt rows in the same commit
+                _, cdc_reduced, cdc_columns = reduced_parts["cdc"]
+                result.added_columns += [c for c in cdc_columns if c not in data_columns]
+                columns = data_columns + result.added_columns
+                rebuilt = apply_to_rows(
+                    rebuilt, cdc_reduced, list(spec.key), [*columns, SEQ_COL, TS_COL], spec.partial_updates
                 )
-                with (
-                    stage(f"merge {spec.name}") as counts,
-                    _DeltaTxn(spark, app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"}),
-                ):
+            with stage(f"load {spec.name}") as counts:
+                (
+                    rebuilt.write.format("delta")
+                    .mode("overwrite")
+                    .option("overwriteSchema", "true")
+                    .option("txnAppId", app_id)
+                    .option("txnVersion", txn_version(plan.batch, STEP_LOAD))
+                    .option("userMetadata", json.dumps({**meta, "step": "load"}))
+                    .save(path)
+                )
+                if not plan.resumed:
+                    rows_now = _last_metrics(spark, path).get("numOutputRows")
+                counts.update(batch=plan.batch, rows=rows_now)
+        elif "cdc" in reduced_parts:
+            _, reduced, data_columns = reduced_parts["cdc"]
+            if not delta_exists(spark, table_uri):
+                table_rows(reduced, data_columns).limit(0).write.format("delta").mode("ignore").save(path)
+            source = reduced.select(*data_columns, SEQ_COL, TS_COL, "_op", "_full")
+            result.added_columns += _add_columns(
+                spark,
+                path,
+                source.drop("_op", "_full"),
+                app_id,
+                txn_version(plan.batch, STEP_CDC_SCHEMA),
+                {**meta, "step": "schema"},
+            )
+            with stage(f"merge {spec.name}") as counts:
+                with _DeltaTxn(spark, app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"}):
                     merge_changes(
                         spark, path, source, list(spec.key), [*data_columns, SEQ_COL, TS_COL], spec.partial_updates
                     )
-                    counts["batch"] = plan.batch
                 result.merge = _last_metrics(spark, path)
-            if spec.history:
+                if rows_now is not None and not plan.resumed:
+                    merged = result.merge
+                    rows_now += merged.get("numTargetRowsInserted", 0) - merged.get("numTargetRowsDeleted", 0)
+                counts.update(batch=plan.batch, **result.merge)
+        if spec.history:
+            for kind, (valid, _, data_columns) in reduced_parts.items():
                 _apply_history(spark, spec, hpath, history_uri, valid, data_columns, kind, happ_id, plan, meta)
         with stage(f"commit {spec.name}") as counts:
-            write_ledger(spark, ledger_uri, commit_plan(ledger, plan, args.run_id))
+            if rows_now is None:  # a resumed batch may have skipped commits: count the table
+                rows_now = spark.read.format("delta").load(path).count()
+            write_ledger(spark, ledger_uri, commit_plan(ledger, plan, args.run_id, rows_now))
+            result.rows_in_table = rows_now
             counts["batch"] = plan.batch
     finally:
         for df in cached:
             df.unpersist()
     result.files_applied = len(plan.files)
-    result.rows_in_table = spark.read.format("delta").load(path).count()
     result.outputs = [table_uri] + ([history_uri] if spec.history else [])
     return result
 
@@ -938,11 +994,9 @@ def _apply_history(spark, spec, hpath, history_uri, valid, data_columns, kind, a
     if not delta_exists(spark, history_uri):
         rows.limit(0).write.format("delta").mode("ignore").save(hpath)
     _add_columns(spark, hpath, rows, app_id, txn_version(plan.batch, schema_step), {**meta, "step": "schema"})
-    with (
-        stage(f"history {spec.name} {kind}") as counts,
-        _DeltaTxn(spark, app_id, txn_version(plan.batch, step), {**meta, "step": f"history-{kind}"}),
-    ):
-        merge_history(spark, hpath, rows, list(spec.key), close_all=kind == "load")
+    with stage(f"history {spec.name} {kind}") as counts:
+        with _DeltaTxn(spark, app_id, txn_version(plan.batch, step), {**meta, "step": f"history-{kind}"}):
+            merge_history(spark, hpath, rows, list(spec.key), close_all=kind == "load")
         counts["batch"] = plan.batch
 
 

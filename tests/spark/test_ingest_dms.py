@@ -168,63 +168,49 @@ def test_parquet_new_column_is_added_and_partial_images_coalesce(spark, lake, tm
     import pyarrow.parquet as pq
 
     src = tmp_path / "dms"
-    folder = src / "sales" / "orders"
-    folder.mkdir(parents=True)
-    pq.write_table(
-        pa.table({"order_id": [1, 2, 3], "status": ["new", "new", "new"], "amount": [10.0, 20.0, 30.0]}),
-        folder / "LOAD00000001.parquet",
-    )
+    load = pa.table({"order_id": [1, 2, 3], "status": ["new", "new", "new"], "amount": [10.0, 20.0, 30.0]})
     # partial images: U rows carry only the key and the changed column; a new column "channel" appears
-    pq.write_table(
-        pa.table(
-            {
-                "Op": ["U", "U", "D", "I"],
-                "order_id": [1, 1, 2, 4],
-                "status": ["paid", None, None, "new"],
-                "amount": [None, 11.0, None, 40.0],
-                "channel": [None, "web", None, "app"],
-            }
-        ),
-        folder / "20240101-0000000001.parquet",
+    cdc = pa.table(
+        {
+            "Op": ["U", "U", "D", "I"],
+            "order_id": [1, 1, 2, 4],
+            "status": ["paid", None, None, "new"],
+            "amount": [None, 11.0, None, 40.0],
+            "channel": [None, "web", None, "app"],
+        }
     )
+    later = pa.table({"Op": ["U"], "order_id": [3], "status": [None], "amount": [33.0], "channel": ["shop"]})
+    for table in ("partial", "full"):
+        folder = src / "sales" / table
+        folder.mkdir(parents=True)
+        pq.write_table(load, folder / "LOAD00000001.parquet")
+        pq.write_table(cdc, folder / "20240101-0000000001.parquet")
     columns = [{"name": "order_id", "type": "bigint"}, {"name": "status", "type": "string"}]
     columns.append({"name": "amount", "type": "double"})
-    conf = write_conf(
-        tmp_path,
-        [{"schema": "sales", "table": "orders", "format": "parquet", "key": ["order_id"], "columns": columns}],
-    )
-    partial_conf = write_conf(
-        tmp_path,
-        [
-            {
-                "schema": "sales",
-                "table": "orders",
-                "format": "parquet",
-                "key": ["order_id"],
-                "columns": columns,
-                "partial_updates": True,
-            }
-        ],
-        name="partial.json",
-    )
-    code, summary = job(spark, lake, src, partial_conf)
+    base = {"schema": "sales", "format": "parquet", "key": ["order_id"], "columns": columns}
+    conf = write_conf(tmp_path, [{**base, "table": "partial", "partial_updates": True}, {**base, "table": "full"}])
+    code, summary = job(spark, lake, src, conf)
     assert code == 0, summary["message"]
-    assert summary["counts"]["tables"]["sales.orders"]["added_columns"] == ["channel"]
-    assert rows(spark, lake, "sales_orders", ["order_id", "status", "amount", "channel"]) == [
+    assert summary["counts"]["tables"]["sales.partial"]["added_columns"] == ["channel"]
+    assert rows(spark, lake, "sales_partial", ["order_id", "status", "amount", "channel"]) == [
         (1, "paid", 11.0, "web"),
         (3, "new", 30.0, None),
         (4, "new", 40.0, "app"),
     ]
     # without partial_updates the last U is a full after-image: its nulls are values
-    from jobs.common.lake import Lake
-
-    other = Lake.at(str(tmp_path / "lake2"))
-    code, _ = job(spark, other, src, conf)
-    assert code == 0
-    assert rows(spark, other, "sales_orders", ["order_id", "status", "amount"]) == [
+    assert rows(spark, lake, "sales_full", ["order_id", "status", "amount"]) == [
         (1, None, 11.0),
         (3, "new", 30.0),
         (4, "new", 40.0),
+    ]
+    # a later partial image goes through MERGE: coalesced with the stored row
+    pq.write_table(later, src / "sales" / "partial" / "20240102-0000000001.parquet")
+    code, summary = job(spark, lake, src, conf, "--table", "sales.partial")
+    assert code == 0, summary["message"]
+    assert rows(spark, lake, "sales_partial", ["order_id", "status", "amount", "channel"]) == [
+        (1, "paid", 11.0, "web"),
+        (3, "new", 33.0, "shop"),
+        (4, "new", 40.0, "app"),
     ]
 
 
