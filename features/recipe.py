@@ -252,7 +252,7 @@ def _where(section: str, key: Union[str, int], expr: str, column: Optional[int],
     if (section, key) in positions:
         line, col = positions[(section, key)]
         if column is not None:
-            return f"{place} (line {line}, column {col + column})"
+            return f"{place} (line {line}, column {col + column - 1})"
         return f"{place} (line {line})"
     return f"{place} (column {column})" if column is not None else place
 
@@ -463,28 +463,19 @@ class _Compiler:
         return Value({"op": "col", "name": col, "form": "number"}, "NUMERIC", label)
 
 
-def compile_recipe(
-    schema: Dict[str, Any],
-    recipe: Optional[Union[Dict[str, Any], str]] = None,
-    num_features: int = 2**18,
-    vocabulary: bool = False,
-) -> Pipeline:
-    """Compile schema + recipe (suggested when None) to an unfitted Pipeline that adds `features` and `label`.
+@dataclass
+class RecipePlan:
+    """What a recipe compiles to before any Spark object exists: estimators, the RecipeColumns plan, output labels."""
 
-    The fitted PipelineModel adds:
-    - `features`: a vector of size num_features + (number of numeric outputs). The first
-      num_features slots hold the tokens of every non-numeric output, each token prefixed with
-      its output's canonical expression (`ngram(review,2)=good book`) when there is more than one
-      such output, hashed with HashingTF (binary, i.e. a token set), or with `vocabulary=True`
-      indexed by a CountVectorizer vocabulary of at most num_features tokens fitted on the
-      training data (tokens unseen at fit time are then ignored). The numeric outputs
-      (raw NUMERIC attributes and normalize(...)) follow as values, missing values as 0.0.
-    - `label` (double), only when the schema has a target and the target column is present
-      (at scoring time it is not): BINARY parsed the Amazon ML way (0/1), NUMERIC cast to
-      double, CATEGORICAL indexed 0, 1, ... by training frequency; invalid or unseen -> null.
-    All intermediate columns start with `__` and are dropped by the last stage; input columns
-    are kept.
-    """
+    estimators: List[Any]
+    estimator_cols: List[str]
+    plan: Dict[str, Any]
+    token_labels: List[str]
+    numeric_labels: List[str]
+
+
+def plan_recipe(schema: Dict[str, Any], recipe: Optional[Union[Dict[str, Any], str]] = None) -> RecipePlan:
+    """Check the recipe against the schema and resolve groups, assignments and outputs (no Spark needed)."""
     schema = load_schema(schema)
     if recipe is None:
         recipe = suggest_recipe(schema)
@@ -494,8 +485,6 @@ def compile_recipe(
         positions = recipe.positions
     else:
         recipe = check_recipe(recipe, positions)
-    if not isinstance(num_features, int) or num_features < 1:
-        raise RecipeError(f"num_features must be a positive integer, got {num_features!r}")
     attrs = feature_attributes(schema)
     comp = _Compiler(attrs, attribute_types(schema), schema, positions)
     reserved = set(attribute_types(schema)) | set(TYPE_GROUPS) | {"ALL_INPUTS"} | set(TRANSFORMS) | set(GROUP_FUNCTIONS)
@@ -524,32 +513,54 @@ def compile_recipe(
         "tokens": [{"prefix": (v.label + "=") if many else None, "expr": v.node} for v in token_outs],
         "numeric": [{"col": f"__num{i}", "expr": v.node} for i, v in enumerate(numeric_outs)],
     }
-    stages: List[Any] = [stage for stage, _ in comp.estimators.values()]
-    stages.append(RecipeColumns(plan=json.dumps(plan), tokensCol="__tokens"))
+    return RecipePlan(
+        estimators=[stage for stage, _ in comp.estimators.values()],
+        estimator_cols=[col for _, col in comp.estimators.values()],
+        plan=plan,
+        token_labels=[v.label for v in token_outs],
+        numeric_labels=[v.label for v in numeric_outs],
+    )
+
+
+def compile_recipe(
+    schema: Dict[str, Any],
+    recipe: Optional[Union[Dict[str, Any], str]] = None,
+    num_features: int = 2**18,
+    vocabulary: bool = False,
+) -> Pipeline:
+    """Compile schema + recipe (suggested when None) to an unfitted Pipeline that adds `features` and `label`.
+
+    The recipe may be a dict (as parse_recipe returns) or recipe text. The fitted PipelineModel adds:
+    - `features`: a vector of size num_features + (number of numeric outputs). The first
+      num_features slots hold the tokens of every non-numeric output, each token prefixed with
+      its output's canonical expression (`ngram(review,2)=good book`) when there is more than one
+      such output, hashed with HashingTF (binary, i.e. a token set), or with `vocabulary=True`
+      indexed by a CountVectorizer vocabulary of at most num_features tokens fitted on the
+      training data (tokens unseen at fit time are then ignored). The numeric outputs
+      (raw NUMERIC attributes and normalize(...)) follow as values, missing values as 0.0.
+    - `label` (double), only when the schema has a target and the target column is present
+      (at scoring time it is not): BINARY parsed the Amazon ML way (0/1), NUMERIC cast to
+      double, CATEGORICAL indexed 0, 1, ... by training frequency; invalid or unseen -> null.
+    All intermediate columns start with `__` and are dropped by the last stage; input columns
+    are kept. With recipe None the suggested recipe without data statistics is used (10 bins).
+    """
+    if not isinstance(num_features, int) or num_features < 1:
+        raise RecipeError(f"num_features must be a positive integer, got {num_features!r}")
+    schema = load_schema(schema)
+    planned = plan_recipe(schema, recipe)
+    stages: List[Any] = list(planned.estimators)
+    stages.append(RecipeColumns(plan=json.dumps(planned.plan), tokensCol="__tokens"))
     if vocabulary:
         stages.append(CountVectorizer(inputCol="__tokens", outputCol="__hashed", vocabSize=num_features, binary=True))
     else:
         stages.append(HashingTF(inputCol="__tokens", outputCol="__hashed", numFeatures=num_features, binary=True))
-    numeric_cols = [n["col"] for n in plan["numeric"]]
+    numeric_cols = [n["col"] for n in planned.plan["numeric"]]
     stages.append(VectorAssembler(inputCols=["__hashed", *numeric_cols], outputCol="features"))
     target = schema.get("targetAttributeName")
     if target:
-        stages.append(LabelIndexer(inputCol=target, outputCol="label", targetType=schema_type(schema, target)))
-    drop = ["__tokens", "__hashed", *numeric_cols, *[col for _, col in comp.estimators.values()]]
-    stages.append(DropColumns(cols=drop))
+        stages.append(LabelIndexer(inputCol=target, outputCol="label", targetType=attribute_types(schema)[target]))
+    stages.append(DropColumns(cols=["__tokens", "__hashed", *numeric_cols, *planned.estimator_cols]))
     return Pipeline(stages=stages)
-
-
-def schema_type(schema: Dict[str, Any], name: str) -> str:
-    return attribute_types(schema)[name]
-
-
-def output_labels(schema: Dict[str, Any], recipe: Union[Dict[str, Any], str]) -> List[str]:
-    """The canonical label of every compiled output value (what the features are made of), in order."""
-    pipeline = compile_recipe(schema, recipe)
-    recipe_stage = next(s for s in pipeline.getStages() if isinstance(s, RecipeColumns))
-    plan = json.loads(recipe_stage.getOrDefault(recipe_stage.plan))
-    return [t["prefix"] for t in plan["tokens"]]
 
 
 def suggest_recipe(schema: Dict[str, Any], df: Any = None) -> Dict[str, Any]:
