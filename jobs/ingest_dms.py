@@ -49,6 +49,9 @@ Decisions where DMS documentation is silent:
   with `valid_from` (the change's commit timestamp), `valid_to`, `is_current` and `op`
   (I/U/D, `L` for full-load rows). It records every change received, as received (partial
   images with their nulls); a D row has valid_to = valid_from and is never current.
+- Tables are created with deletion vectors on (`deletion_vectors: true`, the default), so a
+  MERGE of a small batch marks changed rows instead of rewriting whole files; readers need
+  Delta reader version 3 (Spark with Delta >= 2.3, EMR 7). Set false for older readers.
 - Output table names are lowercase `<schema>_<table>`; the table keeps two lakeml columns,
   `_dms_seq` (decimal(38,0)) and `_dms_ts` (timestamp).
 - Not supported: PreserveTransactions/CdcPath (CDC_TXN files of all tables), CdcInsertsOnly
@@ -60,8 +63,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from jobs.common.errors import LakemlError, QualityGateError, UsageError
 from jobs.common.lake import FileInfo, join, list_files, normalize_uri, spark_uri
@@ -116,6 +120,7 @@ TABLE_FIELDS = {
     "cdc_date_folders": False,
     "partial_updates": False,
     "history": False,
+    "deletion_vectors": True,
 }
 
 
@@ -140,6 +145,7 @@ class TableSpec:
     cdc_date_folders: bool = False
     partial_updates: bool = False
     history: bool = False
+    deletion_vectors: bool = True
 
     @property
     def name(self) -> str:
@@ -216,7 +222,7 @@ def parse_table(entry: object, index: int) -> TableSpec:
     compression = str(values["compression"]).lower()
     if compression not in COMPRESSIONS:
         raise UsageError(f"--tables {where}: field compression {values['compression']!r} must be none or gzip")
-    for name in ("include_op_for_full_load", "cdc_date_folders", "partial_updates", "history"):
+    for name in ("include_op_for_full_load", "cdc_date_folders", "partial_updates", "history", "deletion_vectors"):
         if not isinstance(values[name], bool):
             raise UsageError(f"--tables {where}: field {name} must be true or false")
     if not isinstance(values["csv_delimiter"], str) or len(values["csv_delimiter"]) != 1:
@@ -243,6 +249,7 @@ def parse_table(entry: object, index: int) -> TableSpec:
         cdc_date_folders=values["cdc_date_folders"],
         partial_updates=values["partial_updates"],
         history=values["history"],
+        deletion_vectors=values["deletion_vectors"],
     )
 
 
@@ -653,22 +660,34 @@ def merge_assignments(columns: List[str], key: List[str], partial: bool) -> Dict
 # --- I/O edges -------------------------------------------------------------------------
 
 
-class _DeltaTxn:
-    """Session confs that make the next Delta DML commit idempotent (txnAppId/txnVersion) and labelled."""
+@contextmanager
+def session_confs(spark, confs: Dict[str, str]) -> Iterator[None]:
+    """Set Spark session confs for the duration of one Delta command, then restore them."""
+    before = {key: spark.conf.get(key, None) for key in confs}
+    for key, value in confs.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
-    def __init__(self, spark, app_id: str, version: int, metadata: dict):
-        self.spark, self.app_id, self.version, self.metadata = spark, app_id, version, metadata
 
-    def __enter__(self):
-        self.spark.conf.set("spark.databricks.delta.write.txnAppId", self.app_id)
-        self.spark.conf.set("spark.databricks.delta.write.txnVersion", str(self.version))
-        self.spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", json.dumps(self.metadata))
-        return self
+def txn_confs(app_id: str, version: int, metadata: dict) -> Dict[str, str]:
+    """Confs that make the next Delta DML commit idempotent (txnAppId/txnVersion) and labelled."""
+    return {
+        "spark.databricks.delta.write.txnAppId": app_id,
+        "spark.databricks.delta.write.txnVersion": str(version),
+        "spark.databricks.delta.commitInfo.userMetadata": json.dumps(metadata),
+    }
 
-    def __exit__(self, *exc):
-        for key in ("write.txnAppId", "write.txnVersion", "commitInfo.userMetadata"):
-            self.spark.conf.unset("spark.databricks.delta." + key)
-        return False
+
+def new_table_confs(spec: TableSpec) -> Dict[str, str]:
+    """Table properties for tables this job creates: deletion vectors when the CONF keeps them on."""
+    return {"spark.databricks.delta.properties.defaults.enableDeletionVectors": str(spec.deletion_vectors).lower()}
 
 
 def delta_exists(spark, uri: str) -> bool:
@@ -927,7 +946,7 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
                 rebuilt = apply_to_rows(
                     rebuilt, cdc_reduced, list(spec.key), [*columns, SEQ_COL, TS_COL], spec.partial_updates
                 )
-            with stage(f"load {spec.name}") as counts:
+            with stage(f"load {spec.name}") as counts, session_confs(spark, new_table_confs(spec)):
                 (
                     rebuilt.write.format("delta")
                     .mode("overwrite")
@@ -943,7 +962,8 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
         elif "cdc" in reduced_parts:
             _, reduced, data_columns = reduced_parts["cdc"]
             if not delta_exists(spark, table_uri):
-                table_rows(reduced, data_columns).limit(0).write.format("delta").mode("ignore").save(path)
+                with session_confs(spark, new_table_confs(spec)):
+                    table_rows(reduced, data_columns).limit(0).write.format("delta").mode("ignore").save(path)
             source = reduced.select(*data_columns, SEQ_COL, TS_COL, "_op", "_full")
             result.added_columns += _add_columns(
                 spark,
@@ -954,7 +974,9 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
                 {**meta, "step": "schema"},
             )
             with stage(f"merge {spec.name}") as counts:
-                with _DeltaTxn(spark, app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"}):
+                with session_confs(
+                    spark, txn_confs(app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
+                ):
                     merge_changes(
                         spark, path, source, list(spec.key), [*data_columns, SEQ_COL, TS_COL], spec.partial_updates
                     )
@@ -992,10 +1014,12 @@ def _apply_history(spark, spec, hpath, history_uri, valid, data_columns, kind, a
     step, schema_step = (STEP_LOAD, STEP_LOAD_SCHEMA) if kind == "load" else (STEP_CDC, STEP_CDC_SCHEMA)
     rows = history_rows(valid, list(spec.key), data_columns, load=kind == "load")
     if not delta_exists(spark, history_uri):
-        rows.limit(0).write.format("delta").mode("ignore").save(hpath)
+        with session_confs(spark, new_table_confs(spec)):
+            rows.limit(0).write.format("delta").mode("ignore").save(hpath)
     _add_columns(spark, hpath, rows, app_id, txn_version(plan.batch, schema_step), {**meta, "step": "schema"})
     with stage(f"history {spec.name} {kind}") as counts:
-        with _DeltaTxn(spark, app_id, txn_version(plan.batch, step), {**meta, "step": f"history-{kind}"}):
+        confs = txn_confs(app_id, txn_version(plan.batch, step), {**meta, "step": f"history-{kind}"})
+        with session_confs(spark, confs):
             merge_history(spark, hpath, rows, list(spec.key), close_all=kind == "load")
         counts["batch"] = plan.batch
 
