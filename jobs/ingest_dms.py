@@ -293,7 +293,19 @@ def select_tables(specs: List[TableSpec], wanted: Optional[str]) -> List[TableSp
 # --- CLI -------------------------------------------------------------------------------
 
 
+EPILOG = (
+    "CONF per table: schema, table, key, columns (every field after Op, in file order, with a Spark SQL type), "
+    "format csv|parquet, include_op_for_full_load, timestamp_column (TimestampColumnName), change_seq_column "
+    "($AR_H_CHANGE_SEQ), csv_delimiter, csv_null_value (default NULL), compression, cdc_date_folders, "
+    "partial_updates, history, deletion_vectors; see conf/dms_example.yaml. Order of changes: sequence, "
+    "timestamp, file name, position in file; a change older than the stored row is ignored. A new full load "
+    "replaces the table. Exit 3 when a CSV row has the wrong number of fields: update columns in CONF. "
+    "State: <lake>/_state/ingest_dms/<schema>/<table>/ledger.json."
+)
+
+
 def add_arguments(parser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument("--input", required=True, help="DMS target folder: <input>/<schema>/<table>/ (s3:// or local)")
     parser.add_argument("--tables", required=True, help="CONF file (JSON or YAML; local path or s3://), see conf/")
     parser.add_argument("--table", default=None, help="apply only this schema.table of the CONF")
