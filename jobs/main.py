@@ -17,6 +17,7 @@ JOBS = {
     "doctor": ("jobs.doctor", "print versions and jars, prove a Delta write/MERGE/read/time-travel on --lake"),
     "ingest_logs": ("jobs.ingest_logs", "access logs and JSON event lines into the Delta table logs_<source>"),
     "ingest_dms": ("jobs.ingest_dms", "apply AWS DMS full-load and CDC files to Delta tables, exactly once"),
+    "build_features": ("jobs.build_features", "join lake tables, add addresses and clickstream, apply a recipe"),
 }
 
 USAGE = """usage: python -m jobs JOB [flags]      (or ./spark-submit.sh local|emr JOB [flags])
