@@ -159,8 +159,8 @@ class LabelModel(Model, HasInputCol, HasOutputCol, DefaultParamsReadable, Defaul
             label = categorical.parse_binary(col).cast("double")
         elif kind == "CATEGORICAL":
             labels = self.getOrDefault(self.labels)
-            index = F.array_position(F.array(*[F.lit(v) for v in labels]), col.cast("string")) if labels else F.lit(0)
-            label = F.when(index > 0, (index - 1).cast("double")).otherwise(F.lit(None).cast("double"))
+            pairs = [part for i, v in enumerate(labels) for part in (F.lit(v), F.lit(float(i)))]
+            label = F.create_map(*pairs)[col.cast("string")] if labels else F.lit(None).cast("double")
         else:
             label = numeric.numeric_value(col)
         return dataset.withColumn(self.getOutputCol(), label)
