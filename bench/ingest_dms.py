@@ -152,7 +152,10 @@ def main() -> None:
     shape = generate(root, opts.rows)
     print(f"input: {shape} generated in {time.perf_counter() - started:.1f}s", flush=True)
 
+    from jobs.common.log import configure_logging
     from jobs.common.session import build_session
+
+    configure_logging("INFO")
 
     spark = build_session("bench-ingest-dms")
     spark.sparkContext.setLogLevel("ERROR")

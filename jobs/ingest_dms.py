@@ -81,6 +81,7 @@ TS_COL = "_dms_ts"
 SEQ_TYPE = "decimal(38,0)"
 TS_FORMAT_NOTE = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 LEDGER_NAME = "ledger.json"
+BROADCAST_MAX_ROWS = 500_000  # CDC rows of a batch up to which the MERGE broadcasts the changes
 FORMATS = ("csv", "parquet")
 COMPRESSIONS = ("none", "gzip")
 SIMPLE_TYPES = (
@@ -511,12 +512,16 @@ def canonical_file_col(col):
 
 
 def with_file_position(df, fmt: str):
-    """Add _file (canonical URI), _fname (base name) and _pos (increasing within a file) right after the read."""
+    """Add _file (Spark's path), _fname (base name) and _pos (increasing within a file) right after the read."""
     from pyspark.sql import functions as F
 
     pos = F.col("_metadata.row_index") if fmt == "parquet" else F.monotonically_increasing_id()
-    out = df.withColumn("_pos", pos.cast("long")).withColumn("_file", canonical_file_col(F.col("_metadata.file_path")))
-    return out.withColumn("_fname", F.regexp_extract("_file", r"([^/]+)$", 1))
+    return df.select(
+        "*",
+        pos.cast("long").alias("_pos"),
+        F.col("_metadata.file_path").alias("_file"),
+        F.col("_metadata.file_name").alias("_fname"),
+    )
 
 
 def normalize_changes(df, spec: TableSpec, has_op: bool, fmt: str, extra_columns: List[str]):
@@ -555,7 +560,7 @@ def normalize_changes(df, spec: TableSpec, has_op: bool, fmt: str, extra_columns
         "_file",
         "_fname",
         "_pos",
-        raw.alias("_raw"),
+        F.when(reason.isNotNull(), raw).alias("_raw"),  # built only for rejected rows
         reason.alias("_reason"),
     )
 
@@ -759,9 +764,15 @@ def _add_columns(spark, path: str, source, app_id: str, version: int, metadata: 
     return missing
 
 
-def merge_changes(spark, path: str, reduced, key: List[str], columns: List[str], partial: bool) -> None:
+def merge_changes(
+    spark, path: str, reduced, key: List[str], columns: List[str], partial: bool, broadcast: bool = False
+) -> None:
     """One MERGE: D deletes, I/U upsert, changes older than the stored row ignored."""
     from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    if broadcast:  # a nightly batch is small next to the table: no shuffle of the table's rows
+        reduced = F.broadcast(reduced)
 
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     assignments = merge_assignments(columns, key, partial)
@@ -846,6 +857,7 @@ def _quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: in
     reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
     rejected = sum(reasons.values())
     if rejected:
+        rejects = rejects.withColumn("_file", canonical_file_col(F.col("_file")))
         quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
         files = ", ".join("'" + u.replace("'", "''") + "'" for u in plan.files)
         publish_quarantine(
@@ -986,11 +998,20 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
                 {**meta, "step": "schema"},
             )
             with stage(f"merge {spec.name}") as counts:
-                with session_confs(
-                    spark, txn_confs(app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
-                ):
+                confs = txn_confs(app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
+                # The source is deterministic (cached read; the order has no ties: file and position
+                # end it), so Delta need not materialize it a second time.
+                confs["spark.databricks.delta.merge.materializeSource"] = "none"
+                cdc_rows = sum(n for op, n in result.ops.items() if op != "L")
+                with session_confs(spark, confs):
                     merge_changes(
-                        spark, path, source, list(spec.key), [*data_columns, SEQ_COL, TS_COL], spec.partial_updates
+                        spark,
+                        path,
+                        source,
+                        list(spec.key),
+                        [*data_columns, SEQ_COL, TS_COL],
+                        spec.partial_updates,
+                        broadcast=cdc_rows <= BROADCAST_MAX_ROWS,
                     )
                 result.merge = _last_metrics(spark, path)
                 if rows_now is not None and not plan.resumed:
