@@ -13,11 +13,12 @@ Per-user activity (`user_activity`), for events up to the end of the run date (a
   pages           page views: requests whose path does not end in a static-asset extension
   errors          requests with status >= 400
   bytes           sum of `bytes` (null counts as 0)
-  sessions        distinct sessions the user had events in (a visit = a session)
+  sessions        sessions the user had events in (a visit = a session)
   active_days     distinct event dates
   first_seen, last_seen
   days_since_last_visit  run date minus the date of the last event (0 = seen on the run date)
-  path_ngrams     the user's session path n-grams as one text: tokens joined by '/', n-grams by ' '
+  path_ngrams     path n-grams of the user's requests in each session (see below), sorted, as one
+                  text: words joined by '/', n-grams by ' '
 Users are the `user` column (web logs; `user_id` for JSON events); null, '' and '-' are anonymous
 and get no row.
 
@@ -137,27 +138,38 @@ def user_activity(
         scoped = scoped.where(~F.coalesce(F.col("is_bot"), F.lit(False)))
     sessions = sessionize(scoped, gap_minutes, client_col, ts_col).withColumn("_user", known_user(F.col(user_col)))
     is_page = ~F.coalesce(F.col("path"), F.lit("")).rlike(STATIC_ASSET)
-    counts = (
+    # one aggregation per (user, session), then one per user: no distinct counts, no joins
+    per_session = (
         sessions.where(F.col("_user").isNotNull())
-        .groupBy("_user")
+        .groupBy("_user", "session_id")
         .agg(
             F.count(F.lit(1)).alias("events"),
             F.sum(is_page.cast("long")).alias("pages"),
             F.sum((F.col("status") >= 400).cast("long")).alias("errors"),
             F.sum(F.coalesce(F.col("bytes").cast("long"), F.lit(0))).alias("bytes"),
-            F.countDistinct("session_id").alias("sessions"),
-            F.countDistinct(F.to_date(ts_col)).alias("active_days"),
+            F.collect_set(F.to_date(ts_col)).alias("_days"),
             F.min(ts_col).alias("first_seen"),
             F.max(ts_col).alias("last_seen"),
+            F.array_sort(F.collect_list(F.struct(F.col(ts_col).alias("ts"), F.col("path").alias("path")))).alias(
+                "_events"
+            ),
+        )
+    )
+    tokens = F.flatten(F.transform(F.col("_events"), lambda e: path_tokens(e["path"])))
+    per_session = per_session.withColumn("_grams", ngrams(tokens, ngram_n))
+    return (
+        per_session.groupBy("_user")
+        .agg(
+            F.sum("events").alias("events"),
+            F.sum("pages").alias("pages"),
+            F.sum("errors").alias("errors"),
+            F.sum("bytes").alias("bytes"),
+            F.count(F.lit(1)).alias("sessions"),
+            F.size(F.array_distinct(F.flatten(F.collect_list("_days")))).alias("active_days"),
+            F.min("first_seen").alias("first_seen"),
+            F.max("last_seen").alias("last_seen"),
+            F.array_join(F.array_sort(F.flatten(F.collect_list("_grams"))), " ").alias("path_ngrams"),
         )
         .withColumn("days_since_last_visit", F.datediff(F.lit(run_date).cast("date"), F.to_date("last_seen")))
+        .withColumnRenamed("_user", user_col)
     )
-    grams = session_path_ngrams(sessions, ngram_n, ts_col)
-    user_sessions = sessions.where(F.col("_user").isNotNull()).select("_user", "session_id").distinct()
-    user_grams = (
-        user_sessions.join(grams, "session_id")
-        .groupBy("_user")
-        .agg(F.array_sort(F.flatten(F.collect_list("path_ngrams"))).alias("_grams"))
-        .select("_user", F.array_join("_grams", " ").alias("path_ngrams"))
-    )
-    return counts.join(user_grams, "_user", "left").withColumnRenamed("_user", user_col)

@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, List, Optional
 from jobs.common.errors import LakemlError, UsageError
 from jobs.common.lake import exists, join, normalize_uri, read_text, spark_uri
 from jobs.common.log import stage
-from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
+from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, to_quarantine
 from jobs.common.summary import RunSummary
 
 HELP = "join lake tables, add addresses and clickstream, apply an Amazon ML recipe: <lake>/features/<set>"
@@ -335,17 +335,16 @@ def without_bookkeeping(df):
     return df.drop(*[c for c in df.columns if c.lower().startswith("_dms")])
 
 
-def split_rejects(base, key: str):
-    """(good rows, rejected rows with a reason): null keys and every copy of a duplicated key are rejected."""
+def mark_rejects(base, key: str):
+    """Base rows with `_reason`: null keys and every copy of a duplicated key are rejected, else null."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     copies = F.count(F.lit(1)).over(Window.partitionBy(key))
-    marked = base.withColumn(
+    return base.withColumn(
         "_reason",
         F.when(F.col(key).isNull(), F.lit(f"null key {key}")).when(copies > 1, F.lit(f"duplicate key {key}")),
     )
-    return marked.where("_reason IS NULL").drop("_reason"), marked.where("_reason IS NOT NULL")
 
 
 def join_table(df, other, spec: Join, index: int):
@@ -405,14 +404,18 @@ def add_clickstream(df, logs, click: Dict[str, Any], run_date: str):
     return out.fillna(fills).fillna({prefix + "path_ngrams": ""})
 
 
-def assemble(spark, lake, config: Config, run_date: str, read_table: Callable[[str], Any]):
-    """(joined rows, rejected base rows): base + joins + address + clickstream."""
-    from features.address import with_address
-
+def read_base(config: Config, read_table: Callable[[str], Any]):
+    """The base table without bookkeeping columns, rows marked with their reject `_reason`."""
     base = without_bookkeeping(read_table(config.base_table))
     if config.base_key not in base.columns:
         raise UsageError(f"--config: field base.key: table {config.base_table} has no column {config.base_key}")
-    good, rejected = split_rejects(base, config.base_key)
+    return mark_rejects(base, config.base_key)
+
+
+def assemble(good, config: Config, run_date: str, read_table: Callable[[str], Any]):
+    """The accepted base rows + joins + address + clickstream."""
+    from features.address import with_address
+
     df = good
     for i, spec in enumerate(config.joins):
         df = join_table(df, without_bookkeeping(read_table(spec.table)), spec, i)
@@ -430,7 +433,7 @@ def assemble(spark, lake, config: Config, run_date: str, read_table: Callable[[s
     if config.clickstream:
         logs = read_table("logs_" + config.clickstream["source"])
         df = add_clickstream(df, logs, config.clickstream, run_date)
-    return df, rejected
+    return df
 
 
 def check_columns(df, schema: Dict[str, Any]) -> None:
@@ -447,6 +450,15 @@ def check_columns(df, schema: Dict[str, Any]) -> None:
 
 
 # --- run -------------------------------------------------------------------------------
+
+
+def vector_size(df, column: str) -> int:
+    """The size of a vector column, from its ML metadata when present, else from the first row."""
+    attrs = df.schema[column].metadata.get("ml_attr", {})
+    if "num_attrs" in attrs:
+        return int(attrs["num_attrs"])
+    first = df.select(column).first()
+    return len(first[column]) if first is not None else 0
 
 
 def pipeline_uri(lake, feature_set: str, run_date: str) -> str:
@@ -477,18 +489,28 @@ def run(spark, args) -> RunSummary:
         return spark.read.format("delta").load(spark_uri(uri))
 
     with stage("assemble") as counts:
-        joined, rejected = assemble(spark, lake, config, args.run_date, read_table)
+        marked = read_base(config, read_table).cache()
+        by_reason = {row["_reason"]: int(row["count"]) for row in marked.groupBy("_reason").count().collect()}
+        rows_kept = by_reason.pop(None, 0)
+        rows_rejected = sum(by_reason.values())
+        rows_in = rows_kept + rows_rejected
+        joined = assemble(marked.where("_reason IS NULL").drop("_reason"), config, args.run_date, read_table)
         check_columns(joined, config.schema)
         joined = joined.cache()
-        rows_kept = joined.count()
-        rows_rejected = rejected.count()
-        counts.update(rows_in=rows_kept + rows_rejected, rows=rows_kept, rejected=rows_rejected)
-    rows_in = rows_kept + rows_rejected
-
+        rows_joined = joined.count()
+        counts.update(rows_in=rows_in, rows=rows_joined, rejected=rows_rejected)
+    if rows_joined != rows_kept:
+        raise LakemlError(
+            f"the joins turned {rows_kept} base rows into {rows_joined}: a joined table has more than one row "
+            "for some join key; make it unique or aggregate it first"
+        )
+    reasons = dict(sorted(by_reason.items(), key=lambda item: -item[1])[:5])
+    check_reject_gate(rows_in, rows_rejected, RejectPolicy(), reasons)
+    rejected = marked.where("_reason IS NOT NULL")
+    record = F.to_json(F.struct(*[c for c in rejected.columns if c != "_reason"]))
+    base_uri = lake.table(config.base_table)  # the base table stands in for the source file
     quarantine = to_quarantine(
-        rejected.withColumn("_raw", F.to_json(F.struct(*[c for c in rejected.columns if c != "_reason"]))).withColumn(
-            "_source", F.lit(lake.table(config.base_table))
-        ),  # the base table is the "file"
+        rejected.withColumn("_raw", record).withColumn("_source", F.lit(base_uri)),
         "_raw",
         "_source",
         "_reason",
@@ -496,8 +518,6 @@ def run(spark, args) -> RunSummary:
         args.run_id,
         args.run_date,
     )
-    reasons = reason_counts(quarantine) if rows_rejected else {}
-    check_reject_gate(rows_in, rows_rejected, RejectPolicy(), reasons)
 
     model_uri = config.pipeline_model or pipeline_uri(lake, config.feature_set, args.run_date)
     with stage("pipeline") as counts:
@@ -524,18 +544,13 @@ def run(spark, args) -> RunSummary:
             .partitionBy("run_date")
             .save(spark_uri(out_uri))
         )
-        base_uri = lake.table(config.base_table)
         publish_quarantine(
             quarantine, lake.quarantine(JOB), f"run_date = '{args.run_date}' AND source_file = '{base_uri}'"
         )
-        published = spark.read.format("delta").load(spark_uri(out_uri)).where(F.col("run_date") == args.run_date)
-        written = published.count()
-        counts.update(rows=written)
-        first = published.select("features").first() if written else None
+        counts.update(rows=rows_kept, rejected=rows_rejected)
+    width = vector_size(features, "features")
     joined.unpersist()
-    if written != rows_kept:
-        raise LakemlError(f"wrote {written} rows for {args.run_date} but assembled {rows_kept}; inspect {out_uri}")
-    width = len(first["features"]) if first is not None else 0
+    marked.unpersist()
     return RunSummary(
         job=JOB,
         run_id=args.run_id,
@@ -543,7 +558,7 @@ def run(spark, args) -> RunSummary:
         inputs=inputs,
         outputs=[out_uri, model_uri],
         rows_in=rows_in,
-        rows_out=written,
+        rows_out=rows_kept,
         rows_rejected=rows_rejected,
         counts={
             "feature_set": config.feature_set,
