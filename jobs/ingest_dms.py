@@ -81,7 +81,6 @@ TS_COL = "_dms_ts"
 SEQ_TYPE = "decimal(38,0)"
 TS_FORMAT_NOTE = "yyyy-MM-dd HH:mm:ss.SSSSSS"
 LEDGER_NAME = "ledger.json"
-BROADCAST_MAX_ROWS = 500_000  # CDC rows of a batch up to which the MERGE broadcasts the changes
 FORMATS = ("csv", "parquet")
 COMPRESSIONS = ("none", "gzip")
 SIMPLE_TYPES = (
@@ -764,15 +763,9 @@ def _add_columns(spark, path: str, source, app_id: str, version: int, metadata: 
     return missing
 
 
-def merge_changes(
-    spark, path: str, reduced, key: List[str], columns: List[str], partial: bool, broadcast: bool = False
-) -> None:
+def merge_changes(spark, path: str, reduced, key: List[str], columns: List[str], partial: bool) -> None:
     """One MERGE: D deletes, I/U upsert, changes older than the stored row ignored."""
     from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    if broadcast:  # a nightly batch is small next to the table: no shuffle of the table's rows
-        reduced = F.broadcast(reduced)
 
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     assignments = merge_assignments(columns, key, partial)
@@ -999,19 +992,9 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
             )
             with stage(f"merge {spec.name}") as counts:
                 confs = txn_confs(app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
-                # The source is deterministic (cached read; the order has no ties: file and position
-                # end it), so Delta need not materialize it a second time.
-                confs["spark.databricks.delta.merge.materializeSource"] = "none"
-                cdc_rows = sum(n for op, n in result.ops.items() if op != "L")
                 with session_confs(spark, confs):
                     merge_changes(
-                        spark,
-                        path,
-                        source,
-                        list(spec.key),
-                        [*data_columns, SEQ_COL, TS_COL],
-                        spec.partial_updates,
-                        broadcast=cdc_rows <= BROADCAST_MAX_ROWS,
+                        spark, path, source, list(spec.key), [*data_columns, SEQ_COL, TS_COL], spec.partial_updates
                     )
                 result.merge = _last_metrics(spark, path)
                 if rows_now is not None and not plan.resumed:
