@@ -555,7 +555,10 @@ def compile_recipe(
     else:
         stages.append(HashingTF(inputCol="__tokens", outputCol="__hashed", numFeatures=num_features, binary=True))
     numeric_cols = [n["col"] for n in planned.plan["numeric"]]
-    stages.append(VectorAssembler(inputCols=["__hashed", *numeric_cols], outputCol="features"))
+    if numeric_cols:
+        stages.append(VectorAssembler(inputCols=["__hashed", *numeric_cols], outputCol="features"))
+    else:  # tokens only: the hashed vector is the feature vector (saves a pass over every vector)
+        stages[-1].setOutputCol("features")
     target = schema.get("targetAttributeName")
     if target:
         stages.append(LabelIndexer(inputCol=target, outputCol="label", targetType=attribute_types(schema)[target]))

@@ -28,7 +28,9 @@ from pyspark.sql import functions as F
 from features import categorical, numeric, text
 
 # Forms of a value while the plan is evaluated.
-TEXT, TOKENS, VALUE, NUMBER, BINARY = "text", "tokens", "value", "number", "binary"
+# RAW is a string whose whitespace is not normalized yet (a TEXT attribute as read); TEXT is a
+# normalized string (tokens joined by one space); both are word sequences.
+RAW, TEXT, TOKENS, VALUE, NUMBER, BINARY = "raw", "text", "tokens", "value", "number", "binary"
 
 
 def evaluate(node: Dict[str, Any]) -> Tuple[Column, str]:
@@ -38,7 +40,7 @@ def evaluate(node: Dict[str, Any]) -> Tuple[Column, str]:
         col = F.col(node["name"])
         kind = node["type"]
         if kind == "TEXT":
-            return text.normalize_space(col), TEXT
+            return col.cast("string"), RAW
         if kind == "CATEGORICAL":
             return col.cast("string"), VALUE
         if kind == "NUMERIC":
@@ -48,14 +50,14 @@ def evaluate(node: Dict[str, Any]) -> Tuple[Column, str]:
         return F.col(node["name"]), node["form"]
     if op in ("lowercase", "no_punct"):
         col, form = evaluate(node["arg"])
-        if form == TEXT:
-            return (text.lowercase_text(col) if op == "lowercase" else text.no_punct_text(col)), TEXT
+        if form in (RAW, TEXT):
+            return (text.lowercase_text(col), form) if op == "lowercase" else (text.no_punct_text(col), TEXT)
         tokens = as_tokens(col, form)
         return (text.lowercase(tokens) if op == "lowercase" else text.no_punct(tokens)), TOKENS
     if op in ("ngram", "osb"):
         col, form = evaluate(node["arg"])
-        if op == "ngram" and form == TEXT:
-            return text.ngram_text(col, node["n"]), TOKENS
+        if op == "ngram" and form in (RAW, TEXT):
+            return text.ngram_text(col, node["n"], normalized=form == TEXT), TOKENS
         tokens = as_tokens(col, form)
         return (text.ngram(tokens, node["n"]) if op == "ngram" else text.osb(tokens, node["n"])), TOKENS
     if op == "cartesian":
@@ -70,6 +72,8 @@ def evaluate(node: Dict[str, Any]) -> Tuple[Column, str]:
 
 def as_tokens(col: Column, form: str) -> Column:
     """A value of any non-numeric form as a token array."""
+    if form == RAW:
+        return text.tokenize(col)
     if form == TEXT:
         return text.split_normalized(col)
     if form == TOKENS:
