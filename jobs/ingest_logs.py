@@ -71,6 +71,10 @@ BOT_PATTERN = (
     r"feedfetcher|bingpreview|yandex(?:images|metrika)|archive\.org|petalsearch"
 )
 
+# every token of BOT_PATTERN contains one of these (lower case)
+BOT_HINTS = ("bot", "crawl", "spider", "slurp", "facebookexternalhit", "ia_archiver", "mediapartners", "feedfetcher")
+BOT_HINTS += ("bingpreview", "yandex", "archive.org", "petalsearch")
+
 # JSON lines: target column -> JSON path(s); `a|b` takes the first present. Segment-style defaults.
 JSON_TARGETS = {
     "event_ts": "string",
@@ -352,7 +356,7 @@ def _typed(df):
     from pyspark.sql import functions as F
 
     ts_text = F.col("_ts")
-    epoch = ts_text.rlike(r"^\d{1,13}(\.\d+)?$")
+    epoch = F.col("is_json") & ts_text.rlike(r"^\d{1,13}(\.\d+)?$")
     event_ts = (
         F.when(epoch & (F.length(F.split(ts_text, r"\.")[0]) >= 12), F.timestamp_millis(ts_text.cast("long")))
         .when(epoch, F.timestamp_seconds(ts_text.cast("double")))
@@ -382,7 +386,7 @@ def _typed(df):
         .otherwise(F.substring_index(url, "?", 1))
         .alias("path"),
         F.when(has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
-        F.coalesce(F.col("user_agent").rlike(BOT_PATTERN), F.lit(False)).alias("is_bot"),
+        is_bot(F.col("user_agent")).alias("is_bot"),
         F.expr(
             "transform(_extra, x -> CASE WHEN startswith(x, '\"') THEN substring(x, 2, length(x) - 2) ELSE x END)"
         ).alias("extra"),
@@ -398,6 +402,17 @@ def _typed(df):
         "reason",
         F.when(F.col("reason").isNotNull(), F.col("line")).alias("raw"),
     )
+
+
+def is_bot(user_agent):
+    """True for known crawler tokens; a cheap substring pre-check keeps the regex off ordinary browsers."""
+    from pyspark.sql import functions as F
+
+    lowered = F.lower(user_agent)
+    maybe = lowered.contains(BOT_HINTS[0])
+    for hint in BOT_HINTS[1:]:
+        maybe = maybe | lowered.contains(hint)
+    return F.when(maybe, user_agent.rlike(BOT_PATTERN)).otherwise(F.lit(False))
 
 
 def query_map(qs_col: str):

@@ -36,6 +36,11 @@ def user_agents() -> list:
         return [json.loads(line)["useragent"] for line in handle if line.strip()]
 
 
+def logged(text: str) -> str:
+    """A value as Apache writes it between quotes: backslashes and quotes escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def generated_lines(n: int, day: str = "20/Nov/2026", seed: int = 7) -> list:
     """Combined-format lines with realistic user agents, paths, statuses and sizes."""
     rng = random.Random(seed)
@@ -49,7 +54,7 @@ def generated_lines(n: int, day: str = "20/Nov/2026", seed: int = 7) -> list:
         size = "-" if status == 304 else str(rng.randint(100, 90_000))
         out.append(
             f'{ip} - - [{ts}] "{rng.choice(["GET", "POST"])} {rng.choice(paths)} HTTP/1.1" {status} {size} '
-            f'"https://www.example.com/" "{rng.choice(agents)}"'
+            f'"https://www.example.com/" "{logged(rng.choice(agents))}"'
         )
     return out
 

@@ -1,0 +1,213 @@
+"""Access-log parsing: lakeml's ingest_logs transform + Delta write vs DuckDB and Polars writing Parquet.
+
+Input: N generated combined-format lines (default 1M, ~170 MB) with real browser user agents
+(fake-useragent's browsers.jsonl), a realistic mix of paths, query strings, statuses, '-' bytes
+and a few crawler agents, spread over 7 days; cached under bench/.data/.
+Contenders, all on the same file, in one run:
+- lakeml: the job's pure transform (`read_lines` -> `parse_lines` -> `table_rows`: every table
+  column, query map, is_bot, extra fields, reject reasons) written as a Delta table partitioned
+  by event_date — what a run publishes (the job itself adds a cached count pass and the quarantine);
+- DuckDB: one `regexp_extract` with a names list (a struct) + `strptime`, `COPY TO` Parquet;
+- Polars: `str.extract_groups` with named groups + `str.to_datetime`, `sink_parquet`.
+All three must agree on count, sum(status) and sum(bytes). A second size (default 4M) runs
+lakeml and DuckDB again to show rows/s staying flat. Peak memory: the Python process and the
+Spark driver JVM (VmHWM).
+
+usage: bench/run.sh ingest_logs [--rows 1000000] [--big 4000000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+from functools import partial
+
+from bench._harness import DATA_DIR, OUT_DIR, ensure_dirs, peak_rss_mb, report, timed
+
+PATHS = [
+    "/",
+    "/index.html",
+    "/products/{n}",
+    "/products/{n}?color=red&size=m",
+    "/search?q=shoes&page={n}",
+    "/api/v1/items?page={n}&limit=50",
+    "/static/app.{n}.js",
+    "/static/style.css",
+    "/login",
+    "/cart",
+]
+BOTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+DUCKDB_PATTERN = (
+    r'^(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+) ?(\S*)" (\d{3}) (\S+)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?'
+)
+POLARS_PATTERN = (
+    r'^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<method>\S+) (?P<url>\S+) ?(?P<protocol>\S*)" '
+    r'(?P<status>\d{3}) (?P<bytes>\S+)(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<ua>(?:[^"\\]|\\.)*)")?'
+)
+
+
+def user_agents() -> list:
+    from tests.datasets import package_file
+
+    path = package_file("fake-useragent", "2.2.0", "fake_useragent/data/browsers.jsonl")
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line)["useragent"] for line in handle if line.strip()]
+
+
+def generate(path: str, n: int, seed: int = 11) -> None:
+    """N combined-format lines; written once and cached."""
+    if os.path.exists(path):
+        return
+    rng = random.Random(seed)
+    agents = user_agents()
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        for i in range(n):
+            ip = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            day = 14 + (i * 7) // n
+            clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+            ts = f"{day:02d}/{MONTHS[10]}/2026:{clock}"
+            status = rng.choice((200, 200, 200, 200, 200, 301, 304, 404, 500))
+            size = "-" if status == 304 else str(rng.randint(200, 120_000))
+            agent = rng.choice(BOTS) if rng.random() < 0.03 else rng.choice(agents)
+            agent = agent.replace("\\", "\\\\").replace('"', '\\"')  # escaped as Apache logs it
+            target = rng.choice(PATHS).format(n=rng.randint(1, 5000))
+            referrer = rng.choice(("-", "https://www.example.com/", "https://www.google.com/search?q=shoes"))
+            method = "POST" if rng.random() < 0.1 else "GET"
+            out.write(f'{ip} - - [{ts} +0000] "{method} {target} HTTP/1.1" {status} {size} "{referrer}" "{agent}"\n')
+    os.replace(tmp, path)
+
+
+def lakeml_parse_write(spark, path: str, out: str) -> None:
+    """The job's pure transform over the file, written as a Delta table partitioned by event_date."""
+    from jobs import ingest_logs as il
+    from jobs.common.lake import FileInfo, normalize_uri
+
+    uri = normalize_uri(path, "input")
+    info = FileInfo(uri, os.path.getsize(path), 0)
+    parsed = il.parse_lines(il.read_lines(spark, [info], {uri: "access"}))
+    shutil.rmtree(out, ignore_errors=True)
+    il.table_rows(parsed, "bench").write.format("delta").mode("overwrite").partitionBy("event_date").save(out)
+
+
+def lakeml_parse_only(spark, path: str) -> None:
+    """The same transform into Spark's no-op sink: the parse cost without the Delta write."""
+    from jobs import ingest_logs as il
+    from jobs.common.lake import FileInfo, normalize_uri
+
+    uri = normalize_uri(path, "input")
+    parsed = il.parse_lines(il.read_lines(spark, [FileInfo(uri, os.path.getsize(path), 0)], {uri: "access"}))
+    il.table_rows(parsed, "bench").write.format("noop").mode("overwrite").save()
+
+
+def duckdb_parse_write(path: str, out: str, threads: int) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    names = "['client','user','ts','method','url','protocol','status','bytes','referrer','ua']"
+    con.execute(
+        f"""
+        COPY (
+          SELECT p.client, p.user, strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AS ts, p.method, p.url, p.protocol,
+                 CAST(p.status AS INTEGER) AS status, TRY_CAST(p.bytes AS BIGINT) AS bytes,
+                 NULLIF(p.referrer, '-') AS referrer, p.ua
+          FROM (SELECT regexp_extract(line, '{DUCKDB_PATTERN}', {names}) AS p
+                FROM read_csv('{path}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
+                              header=false, auto_detect=false))
+        ) TO '{out}' (FORMAT parquet, COMPRESSION snappy)
+        """
+    )
+    con.close()
+
+
+def polars_parse_write(path: str, out: str) -> None:
+    import polars as pl
+
+    lines = pl.scan_csv(
+        path, has_header=False, separator="\x01", quote_char=None, new_columns=["line"], schema={"line": pl.String}
+    )
+    parsed = lines.select(pl.col("line").str.extract_groups(POLARS_PATTERN).alias("p")).unnest("p")
+    parsed.with_columns(
+        pl.col("ts").str.to_datetime("%d/%b/%Y:%H:%M:%S %z", strict=False),
+        pl.col("status").cast(pl.Int32, strict=False),
+        pl.col("bytes").cast(pl.Int64, strict=False),
+    ).sink_parquet(out, compression="snappy")
+
+
+def check_same(spark, delta_out: str, duck_out: str, polars_out: str) -> tuple:
+    """Count, sum(status), sum(bytes) of the three outputs; they must be equal."""
+    import duckdb
+
+    spark_figures = tuple(
+        spark.read.format("delta").load(delta_out).selectExpr("count(*)", "sum(status)", "sum(bytes)").first()
+    )
+    con = duckdb.connect()
+    duck = con.execute(f"SELECT count(*), sum(status), sum(bytes) FROM '{duck_out}'").fetchone()
+    pol = con.execute(f"SELECT count(*), sum(status), sum(bytes) FROM '{polars_out}'").fetchone()
+    assert tuple(spark_figures) == tuple(duck) == tuple(pol), (spark_figures, duck, pol)
+    return spark_figures
+
+
+def jvm_peak_mb(spark) -> float:
+    """Peak resident memory (VmHWM) of the Spark driver JVM."""
+    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=4_000_000, help="second size for the flatness check (0: skip)")
+    parser.add_argument("--threads", type=int, default=2)
+    opts = parser.parse_args()
+    ensure_dirs()
+
+    from jobs.common.session import build_session
+
+    spark = build_session("bench-ingest-logs", master=f"local[{opts.threads}]", extra={"spark.driver.memory": "3g"})
+    spark.sparkContext.setLogLevel("ERROR")
+    warm = os.path.join(DATA_DIR, "access_combined_2000.log")
+    generate(warm, 2000)
+    lakeml_parse_write(spark, warm, os.path.join(OUT_DIR, "ingest_logs_warmup"))  # class loading, first commit
+
+    sizes = [opts.rows] + ([opts.big] if opts.big else [])
+    for n in sizes:
+        path = os.path.join(DATA_DIR, f"access_combined_{n}.log")
+        generate(path, n)
+        mb = os.path.getsize(path) / 1e6
+        delta_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_delta")
+        duck_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_duckdb.parquet")
+        polars_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_polars.parquet")
+        results = [
+            timed("lakeml parse only (noop sink)", n, partial(lakeml_parse_only, spark, path)),
+            timed("lakeml parse + Delta write (Spark)", n, partial(lakeml_parse_write, spark, path, delta_out)),
+            timed("DuckDB regexp_extract + Parquet", n, partial(duckdb_parse_write, path, duck_out, opts.threads)),
+        ]
+        if n == opts.rows:
+            results.append(timed("Polars extract_groups + Parquet", n, partial(polars_parse_write, path, polars_out)))
+            figures = check_same(spark, delta_out, duck_out, polars_out)
+            print(f"outputs agree: count, sum(status), sum(bytes) = {figures}")
+        report(
+            f"ingest_logs parse+write, {n:,} combined lines ({mb:.0f} MB), {opts.threads} threads",
+            results,
+            baseline="DuckDB regexp_extract + Parquet",
+        )
+        print(f"peak memory so far: Python {peak_rss_mb():.0f} MB, Spark driver JVM {jvm_peak_mb(spark):.0f} MB")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
