@@ -13,7 +13,9 @@ the TimestampColumnName field is undocumented, so you say where it is), `format`
 parquet), `include_op_for_full_load`, `timestamp_column` (the TimestampColumnName field),
 `change_seq_column` (a field filled with `$AR_H_CHANGE_SEQ` by a transformation rule),
 `csv_delimiter`, `csv_null_value`, `compression` (none | gzip), `cdc_date_folders`,
-`partial_updates`, `history`. Unknown fields are errors (a typo must not pass silently).
+`partial_updates`, `history`, `deletion_vectors`. Unknown fields are errors (a typo must not
+pass silently). Files are found recursively and `.gz` is recognised by its suffix, so
+`compression` and `cdc_date_folders` document the endpoint rather than steer the reader.
 
 Decisions where DMS documentation is silent:
 - csv_null_value defaults to `NULL`, the documented CsvNullValue default; an unquoted empty
@@ -43,7 +45,8 @@ Decisions where DMS documentation is silent:
 - Column-count mismatch in headerless CSV: the rows are quarantined and the run fails with
   exit 3 (a data-quality gate, nothing published for that table) and a message to update
   `columns` in CONF. Unknown Op, null key and values that do not cast to the declared type
-  are quarantined and go through the usual reject gate (over 10,000 fails the run).
+  are quarantined and go through the usual reject gate (over 10,000 fails the run). A table
+  that fails its gate does not stop the other tables of the run; the run still exits 3.
 - Parquet CDC with a new column: the column is added to the table (mergeSchema).
 - History (`history: true`, needs timestamp_column): `<schema>_<table>_history`, SCD type 2
   with `valid_from` (the change's commit timestamp), `valid_to`, `is_current` and `op`
