@@ -18,15 +18,14 @@ CONF (JSON or YAML, a local path or s3://; see conf/build_features_example.yaml)
   schema        the Amazon ML data schema (inline mapping), or schema_file (path or URI)
   recipe        the recipe (inline mapping or text), or recipe_file; none: the suggested recipe
   num_features  hashed token dimension (default 2^18); vocabulary: true for a fitted vocabulary
-  pipeline_model  optional URI of a fitted PipelineModel to apply instead of fitting one
 
 The job validates CONF before any JVM starts (exit 2 naming the field); schema, recipe and
 columns are checked against the tables at run time, also with exit 2. Base rows with a null
 or duplicated key are rejected to <lake>/quarantine/build_features/ (all copies of a
 duplicated key: which one is right is not ours to guess), under the reject gate.
 
-Fitting: unless `pipeline_model` is given, the recipe's pipeline is fitted on this run's rows
-and the fitted PipelineModel is saved to <lake>/features/<set>/_pipeline/run_date=<D>/
+Fitting: the recipe's pipeline is fitted on this run's rows and the fitted PipelineModel is
+saved to <lake>/features/<set>/_pipeline/run_date=<D>/
 (overwritten by a re-run; Delta ignores folders starting with `_`). Scoring jobs load that
 model so that training and scoring features are the same. Output: the Delta table
 <lake>/features/<set>/ partitioned by run_date, one row per base key with the input columns,
@@ -62,7 +61,6 @@ TOP_FIELDS = (
     "recipe_file",
     "num_features",
     "vocabulary",
-    "pipeline_model",
 )
 CLICK_FIELDS = (
     "source",
@@ -100,7 +98,6 @@ class Config:
     recipe_ref: Optional[str] = None
     num_features: int = 2**18
     vocabulary: bool = False
-    pipeline_model: Optional[str] = None
     checked: bool = False  # schema and recipe read and checked together
 
 
@@ -269,8 +266,6 @@ def parse_conf(text: str, conf_uri: str) -> Config:
     if not isinstance(vocabulary, bool):
         raise UsageError("--config: field vocabulary must be true or false")
     config.vocabulary = vocabulary
-    if data.get("pipeline_model") is not None:
-        config.pipeline_model = _resolve(data["pipeline_model"], "pipeline_model", conf_uri)
     return config
 
 
@@ -292,8 +287,7 @@ def load_references(config: Config, read: Callable[[str], str]) -> Config:
             config.recipe = parse_recipe(read(config.recipe_ref))
         elif isinstance(config.recipe, str):
             config.recipe = parse_recipe(config.recipe)
-        if config.pipeline_model is None:
-            plan_recipe(config.schema, config.recipe)
+        plan_recipe(config.schema, config.recipe)
     except RecipeError as error:
         raise UsageError(f"--config: field {field_name}: {error}") from None
     config.checked = True
@@ -467,7 +461,6 @@ def pipeline_uri(lake, feature_set: str, run_date: str) -> str:
 
 
 def run(spark, args) -> RunSummary:
-    from pyspark.ml import PipelineModel
     from pyspark.sql import functions as F
 
     from features.recipe import RecipeError, compile_recipe
@@ -519,19 +512,15 @@ def run(spark, args) -> RunSummary:
         args.run_date,
     )
 
-    model_uri = config.pipeline_model or pipeline_uri(lake, config.feature_set, args.run_date)
+    model_uri = pipeline_uri(lake, config.feature_set, args.run_date)
     with stage("pipeline") as counts:
-        if config.pipeline_model:
-            model = PipelineModel.load(spark_uri(config.pipeline_model))
-            counts["loaded"] = config.pipeline_model
-        else:
-            try:
-                pipeline = compile_recipe(config.schema, config.recipe, config.num_features, config.vocabulary)
-            except RecipeError as error:
-                raise UsageError(f"--config: field recipe: {error}") from None
-            model = pipeline.fit(joined)
-            model.write().overwrite().save(spark_uri(model_uri))
-            counts["saved"] = model_uri
+        try:
+            pipeline = compile_recipe(config.schema, config.recipe, config.num_features, config.vocabulary)
+        except RecipeError as error:
+            raise UsageError(f"--config: field recipe: {error}") from None
+        model = pipeline.fit(joined)
+        model.write().overwrite().save(spark_uri(model_uri))
+        counts["saved"] = model_uri
         features = model.transform(joined)
 
     out_uri = lake.features(config.feature_set)
@@ -564,7 +553,6 @@ def run(spark, args) -> RunSummary:
             "feature_set": config.feature_set,
             "features_size": width,
             "pipeline": model_uri,
-            "pipeline_fitted": config.pipeline_model is None,
             "joins": len(config.joins),
             "address": bool(config.address),
             "clickstream": bool(config.clickstream),
