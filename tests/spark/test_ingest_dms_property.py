@@ -94,7 +94,7 @@ def conf_for(scenario: dict, root: str) -> str:
     return path
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(scenarios())
 def test_table_equals_reference_after_every_batch(spark, scenario):
     root = tempfile.mkdtemp(prefix="dms-prop-")
@@ -128,7 +128,7 @@ def test_table_equals_reference_after_every_batch(spark, scenario):
         shutil.rmtree(root, ignore_errors=True)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(CHANGE, min_size=1, max_size=25), st.randoms(use_true_random=False), st.booleans())
 def test_last_change_per_key_matches_reference(spark, raw, rnd, use_seq):
     """The reduction alone: shuffled rows, order by sequence (or timestamp ties broken by file and position)."""
