@@ -338,12 +338,14 @@ def _text(value: ColumnOrName) -> Column:
     return _col(value).cast("string")
 
 
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _literal_map(table: Dict[str, str]) -> Column:
-    """A map<string,string> literal column."""
-    pairs = []
-    for key in sorted(table):
-        pairs += [F.lit(key), F.lit(table[key])]
-    return F.create_map(*pairs)
+    """A map<string,string> literal column, built from one SQL expression (one call into the JVM)."""
+    pairs = ", ".join(f"{_sql_string(k)}, {_sql_string(table[k])}" for k in sorted(table))
+    return F.expr(f"map({pairs})")
 
 
 def clean_part(value: ColumnOrName) -> Column:
@@ -352,16 +354,14 @@ def clean_part(value: ColumnOrName) -> Column:
 
 
 def _abbreviation(upper: Column, table: Dict[str, str]) -> Column:
-    """The table's abbreviation of an uppercase word, or null. Hash-set tests come first so that only
-    words in the table pay for the map lookup (a literal map is searched linearly)."""
-    shorts = sorted(set(table.values()))
-    return F.when(upper.isin(*shorts), upper).when(upper.isin(*sorted(table)), F.element_at(_literal_map(table), upper))
+    """The table's abbreviation of an uppercase word (an abbreviation stays itself), or null."""
+    full = {**{short: short for short in table.values()}, **table}
+    return _literal_map(full)[upper]
 
 
 def abbreviate_with(value: ColumnOrName, table: Dict[str, str]) -> Column:
     """The USPS abbreviation of a whole part when the table knows it (in any case), else the part."""
-    key = F.upper(clean_part(value))
-    return F.coalesce(_abbreviation(key, table), _text(value))
+    return F.coalesce(_abbreviation(F.upper(clean_part(value)), table), _text(value))
 
 
 def format_zip(zip_code: ColumnOrName, zip4: Optional[ColumnOrName] = None) -> Column:
