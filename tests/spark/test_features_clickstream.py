@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from features.clickstream import ngrams, path_tokens, sessionize, user_activity
+from features.clickstream import ngrams, path_tokens, session_path_ngrams, sessionize, user_activity
 
 LOGS_SCHEMA = (
     "event_ts timestamp, client string, user string, method string, url string, path string, "
@@ -61,6 +61,12 @@ def test_sessions_split_exactly_at_the_gap(spark):
     assert got["b"]["session_start"] == T0 and got["b"]["session_id"] == got["a"]["session_id"]
     micros = int(T0.replace(tzinfo=dt.timezone.utc).timestamp()) * 1_000_000
     assert got["a"]["session_id"] == f"10.0.0.1@{micros}"
+    # one row per session: its requests' path tokens in time order (ties by path), and their n-grams
+    grams = {r["session_id"]: r for r in session_path_ngrams(sessionize(logs(spark, rows)), 2).collect()}
+    assert grams[got["x"]["session_id"]]["path_tokens"] == ["x", "y"]
+    assert grams[got["x"]["session_id"]]["path_ngrams"] == ["x", "y", "x/y"]
+    assert grams[got["a"]["session_id"]]["path_ngrams"] == ["a", "b", "a/b"]
+    assert len(grams) == 4
     # a 60-minute gap keeps a, b, c together and d (30:00.000001 after c) too
     wide = {r["path"].strip("/"): r["session_seq"] for r in sessionize(logs(spark, rows), gap_minutes=60).collect()}
     assert [wide[p] for p in "abcd"] == [1, 1, 1, 1]
