@@ -50,6 +50,7 @@ SCHEMA = {
         {"attributeName": "churned", "attributeType": "BINARY"},
         {"attributeName": "age", "attributeType": "NUMERIC"},
         {"attributeName": "state", "attributeType": "CATEGORICAL"},
+        {"attributeName": "plan", "attributeType": "CATEGORICAL"},
         {"attributeName": "address", "attributeType": "TEXT"},
         {"attributeName": "click_sessions", "attributeType": "NUMERIC"},
         {"attributeName": "click_days_since_last_visit", "attributeType": "NUMERIC"},
@@ -98,6 +99,10 @@ def make_lake(spark, lake):
     spark.createDataFrame(customers, CUSTOMERS_SCHEMA).write.format("delta").save(
         spark_uri(lake.table("crm_customers"))
     )
+    accounts = [(1, "gold", 11), (2, "basic", 12), (3, "basic", 13), (6, "gold", 14)]  # 4, 5, 7: no account
+    spark.createDataFrame(accounts, "account_customer_id int, plan string, account_id int").write.format("delta").save(
+        spark_uri(lake.table("billing_accounts"))
+    )
     minute = dt.timedelta(minutes=1)
     events = [
         log_event(T0, "10.0.0.1", "alice", "/home"),
@@ -125,6 +130,7 @@ def write_conf(tmp_path, name="conf.yaml", **changes):
     conf = {
         "feature_set": "churn",
         "base": {"table": "crm_customers", "key": "customer_id"},
+        "joins": [{"table": "billing_accounts", "on": {"customer_id": "account_customer_id"}, "columns": ["plan"]}],
         "address": {
             "parts": {
                 "number": "street_number",
@@ -175,6 +181,8 @@ def test_end_to_end_idempotent_and_pipeline_saved(spark, small_lake, tmp_path):
     rows = {r["customer_id"]: r for r in out.collect()}
     assert sorted(rows) == [1, 2, 3, 4, 5, 6, 7]
     assert not any(c.startswith("_dms") for c in out.columns)
+    assert "account_id" not in out.columns and "account_customer_id" not in out.columns
+    assert [rows[k]["plan"] for k in (1, 2, 4)] == ["gold", "basic", None]  # left join on the mapped key
     alice, bob, carol = rows[1], rows[2], rows[3]
     assert alice["address"] == "123 N Main ST APT 4, Cedar Rapids, IA 52402"
     assert bob["address"] == "9 Elm AVE, Boston, MA 02134"  # the ZIP's leading zero restored
@@ -227,6 +235,7 @@ BAD_CONFS = [
     ({"recipe": {"outputs": []}}, "recipe"),
     ({"schema_file": "missing.schema"}, "missing.schema"),
     ({"colour": "blue"}, "colour"),
+    ({"joins": [{"table": "billing_accounts"}]}, "joins[0].on"),
 ]
 
 
