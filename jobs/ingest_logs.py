@@ -395,7 +395,10 @@ def _typed(df):
         "*",
         F.to_date("event_ts").alias("event_date"),
         query_map("_qs").alias("query"),
-        reason.alias("reason"),
+        # spark_partition_id() >= 0 is always true; being non-deterministic, it stops the optimizer from
+        # pushing a later `reason IS NULL` filter below this projection, which would inline (and run)
+        # the parse expressions once per reference instead of once per line.
+        F.when(F.spark_partition_id() >= 0, reason).alias("reason"),
     )
     return out.select(
         *TABLE_COLUMNS[:-1],
