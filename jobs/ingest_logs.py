@@ -143,7 +143,8 @@ def add_arguments(parser) -> None:
         "--format",
         default="auto",
         choices=FORMATS,
-        help="log format; auto decides per file from its first lines (a JSON object or an access-log line)",
+        help="log format; auto decides per file from its first lines (a JSON object or an access-log line); "
+        "common and combined share one pattern (referrer and user agent optional, vhost:port prefix allowed)",
     )
     parser.add_argument(
         "--json-mapping",
