@@ -16,6 +16,7 @@ from jobs.build_features import pipeline_uri
 from jobs.common.lake import spark_uri
 from tests.conftest import ROOT
 from tests.helpers import run_in_process
+from tests.logs_table import LOGS_SCHEMA, log_event
 
 RUN_DATE = "2026-11-20"
 T0 = dt.datetime(2026, 11, 20, 9, 0, 0)
@@ -36,11 +37,6 @@ CUSTOMERS = [
     (8, "dup1", 30, "2", None, "Dup", "Ln", None, None, "Ely", "IA", 52227, "0"),  # rejected: key 8 twice
     (8, "dup2", 31, "3", None, "Dup", "Ln", None, None, "Ely", "IA", 52227, "1"),
 ]
-LOGS_SCHEMA = (
-    "event_ts timestamp, client string, user string, method string, url string, path string, "
-    "query map<string,string>, protocol string, status int, bytes long, referrer string, user_agent string, "
-    "is_bot boolean, extra array<string>, source_file string, run_id string, event_date date"
-)
 SCHEMA = {
     "version": "1.0",
     "rowId": "customer_id",
@@ -70,28 +66,6 @@ RECIPE = {
     ],
 }
 NUM_FEATURES = 1024
-
-
-def log_event(ts, client, user, path, status=200, size=100):
-    return (
-        ts,
-        client,
-        user,
-        "GET",
-        path,
-        path,
-        {},
-        "HTTP/1.1",
-        status,
-        size,
-        "-",
-        "Mozilla/5.0",
-        False,
-        [],
-        "f",
-        "r",
-        ts.date(),
-    )
 
 
 def make_lake(spark, lake):

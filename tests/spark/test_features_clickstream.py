@@ -8,39 +8,13 @@ import pytest
 from pyspark.sql import functions as F
 
 from features.clickstream import ngrams, path_tokens, session_path_ngrams, sessionize, user_activity
+from tests.logs_table import LOGS_SCHEMA, log_event
 
-LOGS_SCHEMA = (
-    "event_ts timestamp, client string, user string, method string, url string, path string, "
-    "query map<string,string>, protocol string, status int, bytes long, referrer string, user_agent string, "
-    "is_bot boolean, extra array<string>, source_file string, run_id string, event_date date"
-)
 T0 = dt.datetime(2026, 11, 20, 10, 0, 0)
 
 
-def event(ts, client, user, path, status=200, size=100, bot=False):
-    return (
-        ts,
-        client,
-        user,
-        "GET",
-        path,
-        path,
-        {},
-        "HTTP/1.1",
-        status,
-        size,
-        "-",
-        "Mozilla/5.0",
-        bot,
-        [],
-        "s3://raw/logs/web/f1.log",
-        "r0",
-        ts.date(),
-    )
-
-
 def logs(spark, rows):
-    return spark.createDataFrame([event(*r) for r in rows], LOGS_SCHEMA)
+    return spark.createDataFrame([log_event(*r) for r in rows], LOGS_SCHEMA)
 
 
 def test_sessions_split_exactly_at_the_gap(spark):
