@@ -388,12 +388,15 @@ def _typed(df):
         .alias("path"),
         F.when(has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
         is_bot(F.col("user_agent")).alias("is_bot"),
+    )
+    # The higher-order functions (extra, query) live in this second projection only: Spark runs a
+    # projection holding a lambda without whole-stage codegen (and without common-subexpression
+    # elimination), so keeping them out of the one above lets it be compiled whole.
+    out = typed.select(
+        "*",
         F.expr(
             "transform(_extra, x -> CASE WHEN startswith(x, '\"') THEN substring(x, 2, length(x) - 2) ELSE x END)"
         ).alias("extra"),
-    )
-    out = typed.select(
-        "*",
         F.to_date("event_ts").alias("event_date"),
         query_map("_qs").alias("query"),
         # spark_partition_id() >= 0 is always true; being non-deterministic, it stops the optimizer from
