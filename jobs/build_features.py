@@ -35,13 +35,12 @@ written with replaceWhere run_date = D, so a re-run replaces its partition and n
 
 from __future__ import annotations
 
-import os
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from jobs.common.errors import LakemlError, UsageError
-from jobs.common.lake import exists, join, normalize_uri, read_text, spark_uri
+from jobs.common.lake import exists, join, normalize_uri, read_local_file, read_text, spark_uri
 from jobs.common.log import stage
 from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, to_quarantine
 from jobs.common.summary import RunSummary
@@ -294,14 +293,6 @@ def load_references(config: Config, read: Callable[[str], str]) -> Config:
     return config
 
 
-def _read_local(uri: str) -> str:
-    path = uri[len("file://") :]
-    if not os.path.isfile(path):
-        raise UsageError(f"--config: no such file {uri}")
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
-
-
 # --- CLI ---------------------------------------------------------------------------------
 
 
@@ -314,10 +305,10 @@ def validate(args) -> None:
     args.config_uri = normalize_uri(args.config, "--config")
     args.conf = None
     if args.config_uri.startswith("file://"):
-        config = parse_conf(_read_local(args.config_uri), args.config_uri)
+        config = parse_conf(read_local_file(args.config_uri, "--config"), args.config_uri)
         refs = [r for r in (config.schema_ref, config.recipe_ref) if r]
         if all(r.startswith("file://") for r in refs):
-            load_references(config, _read_local)
+            load_references(config, lambda uri: read_local_file(uri, "--config"))
         args.conf = config
 
 

@@ -64,14 +64,13 @@ Decisions where DMS documentation is silent:
 from __future__ import annotations
 
 import json
-import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from jobs.common.errors import LakemlError, QualityGateError, UsageError
-from jobs.common.lake import FileInfo, join, list_files, normalize_uri, spark_uri
+from jobs.common.lake import FileInfo, join, list_files, normalize_uri, read_local_file, spark_uri
 from jobs.common.log import logger, stage
 from jobs.common.summary import RunSummary
 
@@ -323,11 +322,7 @@ def validate(args) -> None:
     args.tables_uri = normalize_uri(args.tables, "--tables")
     args.table_specs = None
     if args.tables_uri.startswith("file://"):
-        path = args.tables_uri[len("file://") :]
-        if not os.path.isfile(path):
-            raise UsageError(f"--tables {args.tables}: no such file")
-        with open(path, encoding="utf-8") as handle:
-            args.table_specs = select_tables(parse_conf(handle.read()), args.table)
+        args.table_specs = select_tables(parse_conf(read_local_file(args.tables_uri, "--tables")), args.table)
 
 
 # --- files and ledger (pure) -----------------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from jobs.common.errors import LakemlError, UsageError
-from jobs.common.lake import FileInfo, list_files, normalize_uri, read_text, spark_uri, write_text
+from jobs.common.lake import FileInfo, hadoop_path, list_files, normalize_uri, read_text, spark_uri, write_text
 from jobs.common.log import logger, stage
 from jobs.common.quality import (
     MAX_RAW_BYTES,
@@ -470,8 +470,7 @@ def first_lines(spark, uri: str, count: int = SNIFF_LINES) -> List[str]:
     """Up to `count` non-empty first lines of a file (gzip decoded by Hadoop's codecs)."""
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
-    path = jvm.org.apache.hadoop.fs.Path(spark_uri(uri))
-    fs = path.getFileSystem(conf)
+    fs, path = hadoop_path(spark, uri)
     codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(path)
     stream = fs.open(path)
     try:

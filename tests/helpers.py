@@ -40,13 +40,6 @@ def job_command(job: str, argv: List[str]) -> List[str]:
     return [sys.executable, "-m", "jobs", job, *argv, "--master", "local[2]"]
 
 
-def run_subprocess(job: str, argv: List[str], env: Optional[dict] = None, timeout: int = 300):
-    """Run a job in its own JVM to the end; returns the CompletedProcess."""
-    return subprocess.run(
-        job_command(job, argv), cwd=ROOT, env=job_env(env), capture_output=True, text=True, timeout=timeout
-    )
-
-
 def kill_when(job: str, argv: List[str], marker: str, env: Optional[dict] = None, timeout: int = 300) -> str:
     """Start a job, SIGKILL its whole process group (driver JVM included) once `marker` appears in
     its stderr log, and return the stderr seen so far. Fails if the job ends before the marker."""

@@ -138,7 +138,8 @@ class FileInfo:
     mtime_ms: int
 
 
-def _hadoop_path(spark, uri: str):
+def hadoop_path(spark, uri: str):
+    """Hadoop's (FileSystem, Path) for a URI, through the session's configuration."""
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(spark_uri(uri))
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -156,13 +157,13 @@ def exists(spark, uri: str) -> bool:
     """True when a file or folder exists at the URI."""
     if is_local(uri):
         return os.path.exists(local_path(uri))
-    fs, path = _hadoop_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     return bool(fs.exists(path))
 
 
 def list_files(spark, uri: str) -> List[FileInfo]:
     """Every file under a URI, recursively, sorted by URI; hidden (`_x`, `.x`) entries skipped."""
-    fs, path = _hadoop_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     if not fs.exists(path):
         return []
     base = normalize_uri(uri, "path")
@@ -178,6 +179,14 @@ def list_files(spark, uri: str) -> List[FileInfo]:
     return sorted(found, key=lambda f: f.uri)
 
 
+def read_local_file(uri: str, flag: str) -> str:
+    """The text of a local file named by a flag, read without Spark; a UsageError naming the flag if it is missing."""
+    if not os.path.isfile(local_path(uri)):
+        raise UsageError(f"{flag} {uri}: no such file")
+    with open(local_path(uri), encoding="utf-8") as handle:
+        return handle.read()
+
+
 def read_text(spark, uri: str) -> Optional[str]:
     """The text of a small file, or None when it does not exist."""
     if is_local(uri):
@@ -186,7 +195,7 @@ def read_text(spark, uri: str) -> Optional[str]:
                 return handle.read()
         except FileNotFoundError:
             return None
-    fs, path = _hadoop_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     if not fs.exists(path):
         return None
     stream = fs.open(path)
@@ -211,7 +220,7 @@ def write_text(spark, uri: str, text: str) -> None:
             handle.write(text)
         os.replace(tmp, target)
         return
-    fs, path = _hadoop_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     stream = fs.create(path, True)
     try:
         stream.write(bytearray(text.encode("utf-8")))
@@ -228,6 +237,6 @@ def delete(spark, uri: str) -> None:
         elif os.path.exists(target):
             os.remove(target)
         return
-    fs, path = _hadoop_path(spark, uri)
+    fs, path = hadoop_path(spark, uri)
     if fs.exists(path):
         fs.delete(path, True)

@@ -66,3 +66,15 @@ def test_lake_layout_places():
     assert lake.models("m") == "s3://b/root/models/m"
     assert is_s3(lake.root)
     assert join("file:///a/", "/b/", "c") == "file:///a/b/c"
+
+
+def test_read_local_file_reads_or_names_the_flag(tmp_path):
+    from jobs.common.lake import read_local_file
+
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("tables: []\n")
+    assert read_local_file("file://" + str(conf), "--tables") == "tables: []\n"
+    with pytest.raises(UsageError, match=r"--config .*missing\.yaml: no such file"):
+        read_local_file("file://" + str(tmp_path / "missing.yaml"), "--config")
+    with pytest.raises(UsageError, match="no such file"):
+        read_local_file("file://" + str(tmp_path), "--config")  # a folder is not a config file
