@@ -47,12 +47,13 @@ SEP = "\x01"  # joins the regex groups; a line holding it is never taken as pars
 
 # Access logs: [vhost:port] client ident user [dd/Mon/yyyy:HH:mm:ss +zzzz] "request" status bytes
 # then optionally "referrer" "user-agent" and any further quoted or bare fields (Nginx adds e.g.
-# "$http_x_forwarded_for"). Groups: 1 vhost, 2 client, 3 user, 4 day, 5 month, 6 year, 7 time,
-# 8 offset, 9 request, 10 status, 11 bytes, 12 referrer, 13 user agent, 14 trailing fields.
+# "$http_x_forwarded_for"). Groups: 1 vhost, 2 client, 3 user, 4 day, 5 month, 6 year, 7 hour,
+# 8 minute, 9 second, 10 offset sign, 11 offset hours, 12 offset minutes, 13 request, 14 status,
+# 15 bytes, 16 referrer, 17 user agent, 18 trailing fields.
 QUOTED = r'"((?:[^"\\]++|\\.)*+)"'
 ACCESS_PATTERN = (
     r"^(?:(\S+:\d+) )?(\S++) \S++ (\S++) "
-    r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}:\d{2}:\d{2}) ([+-]\d{4})\] "
+    r"\[(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "
     + QUOTED
     + r" (\S++) (\S++)"
     + r"(?: "
@@ -61,9 +62,14 @@ ACCESS_PATTERN = (
     + QUOTED
     + r'((?: (?:"(?:[^"\\]++|\\.)*+"|[^\s"]++))*+))?\s*$'
 )
-ACCESS_GROUPS = 14
+ACCESS_GROUPS = 18
 ACCESS_REPLACEMENT = "".join(SEP + f"${i}" for i in range(1, ACCESS_GROUPS + 1))
-TRAILING_FIELD = r'"(?:[^"\\]|\\.)*"|[^\s"]+'
+# the trailing fields (group 18: each one preceded by one space) re-joined with SEP, quotes dropped
+TRAILING_FIELD = r' (?:"((?:[^"\\]|\\.)*)"|([^\s"]+))'
+TRAILING_REPLACEMENT = SEP + "$1$2"
+# a query string's non-empty `&`-separated pairs: the key (up to the first `=`) and the value (after it)
+QUERY_KEY = r"(?:^|&)(?=[^&])([^&=]*)"
+QUERY_VALUE = r"(?:^|&)(?=[^&])[^&=]*=?([^&]*)"
 ABSOLUTE_URL_HEAD = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*"
 MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 BOT_PATTERN = (
@@ -308,20 +314,7 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
     def pick(target: str, access_value):
         return F.when(is_json, from_json_target(target)).otherwise(access_value)
 
-    month_at = F.expr(f"instr('{MONTHS}', _a[5])")
-    month = (month_at + 2) / 3
-    access_ts = F.concat_ws(
-        "",
-        a[6],
-        F.lit("-"),
-        F.when((month_at % 3 == 1) & (F.length(a[5]) == 3), month.cast("int").cast("string")),
-        F.lit("-"),
-        a[4],
-        F.lit(" "),
-        a[7],
-        a[8],
-    )
-    request = F.split(a[9], " ")
+    request = F.split(a[13], " ")
     request_ok = (F.size(request) >= 2) & (F.size(request) <= 3)
     json_ok = js.isNotNull() & js["_corrupt"].isNull() & F.ltrim(line).startswith("{")
     stage2 = stage1.select(
@@ -334,14 +327,18 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
         pick("client", group(2)).alias("client"),
         pick("user", F.when(a[3] != "-", group(3))).alias("user"),
         pick("method", F.when(request_ok, request[0])).alias("method"),
-        pick("url", F.when(request_ok, request[1]).when(a[9] != "-", group(9))).alias("url"),
+        pick("url", F.when(request_ok, request[1]).when(a[13] != "-", group(13))).alias("url"),
         F.when(~is_json & request_ok, request[2]).alias("protocol"),
-        pick("status", a[10]).alias("_status"),
-        pick("bytes", a[11]).alias("_bytes"),
-        pick("referrer", F.when(a[12] != "-", group(12))).alias("referrer"),
-        pick("user_agent", F.when(a[13] != "-", group(13))).alias("user_agent"),
-        F.when(a[14] != "", F.regexp_extract_all(a[14], F.lit(TRAILING_FIELD), 0)).alias("_extra"),
-        F.when(is_json, from_json_target("event_ts")).otherwise(access_ts).alias("_ts"),
+        pick("status", a[14]).alias("_status"),
+        pick("bytes", a[15]).alias("_bytes"),
+        pick("referrer", F.when(a[16] != "-", group(16))).alias("referrer"),
+        pick("user_agent", F.when(a[17] != "-", group(17))).alias("user_agent"),
+        F.when(
+            a[18] != "",
+            F.split(F.substring(F.regexp_replace(a[18], TRAILING_FIELD, TRAILING_REPLACEMENT), 2, 1 << 30), SEP),
+        ).alias("extra"),
+        F.when(is_json, from_json_target("event_ts")).alias("_ts"),
+        access_event_ts(a).alias("_access_ts"),
         F.when(is_json, from_json_target("event")).alias("event"),
         F.when(is_json, from_json_target("user_id")).alias("user_id"),
         F.when(is_json, from_json_target("anonymous_id")).alias("anonymous_id"),
@@ -350,6 +347,37 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
         .alias("properties"),
     )
     return _typed(stage2)
+
+
+def access_event_ts(a):
+    """The UTC event time of an access line's groups, by integer arithmetic (null when impossible).
+
+    No string is rebuilt and cast: days since the epoch from make_date, plus the clock, minus the offset.
+    """
+    from pyspark.sql import functions as F
+
+    def num(i: int):
+        return a[i].cast("int")  # the groups are digits only: the cast cannot fail
+
+    month_at = F.expr(f"instr('{MONTHS}', _a[5])")  # the access groups are the column `_a`
+    month = F.when(month_at % 3 == 1, ((month_at + 2) / 3).cast("int"))
+    first_of_month = F.make_date(num(6), month, F.lit(1))
+    day, hour, minute, second = num(4), num(7), num(8), num(9)
+    offset_minutes = num(11) * 60 + num(12)
+    valid = (
+        (day >= 1)
+        & (day <= F.dayofmonth(F.last_day(first_of_month)))
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+        & (num(12) <= 59)
+        & (offset_minutes <= 18 * 60)
+    )
+    local_seconds = (F.unix_date(first_of_month) + day - 1).cast("long") * 86_400 + hour * 3_600 + minute * 60 + second
+    utc_seconds = F.when(a[10] == "-", local_seconds + offset_minutes * 60).otherwise(
+        local_seconds - offset_minutes * 60
+    )
+    return F.when(valid, F.timestamp_seconds(utc_seconds))
 
 
 def _typed(df):
@@ -361,7 +389,8 @@ def _typed(df):
     event_ts = (
         F.when(epoch & (F.length(F.split(ts_text, r"\.")[0]) >= 12), F.timestamp_millis(ts_text.cast("long")))
         .when(epoch, F.timestamp_seconds(ts_text.cast("double")))
-        .otherwise(F.expr("try_cast(_ts as timestamp)"))
+        .when(F.col("is_json"), F.expr("try_cast(_ts as timestamp)"))
+        .otherwise(F.col("_access_ts"))
     )
     status_text, bytes_text = F.col("_status"), F.col("_bytes")
     status = F.expr("try_cast(_status as int)")
@@ -389,19 +418,13 @@ def _typed(df):
         F.when(has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
         is_bot(F.col("user_agent")).alias("is_bot"),
     )
-    # The higher-order functions (extra, query) live in this second projection only: Spark runs a
-    # projection holding a lambda without whole-stage codegen (and without common-subexpression
-    # elimination), so keeping them out of the one above lets it be compiled whole.
+    # The reason is computed once here; spark_partition_id() >= 0 is always true, but being
+    # non-deterministic it stops the optimizer from pushing a later `reason IS NULL` filter below this
+    # projection, which would inline (and run) the parse expressions once per reference.
     out = typed.select(
         "*",
-        F.expr(
-            "transform(_extra, x -> CASE WHEN startswith(x, '\"') THEN substring(x, 2, length(x) - 2) ELSE x END)"
-        ).alias("extra"),
         F.to_date("event_ts").alias("event_date"),
         query_map("_qs").alias("query"),
-        # spark_partition_id() >= 0 is always true; being non-deterministic, it stops the optimizer from
-        # pushing a later `reason IS NULL` filter below this projection, which would inline (and run)
-        # the parse expressions once per reference instead of once per line.
         F.when(F.spark_partition_id() >= 0, reason).alias("reason"),
     )
     return out.select(
@@ -423,12 +446,15 @@ def is_bot(user_agent):
 
 
 def query_map(qs_col: str):
-    """`a=1&b=2` -> {a: 1, b: 2}: values as logged (not percent-decoded); a repeated key keeps its first value."""
+    """`a=1&b=2` -> {a: 1, b: 2}: values as logged (not percent-decoded); a repeated key keeps its first value.
+
+    Built from two regexp_extract_all (compiled code); the higher-order function (interpreted) runs
+    only for the rare query string that repeats a key.
+    """
     from pyspark.sql import functions as F
 
-    pairs = f"filter(split({qs_col}, '&'), p -> p != '')"
-    keys = f"transform({pairs}, p -> substring_index(p, '=', 1))"
-    values = f"transform({pairs}, p -> CASE WHEN instr(p, '=') > 0 THEN substring(p, instr(p, '=') + 1) ELSE '' END)"
+    keys = f"regexp_extract_all({qs_col}, '{QUERY_KEY}', 1)"
+    values = f"regexp_extract_all({qs_col}, '{QUERY_VALUE}', 1)"
     return F.expr(
         f"""CASE WHEN {qs_col} IS NULL THEN NULL
         WHEN size(array_distinct({keys})) = size({keys}) THEN map_from_arrays({keys}, {values})
@@ -520,7 +546,7 @@ def read_lines(spark, files: Sequence[FileInfo], formats: Dict[str, str]):
     from pyspark.sql import functions as F
 
     json_names = [hadoop_file_name(spark, f.uri) for f in files if formats[f.uri] == "json"]
-    name = F.input_file_name()
+    name = F.col("_file")
     source_file = (
         F.when(name.startswith("s3a://"), F.concat(F.lit("s3://"), name.substr(7, 1 << 20)))
         .when(
@@ -529,8 +555,12 @@ def read_lines(spark, files: Sequence[FileInfo], formats: Dict[str, str]):
         )
         .otherwise(name)
     )
-    lines = spark.read.text([spark_uri(f.uri) for f in files]).select(
-        F.col("value").alias("line"), source_file.alias("source_file")
+    # input_file_name() in its own projection: non-deterministic, it is evaluated once per line there
+    # instead of once per reference in the expression below
+    lines = (
+        spark.read.text([spark_uri(f.uri) for f in files])
+        .select(F.col("value").alias("line"), F.input_file_name().alias("_file"))
+        .select("line", source_file.alias("source_file"))
     )
     is_json = F.col("source_file").isin(json_names) if json_names else F.lit(False)
     return lines.select("line", "source_file", is_json.alias("is_json"))
