@@ -5,7 +5,7 @@ Input (DMS Parquet layout, generated once into bench/.data/dms/): a full load of
 over ~3% of the keys plus new keys (about 3 changes per key), 5% of them deletes, rows shuffled
 across files so that the change sequence decides the order.
 
-Contenders, in one run:
+Contenders, in one run (after a warm-up of the same steps on a 2,000-row table, see --no-warmup):
 - lakeml apply: the nightly case, `ingest_dms` on a table that holds the full load; it reads the
   CDC files, reduces to the last change per key and MERGEs (deletion vectors on).
 - lakeml rebuild: `ingest_dms --full-reload` on a fresh lake: full load plus the same CDC batch
@@ -14,7 +14,7 @@ Contenders, in one run:
   Parquet files, writing the new table as one Parquet file.
 All three results are compared (row count and a checksum over id and amount).
 
-usage: bench/run.sh ingest_dms [--rows N]
+usage: bench/run.sh ingest_dms [--rows N] [--no-warmup]
 """
 
 from __future__ import annotations
@@ -142,9 +142,38 @@ def duckdb_apply(root: str, out_file: str):
     return int(row[0]), int(row[1]), float(row[2])
 
 
+def lakeml_runs(spark, root: str, conf: str, lake_prefix: str):
+    """Full load (CDC files hidden), then the apply, then a --full-reload on a fresh lake; seconds of each."""
+    incremental, rebuilt = lake_prefix + "_apply", lake_prefix + "_rebuild"
+    for path in (incremental, rebuilt):
+        shutil.rmtree(path, ignore_errors=True)
+    common = ["--input", root, "--tables", conf, "--run-date", "2024-01-02"]
+    folder = os.path.join(root, "bench", "accounts")
+    cdc = [f for f in os.listdir(folder) if not f.startswith("LOAD")]
+    hidden = os.path.join(root, "hidden")
+    os.makedirs(hidden, exist_ok=True)
+    for name in cdc:
+        os.replace(os.path.join(folder, name), os.path.join(hidden, name))
+    t0 = time.perf_counter()
+    run_job(spark, [*common, "--lake", incremental])
+    load_s = time.perf_counter() - t0
+    for name in cdc:
+        os.replace(os.path.join(hidden, name), os.path.join(folder, name))
+    t0 = time.perf_counter()
+    applied = run_job(spark, [*common, "--lake", incremental])
+    apply_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_job(spark, [*common, "--lake", rebuilt, "--full-reload"])
+    rebuild_s = time.perf_counter() - t0
+    return (load_s, apply_s, rebuild_s), applied, (incremental, rebuilt)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--no-warmup", dest="warmup", action="store_false", help="skip the small run that loads both code paths first"
+    )
     opts = parser.parse_args()
     ensure_dirs()
     root = os.path.join(DATA_DIR, f"dms-{opts.rows}")
@@ -163,30 +192,19 @@ def main() -> None:
     table = {"schema": "bench", "table": "accounts", "format": "parquet", "key": ["id"], "columns": COLUMNS}
     with open(conf, "w", encoding="utf-8") as handle:
         json.dump({"tables": [{**table, "change_seq_column": "seq", "timestamp_column": "ts"}]}, handle)
-    incremental, rebuilt = os.path.join(OUT_DIR, "dms_lake_apply"), os.path.join(OUT_DIR, "dms_lake_rebuild")
-    for path in (incremental, rebuilt):
-        shutil.rmtree(path, ignore_errors=True)
-    common = ["--input", root, "--tables", conf, "--run-date", "2024-01-02"]
-
-    # the full load alone builds the nightly table (CDC files hidden until it is done)
-    cdc = [f for f in os.listdir(os.path.join(root, "bench", "accounts")) if not f.startswith("LOAD")]
-    hidden = os.path.join(root, "hidden")
-    os.makedirs(hidden, exist_ok=True)
-    for name in cdc:
-        os.replace(os.path.join(root, "bench", "accounts", name), os.path.join(hidden, name))
-    t0 = time.perf_counter()
-    run_job(spark, [*common, "--lake", incremental])
-    load_s = time.perf_counter() - t0
-    for name in cdc:
-        os.replace(os.path.join(hidden, name), os.path.join(root, "bench", "accounts", name))
-
-    results = []
-    t0 = time.perf_counter()
-    applied = run_job(spark, [*common, "--lake", incremental])
-    results.append(Result("lakeml apply (MERGE)", shape["changes"], time.perf_counter() - t0))
-    t0 = time.perf_counter()
-    run_job(spark, [*common, "--lake", rebuilt, "--full-reload"])
-    results.append(Result("lakeml rebuild", shape["changes"], time.perf_counter() - t0))
+    if opts.warmup:
+        warm_root = os.path.join(DATA_DIR, "dms-warmup")
+        generate(warm_root, 2_000)
+        t0 = time.perf_counter()
+        lakeml_runs(spark, warm_root, conf, os.path.join(OUT_DIR, "dms_warmup"))
+        print(f"warm-up (2,000-row table: load, apply, rebuild) {time.perf_counter() - t0:.1f}s", flush=True)
+    (load_s, apply_s, rebuild_s), applied, (incremental, rebuilt) = lakeml_runs(
+        spark, root, conf, os.path.join(OUT_DIR, "dms_lake")
+    )
+    results = [
+        Result("lakeml apply (MERGE)", shape["changes"], apply_s),
+        Result("lakeml rebuild", shape["changes"], rebuild_s),
+    ]
     out_file = os.path.join(OUT_DIR, "dms_duckdb.parquet")
     t0 = time.perf_counter()
     duck = duckdb_apply(root, out_file)
