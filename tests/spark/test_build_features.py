@@ -243,3 +243,18 @@ def test_bad_conf_on_the_command_line_and_at_run_time(spark, small_lake, tmp_pat
     wide = write_conf(tmp_path, "wide.yaml", schema_file="wide.schema")
     code, summary = run_in_process(spark, "build_features", ["--lake", lake.root, "--config", wide])
     assert code == 2 and "income" in summary["message"] and "schema" in summary["message"]
+
+
+def test_runs_against_an_s3_lake(spark, s3_bucket, tmp_path):
+    from jobs.common.lake import Lake, exists
+
+    lake = Lake.at(s3_bucket + "/lake")
+    make_lake(spark, lake)
+    argv = ["--lake", lake.root, "--config", write_conf(tmp_path), "--run-date", RUN_DATE]
+    code, summary = run_in_process(spark, "build_features", argv)
+    assert code == 0, summary["message"]
+    assert (summary["rows_in"], summary["rows_out"], summary["rows_rejected"]) == (10, 7, 3)
+    assert sorted(r["customer_id"] for r in features_rows(spark, lake).collect()) == [1, 2, 3, 4, 5, 6, 7]
+    saved = pipeline_uri(lake, "churn", RUN_DATE)
+    assert saved.startswith(s3_bucket + "/lake/") and exists(spark, saved + "/metadata")
+    assert spark.read.format("delta").load(spark_uri(lake.quarantine("build_features"))).count() == 3
