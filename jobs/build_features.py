@@ -31,6 +31,8 @@ model so that training and scoring features are the same. Output: the Delta tabl
 <lake>/features/<set>/ partitioned by run_date, one row per base key with the input columns,
 address, clickstream columns, `features` (vector) and `label` when the schema has a target;
 written with replaceWhere run_date = D, so a re-run replaces its partition and nothing else.
+A CONF change that adds output columns adds them to the table (mergeSchema; earlier partitions
+read them as null); a column whose type changes fails the run with Delta's merge error.
 """
 
 from __future__ import annotations
@@ -521,6 +523,7 @@ def run(spark, args) -> RunSummary:
             dated.write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", f"run_date = '{args.run_date}'")
+            .option("mergeSchema", "true")
             .partitionBy("run_date")
             .save(spark_uri(out_uri))
         )

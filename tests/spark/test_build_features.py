@@ -258,3 +258,22 @@ def test_runs_against_an_s3_lake(spark, s3_bucket, tmp_path):
     saved = pipeline_uri(lake, "churn", RUN_DATE)
     assert saved.startswith(s3_bucket + "/lake/") and exists(spark, saved + "/metadata")
     assert spark.read.format("delta").load(spark_uri(lake.quarantine("build_features"))).count() == 3
+
+
+def test_a_conf_that_adds_columns_extends_the_table(spark, lake, tmp_path):
+    make_lake(spark, lake)
+    first = ["--lake", lake.root, "--config", write_conf(tmp_path), "--run-date", "2026-11-19"]
+    assert run_in_process(spark, "build_features", first)[0] == 0
+    joins = [
+        {"table": "billing_accounts", "on": {"customer_id": "account_customer_id"}, "columns": ["plan", "account_id"]}
+    ]
+    wider = write_conf(tmp_path, name="wider.yaml", joins=joins)
+    code, summary = run_in_process(
+        spark, "build_features", ["--lake", lake.root, "--config", wider, "--run-date", RUN_DATE]
+    )
+    assert code == 0, summary["message"]
+    table = spark.read.format("delta").load(spark_uri(lake.features("churn")))
+    accounts = {(str(r["run_date"]), r["customer_id"]): r["account_id"] for r in table.collect()}
+    assert len(accounts) == 14
+    assert {v for (day, _), v in accounts.items() if day == "2026-11-19"} == {None}
+    assert [accounts[(RUN_DATE, k)] for k in (1, 2, 4)] == [11, 12, None]
