@@ -186,7 +186,7 @@ def main() -> None:
 
     configure_logging("INFO")
 
-    spark = build_session("bench-ingest-dms")
+    spark = build_session("bench-ingest-dms", extra={"spark.driver.memory": "4g"})  # as spark-submit.sh local
     spark.sparkContext.setLogLevel("ERROR")
     conf = os.path.join(OUT_DIR, "dms_bench.json")
     table = {"schema": "bench", "table": "accounts", "format": "parquet", "key": ["id"], "columns": COLUMNS}
