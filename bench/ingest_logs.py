@@ -4,14 +4,17 @@ Input: N generated combined-format lines (default 1M, ~170 MB) with real browser
 (fake-useragent's browsers.jsonl), a realistic mix of paths, query strings, statuses, '-' bytes
 and a few crawler agents, spread over 7 days; cached under bench/.data/.
 Contenders, all on the same file, in one run:
-- lakeml: the job's pure transform (`read_lines` -> `parse_lines` -> `table_rows`: every table
-  column, query map, is_bot, extra fields, reject reasons) written as a Delta table partitioned
-  by event_date — what a run publishes (the job itself adds a cached count pass and the quarantine);
+- lakeml ingest_logs job (whole run), the headline: the job's `run` as spark-submit runs it, into a
+  fresh lake (list, sniff, parse cached + grouped count for the reject gate, Delta table commit,
+  quarantine commit, ledger); the input folder holds only this file;
+- lakeml transform + Delta write only: the pure transform (`read_lines` -> `parse_lines` ->
+  `table_rows`) written as a Delta table, without the job's count pass and quarantine (1M only);
+- lakeml transform into noop sink: the same plan into Spark's no-op sink, the parse alone (1M only);
 - DuckDB: one `regexp_extract` with a names list (a struct) + `strptime`, `COPY TO` Parquet;
-- Polars: `str.extract_groups` with named groups + `str.to_datetime`, `sink_parquet`.
-All three must agree on count, sum(status) and sum(bytes). A second size (default 4M) runs
-lakeml and DuckDB again to show rows/s staying flat. Peak memory: the Python process and the
-Spark driver JVM (VmHWM).
+- Polars: `str.extract_groups` with named groups + `str.to_datetime`, `sink_parquet` (1M only).
+All outputs must agree on count, sum(status) and sum(bytes). A second size (default 4M) runs the
+job and DuckDB again to show rows/s staying flat. Peak memory: the Python process and the Spark
+driver JVM (VmHWM).
 
 usage: bench/run.sh ingest_logs [--rows 1000000] [--big 4000000] [--threads 2]
 """
@@ -19,6 +22,8 @@ usage: bench/run.sh ingest_logs [--rows 1000000] [--big 4000000] [--threads 2]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import random
@@ -43,6 +48,8 @@ BOTS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
 ]
+JOB = "lakeml ingest_logs job (whole run)"
+DUCK = "DuckDB regexp_extract + Parquet"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 DUCKDB_PATTERN = (
@@ -95,7 +102,29 @@ def lakeml_parse_write(spark, path: str, out: str) -> None:
     info = FileInfo(uri, os.path.getsize(path), 0)
     parsed = il.parse_lines(il.read_lines(spark, [info], {uri: "access"}))
     shutil.rmtree(out, ignore_errors=True)
-    il.table_rows(parsed, "bench").write.format("delta").mode("overwrite").partitionBy("event_date").save(out)
+    rows = il.table_rows(parsed, "bench").write.format("delta").mode("overwrite")
+    rows.option("delta.dataSkippingStatsColumns", il.STATS_COLUMNS).partitionBy("event_date").save(out)
+
+
+def lakeml_job(spark, path: str, lake_root: str) -> dict:
+    """The whole job as a run does it (list, sniff, parse, cached count + reject gate, Delta table and
+    quarantine commits, ledger) into a fresh lake; the input folder holds only this file (a hard link)."""
+    from jobs import ingest_logs as il
+    from jobs.common.cli import execute, parse_job_args
+
+    shutil.rmtree(lake_root, ignore_errors=True)
+    raw = os.path.join(lake_root + "_input")
+    shutil.rmtree(raw, ignore_errors=True)
+    os.makedirs(raw)
+    os.link(path, os.path.join(raw, os.path.basename(path)))
+    argv = ["--source", "bench", "--input", raw, "--lake", lake_root, "--run-date", "2026-11-21"]
+    args = parse_job_args("ingest_logs", il, argv)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = execute(il, args, spark)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert code == 0, summary
+    return summary
 
 
 def lakeml_parse_only(spark, path: str) -> None:
@@ -143,18 +172,19 @@ def polars_parse_write(path: str, out: str) -> None:
     ).sink_parquet(out, compression="snappy")
 
 
-def check_same(spark, delta_out: str, duck_out: str, polars_out: str) -> tuple:
-    """Count, sum(status), sum(bytes) of the three outputs; they must be equal."""
+def check_same(spark, delta_outs: list, duck_out: str, polars_out) -> tuple:
+    """Count, sum(status), sum(bytes) of every output; they must be equal."""
     import duckdb
 
-    spark_figures = tuple(
-        spark.read.format("delta").load(delta_out).selectExpr("count(*)", "sum(status)", "sum(bytes)").first()
-    )
+    figures = [
+        tuple(spark.read.format("delta").load(out).selectExpr("count(*)", "sum(status)", "sum(bytes)").first())
+        for out in delta_outs
+    ]
     con = duckdb.connect()
-    duck = con.execute(f"SELECT count(*), sum(status), sum(bytes) FROM '{duck_out}'").fetchone()
-    pol = con.execute(f"SELECT count(*), sum(status), sum(bytes) FROM '{polars_out}'").fetchone()
-    assert tuple(spark_figures) == tuple(duck) == tuple(pol), (spark_figures, duck, pol)
-    return spark_figures
+    for out in [duck_out] + ([polars_out] if polars_out else []):
+        figures.append(tuple(con.execute(f"SELECT count(*), sum(status), sum(bytes) FROM '{out}'").fetchone()))
+    assert len(set(figures)) == 1, figures
+    return figures[0]
 
 
 def jvm_peak_mb(spark) -> float:
@@ -182,29 +212,32 @@ def main() -> None:
     warm = os.path.join(DATA_DIR, "access_combined_2000.log")
     generate(warm, 2000)
     lakeml_parse_write(spark, warm, os.path.join(OUT_DIR, "ingest_logs_warmup"))  # class loading, first commit
+    lakeml_job(spark, warm, os.path.join(OUT_DIR, "ingest_logs_warmup_lake"))
 
     sizes = [opts.rows] + ([opts.big] if opts.big else [])
     for n in sizes:
         path = os.path.join(DATA_DIR, f"access_combined_{n}.log")
         generate(path, n)
         mb = os.path.getsize(path) / 1e6
+        lake_root = os.path.join(OUT_DIR, f"ingest_logs_{n}_lake")
         delta_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_delta")
         duck_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_duckdb.parquet")
         polars_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_polars.parquet")
-        results = [
-            timed("lakeml parse only (noop sink)", n, partial(lakeml_parse_only, spark, path)),
-            timed("lakeml parse + Delta write (Spark)", n, partial(lakeml_parse_write, spark, path, delta_out)),
-            timed("DuckDB regexp_extract + Parquet", n, partial(duckdb_parse_write, path, duck_out, opts.threads)),
-        ]
+        results = [timed(JOB, n, partial(lakeml_job, spark, path, lake_root))]
+        if n == opts.rows:
+            results += [
+                timed("lakeml transform + Delta write only", n, partial(lakeml_parse_write, spark, path, delta_out)),
+                timed("lakeml transform into noop sink", n, partial(lakeml_parse_only, spark, path)),
+            ]
+        results.append(timed(DUCK, n, partial(duckdb_parse_write, path, duck_out, opts.threads)))
+        table = os.path.join(lake_root, "tables", "logs_bench")
         if n == opts.rows:
             results.append(timed("Polars extract_groups + Parquet", n, partial(polars_parse_write, path, polars_out)))
-            figures = check_same(spark, delta_out, duck_out, polars_out)
-            print(f"outputs agree: count, sum(status), sum(bytes) = {figures}")
-        report(
-            f"ingest_logs parse+write, {n:,} combined lines ({mb:.0f} MB), {opts.threads} threads",
-            results,
-            baseline="DuckDB regexp_extract + Parquet",
-        )
+            figures = check_same(spark, [table, delta_out], duck_out, polars_out)
+        else:
+            figures = check_same(spark, [table], duck_out, None)
+        print(f"outputs agree: count, sum(status), sum(bytes) = {figures}")
+        report(f"ingest_logs, {n:,} combined lines ({mb:.0f} MB), {opts.threads} threads", results, baseline=DUCK)
         print(f"peak memory so far: Python {peak_rss_mb():.0f} MB, Spark driver JVM {jvm_peak_mb(spark):.0f} MB")
     spark.stop()
 
