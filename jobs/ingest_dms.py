@@ -60,8 +60,8 @@ Decisions where DMS documentation is silent:
 - Not supported: PreserveTransactions/CdcPath (CDC_TXN files of all tables), CdcInsertsOnly
   without an Op column.
 
-Cost: each CDC batch is one MERGE, which reads every data file of the table whose key range the
-batch touches; changes spread over the whole key space touch every file. Measured on 2 local
+Cost: each CDC batch is one MERGE, which reads the whole table (Delta's MERGE does not skip files
+by the batch's keys) and writes only the changed rows plus deletion vectors. Measured on 2 local
 cores (bench/RESULTS.md): applying 10% changes took 0.72x the time of `--full-reload` on a 1M-row
 table and 0.64x on a 10M-row one. A MERGE has a fixed cost of several seconds (~20 Spark jobs),
 so many small batches cost more than a few large ones: schedule the job nightly, not per file.
