@@ -205,7 +205,10 @@ def main() -> None:
     opts = parser.parse_args()
     ensure_dirs()
 
+    from jobs.common.log import configure_logging
     from jobs.common.session import build_session
+
+    configure_logging()  # the job's stage lines (seconds per stage) on stderr
 
     spark = build_session("bench-ingest-logs", master=f"local[{opts.threads}]", extra={"spark.driver.memory": "3g"})
     spark.sparkContext.setLogLevel("ERROR")
@@ -223,12 +226,13 @@ def main() -> None:
         delta_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_delta")
         duck_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_duckdb.parquet")
         polars_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_polars.parquet")
-        results = [timed(JOB, n, partial(lakeml_job, spark, path, lake_root))]
-        if n == opts.rows:
+        results = []
+        if n == opts.rows:  # these first: the JIT is warm when the job runs (as for every later size)
             results += [
-                timed("lakeml transform + Delta write only", n, partial(lakeml_parse_write, spark, path, delta_out)),
                 timed("lakeml transform into noop sink", n, partial(lakeml_parse_only, spark, path)),
+                timed("lakeml transform + Delta write only", n, partial(lakeml_parse_write, spark, path, delta_out)),
             ]
+        results.append(timed(JOB, n, partial(lakeml_job, spark, path, lake_root)))
         results.append(timed(DUCK, n, partial(duckdb_parse_write, path, duck_out, opts.threads)))
         table = os.path.join(lake_root, "tables", "logs_bench")
         if n == opts.rows:
