@@ -71,13 +71,13 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from jobs.common.errors import LakemlError, QualityGateError, UsageError
 from jobs.common.lake import FileInfo, join, list_files, normalize_uri, read_local_file, spark_uri
 from jobs.common.log import logger, stage
+from jobs.common.session import session_confs
 from jobs.common.summary import RunSummary
 
 JOB = "ingest_dms"
@@ -678,22 +678,6 @@ def merge_assignments(columns: List[str], key: List[str], partial: bool) -> Dict
 
 
 # --- I/O edges -------------------------------------------------------------------------
-
-
-@contextmanager
-def session_confs(spark, confs: Dict[str, str]) -> Iterator[None]:
-    """Set Spark session confs for the duration of one Delta command, then restore them."""
-    before = {key: spark.conf.get(key, None) for key in confs}
-    for key, value in confs.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def txn_confs(app_id: str, version: int, metadata: dict) -> Dict[str, str]:

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from jobs.common.errors import LakemlError, UsageError
 from jobs.common.lake import FileInfo, hadoop_path, list_files, normalize_uri, read_text, spark_uri, write_text
@@ -41,6 +40,7 @@ from jobs.common.quality import (
     publish_quarantine,
     to_quarantine,
 )
+from jobs.common.session import session_confs
 from jobs.common.summary import RunSummary
 
 HELP = "access logs and JSON event lines into the Delta table logs_<source>"
@@ -667,7 +667,7 @@ def run(spark, args) -> RunSummary:
 
     parsed = parse_lines(read_lines(spark, plan.read, formats), mapping).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        with stage("parse") as counts, _session_conf(spark, UNCOMPRESSED_CACHE):
+        with stage("parse") as counts, session_confs(spark, UNCOMPRESSED_CACHE):
             try:
                 stats = (
                     parsed.groupBy("source_file", "event_date", "reason")
@@ -745,22 +745,6 @@ def run(spark, args) -> RunSummary:
         counts.update(files=len(ledger))
     summary.outputs = [table_uri, quarantine_uri]
     return summary
-
-
-@contextmanager
-def _session_conf(spark, conf: Dict[str, str]) -> Iterator[None]:
-    """Set SQL settings for the duration of a block, then restore the session's values."""
-    before = {key: spark.conf.get(key, None) for key in conf}
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def _kind(fmt: str) -> str:

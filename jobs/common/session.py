@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Dict, List, Optional
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 from jobs.common.errors import UsageError
@@ -136,3 +137,19 @@ def build_session(app_name: str, master: Optional[str] = None, extra: Optional[D
     for key, value in session_conf(master, extra).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+@contextmanager
+def session_confs(spark, confs: Dict[str, str]) -> Iterator[None]:
+    """Set SQL settings for the duration of a block, then restore the session's values."""
+    before = {key: spark.conf.get(key, None) for key in confs}
+    for key, value in confs.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

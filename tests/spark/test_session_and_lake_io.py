@@ -41,3 +41,15 @@ def test_list_files_is_recursive_sorted_and_skips_hidden(spark, root):
     ]
     assert all(f.size == 5 and f.mtime_ms > 0 for f in files)
     assert list_files(spark, root + "/missing") == []
+
+
+def test_session_confs_restores_or_unsets_after_the_block(spark):
+    from jobs.common.session import session_confs
+
+    set_before, unset_before = "spark.sql.shuffle.partitions", "spark.lakeml.test.only"
+    old = spark.conf.get(set_before)
+    with pytest.raises(RuntimeError), session_confs(spark, {set_before: "7", unset_before: "x"}):
+        assert (spark.conf.get(set_before), spark.conf.get(unset_before)) == ("7", "x")
+        raise RuntimeError("the block failed")
+    assert spark.conf.get(set_before) == old
+    assert spark.conf.get(unset_before, None) is None
