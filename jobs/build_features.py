@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, List, Optional
 from jobs.common.errors import LakemlError, UsageError
 from jobs.common.lake import exists, join, normalize_uri, read_local_file, read_text, spark_uri
 from jobs.common.log import stage
-from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, to_quarantine
+from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_string, to_quarantine
 from jobs.common.summary import RunSummary
 
 HELP = "join lake tables, add addresses and clickstream, apply an Amazon ML recipe: <lake>/features/<set>"
@@ -528,7 +528,7 @@ def run(spark, args) -> RunSummary:
             .save(spark_uri(out_uri))
         )
         publish_quarantine(
-            quarantine, lake.quarantine(JOB), f"run_date = '{args.run_date}' AND source_file = '{base_uri}'"
+            quarantine, lake.quarantine(JOB), f"run_date = '{args.run_date}' AND source_file = {sql_string(base_uri)}"
         )
         counts.update(rows=rows_kept, rejected=rows_rejected)
     width = vector_size(features, "features")

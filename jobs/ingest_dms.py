@@ -832,7 +832,7 @@ def _quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: in
     """Publish the batch's rejects; raise when the column count is off or the reject gate trips."""
     from pyspark.sql import functions as F
 
-    from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, to_quarantine
+    from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, to_quarantine
 
     rejects = changes.where(F.col("_reason").isNotNull())
     reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
@@ -840,9 +840,10 @@ def _quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: in
     if rejected:
         rejects = rejects.withColumn("_file", canonical_file_col(F.col("_file")))
         quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
-        files = ", ".join("'" + u.replace("'", "''") + "'" for u in plan.files)
         publish_quarantine(
-            quarantine, args.lake.quarantine(JOB), f"run_date = '{args.run_date}' AND source_file IN ({files})"
+            quarantine,
+            args.lake.quarantine(JOB),
+            f"run_date = '{args.run_date}' AND source_file IN ({sql_list(plan.files)})",
         )
         logger.warning("table %s: %d rows quarantined: %s", spec.name, rejected, reasons)
     if reasons.get("column_count"):

@@ -38,6 +38,7 @@ from jobs.common.quality import (
     RejectPolicy,
     check_reject_gate,
     publish_quarantine,
+    sql_list,
     to_quarantine,
 )
 from jobs.common.session import session_confs
@@ -614,11 +615,6 @@ def plan_files(listed: Sequence[FileInfo], ledger: Dict[str, dict], reprocess: b
             changed.append(info.uri)
         read.append(info)
     return Plan(read, skipped, changed)
-
-
-def sql_list(values: Sequence[str]) -> str:
-    """A SQL IN-list of string literals."""
-    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
 
 
 # --- the run ---------------------------------------------------------------------------------

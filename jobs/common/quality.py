@@ -9,7 +9,7 @@ datasource) or over the configured fraction (a lakeml policy) stops it with exit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from jobs.common.errors import QualityGateError
 
@@ -72,6 +72,16 @@ def reason_counts(quarantine_df, limit: int = 5) -> Dict[str, int]:
     """The most frequent reject reasons with their counts."""
     rows = quarantine_df.groupBy("reason").count().orderBy("count", ascending=False).limit(limit).collect()
     return {row["reason"]: int(row["count"]) for row in rows}
+
+
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal (backslash escapes: Spark reads `'a''b'` as two literals, `ab`)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_list(values: Sequence[str]) -> str:
+    """The items of a SQL IN-list of string literals."""
+    return ", ".join(sql_string(v) for v in values)
 
 
 def publish_quarantine(quarantine_df, uri: str, replace_where: str) -> None:

@@ -69,3 +69,12 @@ def test_quarantine_rerun_replaces_instead_of_duplicating(spark, lake):
     assert max(len(r.raw) for r in stored.collect()) == 100 * 1024
     assert reason_counts(stored) == {"too long": 1, "unparseable": 1}
     assert set(stored.columns) == {"raw", "source_file", "reason", "job", "run_id", "run_date"}
+
+
+def test_sql_literals_round_trip_quotes_and_backslashes(spark):
+    from jobs.common.quality import sql_list, sql_string
+
+    values = ["s3://b/it's.csv", "file:///a\\b/'x'.log", "plain"]
+    assert spark.sql(f"SELECT {sql_string(values[0])} AS v").first()["v"] == values[0]
+    row = spark.sql(f"SELECT array({sql_list(values)}) AS v").first()
+    assert row["v"] == values
