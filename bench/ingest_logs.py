@@ -93,16 +93,22 @@ def generate(path: str, n: int, seed: int = 11) -> None:
     os.replace(tmp, path)
 
 
-def lakeml_parse_write(spark, path: str, out: str) -> None:
-    """The job's pure transform over the file, written as a Delta table partitioned by event_date."""
+def lakeml_rows(spark, path: str):
+    """The job's pure transform over one access-log file: the table's rows (a lazy DataFrame)."""
     from jobs import ingest_logs as il
     from jobs.common.lake import FileInfo, normalize_uri
 
     uri = normalize_uri(path, "input")
-    info = FileInfo(uri, os.path.getsize(path), 0)
-    parsed = il.parse_lines(il.read_lines(spark, [info], {uri: "access"}))
+    parsed = il.parse_lines(il.read_lines(spark, [FileInfo(uri, os.path.getsize(path), 0)], {uri: "access"}))
+    return il.table_rows(parsed, "bench")
+
+
+def lakeml_parse_write(spark, path: str, out: str) -> None:
+    """The job's pure transform over the file, written as a Delta table partitioned by event_date."""
+    from jobs import ingest_logs as il
+
     shutil.rmtree(out, ignore_errors=True)
-    rows = il.table_rows(parsed, "bench").write.format("delta").mode("overwrite")
+    rows = lakeml_rows(spark, path).write.format("delta").mode("overwrite")
     rows.option("delta.dataSkippingStatsColumns", il.STATS_COLUMNS).partitionBy("event_date").save(out)
 
 
@@ -129,12 +135,7 @@ def lakeml_job(spark, path: str, lake_root: str) -> dict:
 
 def lakeml_parse_only(spark, path: str) -> None:
     """The same transform into Spark's no-op sink: the parse cost without the Delta write."""
-    from jobs import ingest_logs as il
-    from jobs.common.lake import FileInfo, normalize_uri
-
-    uri = normalize_uri(path, "input")
-    parsed = il.parse_lines(il.read_lines(spark, [FileInfo(uri, os.path.getsize(path), 0)], {uri: "access"}))
-    il.table_rows(parsed, "bench").write.format("noop").mode("overwrite").save()
+    lakeml_rows(spark, path).write.format("noop").mode("overwrite").save()
 
 
 def duckdb_parse_write(path: str, out: str, threads: int) -> None:
