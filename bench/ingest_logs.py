@@ -11,7 +11,10 @@ Contenders, all on the same file, in one run:
   `table_rows`) written as a Delta table, without the job's count pass and quarantine (1M only);
 - lakeml transform into noop sink: the same plan into Spark's no-op sink, the parse alone (1M only);
 - DuckDB: one `regexp_extract` with a names list (a struct) + `strptime`, `COPY TO` Parquet;
-- Polars: `str.extract_groups` with named groups + `str.to_datetime`, `sink_parquet` (1M only).
+- Polars: `str.extract_groups` with named groups + `str.to_datetime`, `sink_parquet` (1M only);
+- DuckDB, the job's columns (1M only): the same regex plus what the job's table holds (UTC event_ts,
+  path, query map, is_bot, source_file, run_id, ...) written as Parquet partitioned by event_date; not
+  the peer of the target, but the same output work (still without gate, quarantine and Delta log).
 All outputs must agree on count, sum(status) and sum(bytes). A second size (default 4M) runs the
 job and DuckDB again to show rows/s staying flat. Peak memory: the Python process and the Spark
 driver JVM (VmHWM).
@@ -50,6 +53,7 @@ BOTS = [
 ]
 JOB = "lakeml ingest_logs job (whole run)"
 DUCK = "DuckDB regexp_extract + Parquet"
+DUCK_SAME = "DuckDB, the job's columns, Parquet partitioned by event_date"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 DUCKDB_PATTERN = (
@@ -159,6 +163,41 @@ def duckdb_parse_write(path: str, out: str, threads: int) -> None:
     con.close()
 
 
+def duckdb_job_columns(path: str, out: str, threads: int) -> None:
+    """DuckDB producing the job's columns (UTC event_ts, path, query map, is_bot, source_file, run_id, ...)
+    as Parquet partitioned by event_date: the same output work as lakeml's table, without the reject
+    gate, the quarantine and Delta's log. The query map assumes no repeated keys (true of this input)."""
+    import duckdb
+
+    from jobs.ingest_logs import ABSOLUTE_URL_HEAD, BOT_PATTERN
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    names = "['client','user','ts','method','url','protocol','status','bytes','referrer','ua']"
+    con.execute(
+        f"""
+        COPY (
+          SELECT strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AT TIME ZONE 'UTC' AS event_ts,
+                 CAST(strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AT TIME ZONE 'UTC' AS DATE) AS event_date,
+                 p.client, NULLIF(p.user, '-') AS user, p.method, p.url,
+                 regexp_replace(split_part(p.url, '?', 1), '{ABSOLUTE_URL_HEAD}', '') AS path,
+                 CASE WHEN strpos(p.url, '?') > 0 THEN map_from_entries(list_transform(
+                   string_split(substr(p.url, strpos(p.url, '?') + 1), '&'),
+                   lambda x: {{'k': split_part(x, '=', 1), 'v': substr(x, length(split_part(x, '=', 1)) + 2)}}))
+                 END AS query,
+                 NULLIF(p.protocol, '') AS protocol, CAST(p.status AS INTEGER) AS status,
+                 TRY_CAST(p.bytes AS BIGINT) AS bytes, NULLIF(p.referrer, '-') AS referrer,
+                 NULLIF(p.ua, '-') AS user_agent, regexp_matches(p.ua, '{BOT_PATTERN}') AS is_bot,
+                 CAST(NULL AS VARCHAR[]) AS extra, '{path}' AS source_file, 'bench' AS run_id
+          FROM (SELECT regexp_extract(line, '{DUCKDB_PATTERN}', {names}) AS p
+                FROM read_csv('{path}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
+                              header=false, auto_detect=false))
+        ) TO '{out}' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (event_date), OVERWRITE_OR_IGNORE)
+        """
+    )
+    con.close()
+
+
 def polars_parse_write(path: str, out: str) -> None:
     import polars as pl
 
@@ -185,6 +224,24 @@ def check_same(spark, delta_outs: list, duck_out: str, polars_out) -> tuple:
     for out in [duck_out] + ([polars_out] if polars_out else []):
         figures.append(tuple(con.execute(f"SELECT count(*), sum(status), sum(bytes) FROM '{out}'").fetchone()))
     assert len(set(figures)) == 1, figures
+    return figures[0]
+
+
+JOB_FIGURES = (
+    "SELECT count(*), sum(status), sum(bytes), count_if(is_bot), count(query), sum(cardinality(query)), "
+    "min(event_ts), max(event_ts), count(DISTINCT path), sum(length(path)) "
+    "FROM read_parquet('{}', hive_partitioning=true)"
+)
+
+
+def check_job_columns(table: str, duck_dir: str) -> tuple:
+    """The job's table and DuckDB's same-columns output agree on counts, sums, is_bot, query maps, times, paths."""
+    import duckdb
+
+    con = duckdb.connect()
+    globs = [os.path.join(folder, "**", "*.parquet") for folder in (table, duck_dir)]
+    figures = [con.execute(JOB_FIGURES.format(glob)).fetchone() for glob in globs]
+    assert figures[0] == figures[1], figures
     return figures[0]
 
 
@@ -238,7 +295,11 @@ def main() -> None:
         table = os.path.join(lake_root, "tables", "logs_bench")
         if n == opts.rows:
             results.append(timed("Polars extract_groups + Parquet", n, partial(polars_parse_write, path, polars_out)))
+            same_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_duckdb_job_columns")
+            shutil.rmtree(same_out, ignore_errors=True)
+            results.append(timed(DUCK_SAME, n, partial(duckdb_job_columns, path, same_out, opts.threads)))
             figures = check_same(spark, [table, delta_out], duck_out, polars_out)
+            print(f"job table = DuckDB same columns: {check_job_columns(table, same_out)}")
         else:
             figures = check_same(spark, [table], duck_out, None)
         print(f"outputs agree: count, sum(status), sum(bytes) = {figures}")
