@@ -11,6 +11,10 @@ each Spark step into the no-op sink unless said, best of two:
   memory only (no-op sink), written as the job writes them (Delta, partitioned by event_date,
   statistics on 4 columns), and as plain partitioned Parquet; DuckDB copying the same rows (read
   from that Parquet) to one Parquet file;
+- read + a compiled parser: bench/jvm/AccessGroups.java (a hand-written parser for this layout,
+  compiled with javac at the start, called as a Java UDF) giving the same groups as the job's regex;
+  checked equal to the regex's groups on every line before timing. Bench only: what a parser compiled
+  for the access-log layout would cost instead of the general regex;
 - DuckDB: the whole parse + Parquet write of bench/ingest_logs.py (the peer).
 The ratios say how much of DuckDB's time each floor already costs; the job has to fit its typed
 columns, the reject gate's counts and two commits into what is left.
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 from functools import partial
 
@@ -36,6 +41,7 @@ def floor_steps(spark, path: str, out: str) -> dict:
     """The Spark steps, each a function that runs once; `out` is a scratch folder."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, StringType
 
     from bench.ingest_logs import lakeml_rows
     from jobs.common.session import session_confs
@@ -67,6 +73,10 @@ def floor_steps(spark, path: str, out: str) -> dict:
         rows.write.partitionBy("event_date").parquet(parquet_out)
 
     regex = F.split(F.regexp_replace("value", ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)
+    spark.udf.registerJavaFunction("access_groups", "AccessGroups", ArrayType(StringType()))
+    compiled = F.call_udf("access_groups", "value")
+    differ = lines().filter(~F.equal_null(regex, compiled)).count()
+    assert differ == 0, f"the compiled parser and the regex disagree on {differ} lines"
     return {
         "read": lambda: noop(lines()),
         "read + length": lambda: noop(lines().select(F.length("value"))),
@@ -74,11 +84,26 @@ def floor_steps(spark, path: str, out: str) -> dict:
             lines().select(F.regexp_extract("value", r'" (\d{3}) ', 1).cast("int"))
         ),
         "read + the job's access regex + split": lambda: noop(lines().select(regex.alias("groups"))),
+        "read + a compiled parser (Java UDF, same groups)": lambda: noop(lines().select(compiled.alias("groups"))),
         "raw lines to Delta (one string column)": raw_delta,
         "the job's parsed rows, from memory, no-op sink": lambda: noop(rows),
         "the job's parsed rows, from memory, to Delta as the job writes them": table_delta,
         "the job's parsed rows, from memory, to partitioned Parquet": table_parquet,
     }
+
+
+def compiled_parser_jar() -> str:
+    """bench/jvm/AccessGroups.java compiled against pyspark's jars into bench/.out/access_groups.jar."""
+    import pyspark
+
+    classes = os.path.join(OUT_DIR, "jvm")
+    os.makedirs(classes, exist_ok=True)
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm", "AccessGroups.java")
+    spark_jars = os.path.join(os.path.dirname(pyspark.__file__), "jars", "*")
+    subprocess.run(["javac", "-nowarn", "-d", classes, "-cp", spark_jars, source], check=True)
+    jar = os.path.join(OUT_DIR, "access_groups.jar")
+    subprocess.run(["jar", "cf", jar, "-C", classes, "AccessGroups.class"], check=True)
+    return jar
 
 
 def duckdb_copy(scratch: str, out: str) -> None:
@@ -98,10 +123,12 @@ def main() -> None:
     path = os.path.join(DATA_DIR, f"access_combined_{opts.rows}.log")
     generate(path, opts.rows)
 
-    from jobs.common.session import build_session
+    from jobs.common.session import build_session, session_conf
 
+    master = f"local[{opts.threads}]"
+    jars = session_conf(master)["spark.jars"] + "," + compiled_parser_jar()
     spark = build_session(
-        "bench-ingest-logs-floor", master=f"local[{opts.threads}]", extra={"spark.driver.memory": "3g"}
+        "bench-ingest-logs-floor", master=master, extra={"spark.driver.memory": "3g", "spark.jars": jars}
     )
     spark.sparkContext.setLogLevel("ERROR")
     scratch = os.path.join(OUT_DIR, "ingest_logs_floor")
