@@ -15,6 +15,11 @@ each Spark step into the no-op sink unless said, best of two:
   compiled with javac at the start, called as a Java UDF) giving the same groups as the job's regex;
   checked equal to the regex's groups on every line before timing. Bench only: what a parser compiled
   for the access-log layout would cost instead of the general regex;
+- the job's transform (`parse_lines` -> `table_rows`) into the no-op sink and to Delta, beside
+- a compiled typed parse: bench/jvm/AccessRow.java, the table's typed columns of an access line from
+  AccessGroups' groups in compiled code (a Java UDF returning a struct), into the no-op sink and to
+  Delta as the job writes; checked against the job's rows on ten figures before timing. Bench only:
+  no vhost, no trailing fields, a simplified reject reason;
 - DuckDB: the whole parse + Parquet write of bench/ingest_logs.py (the peer).
 The ratios say how much of DuckDB's time each floor already costs; the job has to fit its typed
 columns, the reject gate's counts and two commits into what is left.
@@ -47,7 +52,8 @@ def floor_steps(spark, path: str, out: str) -> dict:
     from jobs.common.session import session_confs
     from jobs.ingest_logs import ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS, UNCOMPRESSED_CACHE
 
-    delta_out, table_out, parquet_out = (os.path.join(out, name) for name in ("raw", "table", "parquet"))
+    names = ("raw", "table", "parquet", "job", "typed")
+    delta_out, table_out, parquet_out, job_out, typed_out = (os.path.join(out, name) for name in names)
 
     def lines():
         return spark.read.text(path)
@@ -63,10 +69,13 @@ def floor_steps(spark, path: str, out: str) -> dict:
         rows = lakeml_rows(spark, path).persist(StorageLevel.MEMORY_AND_DISK)
     rows.count()  # parsed once, outside every timing
 
+    def to_delta(df, folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        writer = df.write.format("delta").option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
+        writer.partitionBy("event_date").save(folder)
+
     def table_delta():
-        shutil.rmtree(table_out, ignore_errors=True)
-        writer = rows.write.format("delta").option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
-        writer.partitionBy("event_date").save(table_out)
+        to_delta(rows, table_out)
 
     def table_parquet():
         shutil.rmtree(parquet_out, ignore_errors=True)
@@ -74,6 +83,9 @@ def floor_steps(spark, path: str, out: str) -> dict:
 
     regex = F.split(F.regexp_replace("value", ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)
     spark.udf.registerJavaFunction("access_groups", "AccessGroups", ArrayType(StringType()))
+    spark.udf.registerJavaFunction("access_row", "AccessRow", ACCESS_ROW)
+    typed = compiled_rows(spark, lines())
+    assert figures(typed) == figures(lakeml_rows(spark, path)), "the compiled typed parse disagrees with the job"
     compiled = F.call_udf("access_groups", "value")
     differ = lines().filter(~F.equal_null(regex, compiled)).count()
     assert differ == 0, f"the compiled parser and the regex disagree on {differ} lines"
@@ -86,23 +98,80 @@ def floor_steps(spark, path: str, out: str) -> dict:
         "read + the job's access regex + split": lambda: noop(lines().select(regex.alias("groups"))),
         "read + a compiled parser (Java UDF, same groups)": lambda: noop(lines().select(compiled.alias("groups"))),
         "raw lines to Delta (one string column)": raw_delta,
+        "the job's transform, no-op sink": lambda: noop(lakeml_rows(spark, path)),
+        "the job's transform, to Delta as the job writes": lambda: to_delta(lakeml_rows(spark, path), job_out),
+        "read + compiled typed parse (Java UDF struct), no-op sink": lambda: noop(typed),
+        "read + compiled typed parse, to Delta as the job writes": lambda: to_delta(typed, typed_out),
         "the job's parsed rows, from memory, no-op sink": lambda: noop(rows),
         "the job's parsed rows, from memory, to Delta as the job writes them": table_delta,
         "the job's parsed rows, from memory, to partitioned Parquet": table_parquet,
     }
 
 
+ACCESS_ROW = (
+    "struct<event_ts:timestamp,client:string,user:string,method:string,url:string,path:string,"
+    "query:map<string,string>,protocol:string,status:int,bytes:bigint,referrer:string,user_agent:string,"
+    "is_bot:boolean,reason:string>"
+)
+
+
+def compiled_rows(spark, lines):
+    """The table's rows from the compiled typed parse (AccessRow), in the job's column order."""
+    from pyspark.sql import functions as F
+
+    from jobs.ingest_logs import TABLE_COLUMNS
+
+    # non-deterministic (always true) guard: the optimizer then runs the UDF once per line, never per field
+    row = F.when(F.spark_partition_id() >= 0, F.call_udf("access_row", "value"))
+    parsed = lines.select(row.alias("r"), F.input_file_name().alias("source_file"))
+    taken = parsed.select("r.*", "source_file").filter(F.col("reason").isNull())
+    nulls = {name: F.lit(None).cast(kind) for name, kind in NULL_COLUMNS.items()}
+    derived = {"event_date": F.to_date("event_ts"), "run_id": F.lit("bench"), **nulls}
+    return taken.select(*[derived[c].alias(c) if c in derived else F.col(c) for c in TABLE_COLUMNS])
+
+
+NULL_COLUMNS = {
+    "extra": "array<string>",
+    "vhost": "string",
+    "event": "string",
+    "user_id": "string",
+    "anonymous_id": "string",
+    "properties": "map<string,string>",
+}
+
+
+def figures(rows) -> tuple:
+    """Ten figures two versions of the table's rows must share."""
+    from pyspark.sql import functions as F
+
+    return tuple(
+        rows.agg(
+            F.count("*"),
+            F.sum("status"),
+            F.sum("bytes"),
+            F.count_if("is_bot"),
+            F.count("query"),
+            F.sum(F.size("query")),
+            F.min("event_ts"),
+            F.max("event_ts"),
+            F.count_distinct("path"),
+            F.sum(F.length("path")),
+        ).first()
+    )
+
+
 def compiled_parser_jar() -> str:
-    """bench/jvm/AccessGroups.java compiled against pyspark's jars into bench/.out/access_groups.jar."""
+    """bench/jvm/*.java compiled against pyspark's jars into bench/.out/access_groups.jar."""
     import pyspark
 
     classes = os.path.join(OUT_DIR, "jvm")
     os.makedirs(classes, exist_ok=True)
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm", "AccessGroups.java")
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm")
     spark_jars = os.path.join(os.path.dirname(pyspark.__file__), "jars", "*")
-    subprocess.run(["javac", "-nowarn", "-d", classes, "-cp", spark_jars, source], check=True)
-    jar = os.path.join(OUT_DIR, "access_groups.jar")
-    subprocess.run(["jar", "cf", jar, "-C", classes, "AccessGroups.class"], check=True)
+    sources = [os.path.join(source, name) for name in ("AccessGroups.java", "AccessRow.java")]
+    subprocess.run(["javac", "-nowarn", "-d", classes, "-cp", spark_jars, *sources], check=True)
+    jar = os.path.join(OUT_DIR, "access_parsers.jar")
+    subprocess.run(["jar", "cf", jar, "-C", classes, "."], check=True)
     return jar
 
 
