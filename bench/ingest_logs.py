@@ -142,42 +142,41 @@ def lakeml_parse_only(spark, path: str) -> None:
     lakeml_rows(spark, path).write.format("noop").mode("overwrite").save()
 
 
-def duckdb_parse_write(path: str, out: str, threads: int) -> None:
+def duckdb_copy_parsed(path: str, select: str, out: str, options: str, threads: int) -> None:
+    """DuckDB: `COPY (SELECT <select> FROM <the regex's groups as struct p per line>) TO out (options)`."""
     import duckdb
 
+    names = "['client','user','ts','method','url','protocol','status','bytes','referrer','ua']"
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
-    names = "['client','user','ts','method','url','protocol','status','bytes','referrer','ua']"
     con.execute(
         f"""
         COPY (
-          SELECT p.client, p.user, strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AS ts, p.method, p.url, p.protocol,
-                 CAST(p.status AS INTEGER) AS status, TRY_CAST(p.bytes AS BIGINT) AS bytes,
-                 NULLIF(p.referrer, '-') AS referrer, p.ua
+          SELECT {select}
           FROM (SELECT regexp_extract(line, '{DUCKDB_PATTERN}', {names}) AS p
                 FROM read_csv('{path}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
                               header=false, auto_detect=false))
-        ) TO '{out}' (FORMAT parquet, COMPRESSION snappy)
+        ) TO '{out}' ({options})
         """
     )
     con.close()
+
+
+def duckdb_parse_write(path: str, out: str, threads: int) -> None:
+    """The peer: ten columns, time, status and bytes typed, one Parquet file."""
+    select = """p.client, p.user, strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AS ts, p.method, p.url, p.protocol,
+                 CAST(p.status AS INTEGER) AS status, TRY_CAST(p.bytes AS BIGINT) AS bytes,
+                 NULLIF(p.referrer, '-') AS referrer, p.ua"""
+    duckdb_copy_parsed(path, select, out, "FORMAT parquet, COMPRESSION snappy", threads)
 
 
 def duckdb_job_columns(path: str, out: str, threads: int) -> None:
     """DuckDB producing the job's columns (UTC event_ts, path, query map, is_bot, source_file, run_id, ...)
     as Parquet partitioned by event_date: the same output work as lakeml's table, without the reject
     gate, the quarantine and Delta's log. The query map assumes no repeated keys (true of this input)."""
-    import duckdb
-
     from jobs.ingest_logs import ABSOLUTE_URL_HEAD, BOT_PATTERN
 
-    con = duckdb.connect()
-    con.execute(f"SET threads = {threads}")
-    names = "['client','user','ts','method','url','protocol','status','bytes','referrer','ua']"
-    con.execute(
-        f"""
-        COPY (
-          SELECT strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AT TIME ZONE 'UTC' AS event_ts,
+    select = f"""strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AT TIME ZONE 'UTC' AS event_ts,
                  CAST(strptime(p.ts, '%d/%b/%Y:%H:%M:%S %z') AT TIME ZONE 'UTC' AS DATE) AS event_date,
                  p.client, NULLIF(p.user, '-') AS user, p.method, p.url,
                  regexp_replace(split_part(p.url, '?', 1), '{ABSOLUTE_URL_HEAD}', '') AS path,
@@ -188,14 +187,9 @@ def duckdb_job_columns(path: str, out: str, threads: int) -> None:
                  NULLIF(p.protocol, '') AS protocol, CAST(p.status AS INTEGER) AS status,
                  TRY_CAST(p.bytes AS BIGINT) AS bytes, NULLIF(p.referrer, '-') AS referrer,
                  NULLIF(p.ua, '-') AS user_agent, regexp_matches(p.ua, '{BOT_PATTERN}') AS is_bot,
-                 CAST(NULL AS VARCHAR[]) AS extra, '{path}' AS source_file, 'bench' AS run_id
-          FROM (SELECT regexp_extract(line, '{DUCKDB_PATTERN}', {names}) AS p
-                FROM read_csv('{path}', columns={{'line': 'VARCHAR'}}, delim='\\x01', quote='', escape='',
-                              header=false, auto_detect=false))
-        ) TO '{out}' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (event_date), OVERWRITE_OR_IGNORE)
-        """
-    )
-    con.close()
+                 CAST(NULL AS VARCHAR[]) AS extra, '{path}' AS source_file, 'bench' AS run_id"""
+    options = "FORMAT parquet, COMPRESSION snappy, PARTITION_BY (event_date), OVERWRITE_OR_IGNORE"
+    duckdb_copy_parsed(path, select, out, options, threads)
 
 
 def polars_parse_write(path: str, out: str) -> None:
