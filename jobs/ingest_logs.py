@@ -452,7 +452,9 @@ def query_map(qs_col: str):
     """`a=1&b=2` -> {a: 1, b: 2}: values as logged (not percent-decoded); a repeated key keeps its first value.
 
     Built from two regexp_extract_all (compiled code); the higher-order function (interpreted) runs
-    only for the rare query string that repeats a key.
+    only for the rare query string that repeats a key. Keep it: not being compilable, it also keeps this
+    projection out of the parse's generated stage; fused into one stage, the parse's methods grow too big
+    for the JIT and the job took 33 s instead of 20 s per 1M lines (bench/RESULTS.md, ingest_logs).
     """
     from pyspark.sql import functions as F
 
