@@ -707,9 +707,10 @@ def run(spark, args) -> RunSummary:
         )
 
         names = {f.uri: hadoop_file_name(spark, f.uri) for f in plan.read}
-        where = f"source_file IN ({sql_list(sorted(names.values()))})"
+        taken_files = f"source_file IN ({sql_list(sorted(names.values()))})"
+        where = taken_files
         if args.reprocess and facts["dates"]:
-            where = f"(event_date IN ({sql_list(facts['dates'])}) OR {where})"
+            where = f"(event_date IN ({sql_list(facts['dates'])}) OR {taken_files})"
         with stage("publish_table") as counts:
             (
                 table_rows(parsed, args.run_id)
@@ -722,8 +723,7 @@ def run(spark, args) -> RunSummary:
             )
             counts.update(rows=facts["rows"])
         with stage("publish_quarantine") as counts:
-            quarantine_where = f"source_file IN ({sql_list(sorted(names.values()))})"
-            publish_quarantine(rejected_rows(parsed, args.run_id, args.run_date), quarantine_uri, quarantine_where)
+            publish_quarantine(rejected_rows(parsed, args.run_id, args.run_date), quarantine_uri, taken_files)
             counts.update(rows=facts["rejected_total"])
     finally:
         parsed.unpersist()
