@@ -74,9 +74,6 @@ def floor_steps(spark, path: str, out: str) -> dict:
         writer = df.write.format("delta").option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
         writer.partitionBy("event_date").save(folder)
 
-    def table_delta():
-        to_delta(rows, table_out)
-
     def table_parquet():
         shutil.rmtree(parquet_out, ignore_errors=True)
         rows.write.partitionBy("event_date").parquet(parquet_out)
@@ -103,7 +100,7 @@ def floor_steps(spark, path: str, out: str) -> dict:
         "read + compiled typed parse (Java UDF struct), no-op sink": lambda: noop(typed),
         "read + compiled typed parse, to Delta as the job writes": lambda: to_delta(typed, typed_out),
         "the job's parsed rows, from memory, no-op sink": lambda: noop(rows),
-        "the job's parsed rows, from memory, to Delta as the job writes them": table_delta,
+        "the job's parsed rows, from memory, to Delta as the job writes them": lambda: to_delta(rows, table_out),
         "the job's parsed rows, from memory, to partitioned Parquet": table_parquet,
     }
 
@@ -141,27 +138,14 @@ NULL_COLUMNS = {
 
 
 def figures(rows) -> tuple:
-    """Ten figures two versions of the table's rows must share."""
-    from pyspark.sql import functions as F
+    """The ten figures of bench/ingest_logs.py's TABLE_FIGURES over a DataFrame of the table's rows."""
+    from bench.ingest_logs import TABLE_FIGURES
 
-    return tuple(
-        rows.agg(
-            F.count("*"),
-            F.sum("status"),
-            F.sum("bytes"),
-            F.count_if("is_bot"),
-            F.count("query"),
-            F.sum(F.size("query")),
-            F.min("event_ts"),
-            F.max("event_ts"),
-            F.count_distinct("path"),
-            F.sum(F.length("path")),
-        ).first()
-    )
+    return tuple(rows.selectExpr(*TABLE_FIGURES).first())
 
 
 def compiled_parser_jar() -> str:
-    """bench/jvm/*.java compiled against pyspark's jars into bench/.out/access_groups.jar."""
+    """bench/jvm/AccessGroups.java and AccessRow.java compiled against pyspark's jars: bench/.out/access_parsers.jar."""
     import pyspark
 
     classes = os.path.join(OUT_DIR, "jvm")
