@@ -33,12 +33,15 @@ case "$target" in
   local) shift ;;
   emr)
     shift
-    # The launcher needs only the venv (boto3, botocore's service models), not Spark or the jars.
+    # The launcher needs the venv (boto3, botocore's service models) and lakeml's JVM jar (it ships
+    # in the artifact), not Spark's other jars.
     # shellcheck source=bootstrap/local.sh
     source "$ROOT/bootstrap/local.sh"
     LAKEML_CACHE="${LAKEML_CACHE:-$HOME/.cache/lakeml}"
     mkdir -p "$LAKEML_CACHE" || exit 1
     lakeml_setup_venv || exit 1
+    lakeml_setup_jvm || exit 1
+    export LAKEML_JVM_JAR
     cd "$ROOT" || exit 1
     PYTHONPATH="$ROOT" exec "$LAKEML_VENV/bin/python" -m deploy.launcher "$@" ;;
   -h|--help|"") usage; exit 2 ;;
@@ -65,7 +68,7 @@ for arg in "$@"; do
 done
 "$PY" -m jobs --check "$@" || exit $?
 
-jars="$(ls "$LAKEML_JARS_DIR"/*.jar | paste -sd, -)"
+jars="$(ls "$LAKEML_JARS_DIR"/*.jar | paste -sd, -),$LAKEML_JVM_JAR"
 export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 exec "$SPARK_HOME/bin/spark-submit" \
   --master "local[*]" \

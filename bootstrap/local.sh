@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local set-up for lakeml: Java 17 check, the pinned jars, the pinned venv.
+# Local set-up for lakeml: Java 17 check, the pinned jars, the pinned venv, lakeml's JVM jar.
 #
 # Source it and call `lakeml_setup`; afterwards LAKEML_VENV and LAKEML_JARS_DIR name
 # ready folders. Both live in a cache outside the clone (LAKEML_CACHE, default
@@ -24,7 +24,7 @@ _lakeml_hash() { cat "$@" | sha256sum | cut -c1-12; }
 
 lakeml_check_java() {
   if ! command -v java >/dev/null 2>&1; then
-    _lakeml_fail "no 'java' on PATH. lakeml needs Java ${LAKEML_JAVA_MAJOR} (what EMR 7 runs): install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or put its bin/ on PATH."
+    _lakeml_fail "no 'java' on PATH. lakeml needs Java ${LAKEML_JAVA_MAJOR} (what EMR 7 runs): install it (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless; macOS: brew install openjdk@17) or put its bin/ on PATH."
     return 1
   fi
   local version major
@@ -126,16 +126,48 @@ lakeml_setup_venv() {
   LAKEML_VENV="$dir"
 }
 
+lakeml_setup_jvm() {
+  # lakeml's own JVM classes (jvm/**/*.java) compiled against the venv's Spark into one jar,
+  # cached under a hash of the sources and the Spark jars they compile against.
+  local spark_jars key dir tmp sources
+  spark_jars="$("$LAKEML_VENV/bin/python" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')"
+  sources="$(cd "$LAKEML_ROOT" && find jvm -name '*.java' | LC_ALL=C sort)"
+  key="$( (cd "$LAKEML_ROOT" && cat $sources; ls "$spark_jars"; echo "java $LAKEML_JAVA_MAJOR") | sha256sum | cut -c1-12)"
+  dir="$LAKEML_CACHE/jvm-$key"
+  if [ -f "$dir/.ready" ] && [ -f "$dir/lakeml-jvm.jar" ]; then
+    LAKEML_JVM_JAR="$dir/lakeml-jvm.jar"
+    return 0
+  fi
+  if ! command -v javac >/dev/null 2>&1 || ! command -v jar >/dev/null 2>&1; then
+    _lakeml_fail "no 'javac'/'jar' on PATH; lakeml compiles its JVM parser (jvm/) once, which needs a Java ${LAKEML_JAVA_MAJOR} JDK, not only a JRE. Install it (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless; macOS: brew install openjdk@17)."
+    return 1
+  fi
+  _lakeml_say "compiling lakeml's JVM classes into $dir"
+  tmp="$(mktemp -d "$LAKEML_CACHE/jvm-tmp.XXXXXX")" || { _lakeml_fail "cannot create a folder in $LAKEML_CACHE"; return 1; }
+  if ! (cd "$LAKEML_ROOT" && javac --release "$LAKEML_JAVA_MAJOR" -nowarn -Xlint:-path -d "$tmp/classes" \
+      -cp "$spark_jars/*" $sources) >"$tmp/javac.log" 2>&1; then
+    cat "$tmp/javac.log" >&2
+    rm -rf "$tmp"
+    _lakeml_fail "javac could not compile jvm/ (above); is 'javac' a Java ${LAKEML_JAVA_MAJOR} JDK?"
+    return 1
+  fi
+  # a fixed entry date keeps the jar byte-for-byte the same for the same classes
+  jar --create --date=1980-01-01T00:00:02Z --file "$tmp/lakeml-jvm.jar" -C "$tmp/classes" . || { rm -rf "$tmp"; return 1; }
+  rm -rf "$tmp/classes" "$tmp/javac.log" "$dir" && mv "$tmp" "$dir" && touch "$dir/.ready" || return 1
+  LAKEML_JVM_JAR="$dir/lakeml-jvm.jar"
+}
+
 lakeml_setup() {
   LAKEML_CACHE="${LAKEML_CACHE:-$HOME/.cache/lakeml}"
   mkdir -p "$LAKEML_CACHE" || { _lakeml_fail "cannot create the cache folder $LAKEML_CACHE; set LAKEML_CACHE to a writable folder."; return 1; }
   lakeml_check_java || return 1
   lakeml_setup_jars || return 1
   lakeml_setup_venv || return 1
+  lakeml_setup_jvm || return 1
   # Convenience links inside the clone (ignored by git) for people poking around.
   ln -sfn "$LAKEML_VENV" "$LAKEML_ROOT/.venv" 2>/dev/null || true
   ln -sfn "$LAKEML_JARS_DIR" "$LAKEML_ROOT/.jars" 2>/dev/null || true
-  export LAKEML_VENV LAKEML_JARS_DIR LAKEML_CACHE
+  export LAKEML_VENV LAKEML_JARS_DIR LAKEML_JVM_JAR LAKEML_CACHE
   export PYTHONPATH="$LAKEML_ROOT${PYTHONPATH:+:$PYTHONPATH}"
   export SPARK_HOME="$("$LAKEML_VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
   export PYSPARK_PYTHON="$LAKEML_VENV/bin/python"
@@ -148,4 +180,5 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   lakeml_setup || exit 1
   echo "venv: $LAKEML_VENV"
   echo "jars: $LAKEML_JARS_DIR"
+  echo "lakeml jvm: $LAKEML_JVM_JAR"
 fi

@@ -2,6 +2,7 @@
 
     lakeml.zip            the `jobs` and `features` packages at the zip root (for --py-files)
     lakeml_main.py        the entry script spark-submit runs, beside the zip
+    lakeml-jvm.jar        lakeml's JVM classes (jvm/, compiled by bootstrap/local.sh; the step's --jars)
     requirements.txt      lakeml's runtime dependencies (setup.py install_requires), pinned to the
                           versions of the environment that built and tested the artifact
     emr_install_deps.sh   the bootstrap action that installs requirements.txt on every node
@@ -36,6 +37,7 @@ ZIP_NAME = "lakeml.zip"
 REQUIREMENTS = "requirements.txt"
 BOOTSTRAP = "emr_install_deps.sh"
 MANIFEST = "manifest.json"
+JVM_JAR = "lakeml-jvm.jar"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 SKIP_DIRS = ("__pycache__",)
 SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -139,8 +141,22 @@ def git_commit(root: str = ROOT) -> Optional[str]:
         return None
 
 
-def build(out_dir: str, root: str = ROOT) -> Artifact:
-    """Build the artifact into out_dir (created if needed); returns its version and files."""
+def compiled_jar(path: Optional[str]) -> str:
+    """The jar bootstrap/local.sh compiled from jvm/ (LAKEML_JVM_JAR); a clear error when it is missing."""
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"lakeml's JVM jar (LAKEML_JVM_JAR={path or ''}) is missing: build artifacts through "
+            "./spark-submit.sh emr, which compiles jvm/ first"
+        )
+    return path
+
+
+def build(out_dir: str, root: str = ROOT, jvm_jar: Optional[str] = None) -> Artifact:
+    """Build the artifact into out_dir (created if needed); returns its version and files.
+
+    jvm_jar: the compiled jar of jvm/ (default: $LAKEML_JVM_JAR, which bootstrap/local.sh sets).
+    """
+    jar = compiled_jar(jvm_jar or os.environ.get("LAKEML_JVM_JAR"))
     os.makedirs(out_dir, exist_ok=True)
     meta = setup_metadata(root)
     files = {
@@ -148,7 +164,9 @@ def build(out_dir: str, root: str = ROOT) -> Artifact:
         ENTRY: os.path.join(out_dir, ENTRY),
         REQUIREMENTS: os.path.join(out_dir, REQUIREMENTS),
         BOOTSTRAP: os.path.join(out_dir, BOOTSTRAP),
+        JVM_JAR: os.path.join(out_dir, JVM_JAR),
     }
+    shutil.copyfile(jar, files[JVM_JAR])
     write_zip(files[ZIP_NAME], root, package_files(root))
     shutil.copyfile(os.path.join(root, ENTRY), files[ENTRY])
     with open(files[REQUIREMENTS], "w", encoding="utf-8") as handle:

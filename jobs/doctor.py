@@ -24,6 +24,7 @@ PROBE_CLASSES = {
     "delta-storage": "io.delta.storage.LogStore",
     "s3a": "org.apache.hadoop.fs.s3a.S3AFileSystem",
     "aws-sdk": "com.amazonaws.services.s3.AmazonS3",
+    "lakeml-jvm": "lakeml.AccessLineParser",
 }
 
 BEFORE = [(1, "alpha", 10), (2, "beta", 20), (3, "gamma", 30)]
@@ -120,7 +121,8 @@ def run(spark, args) -> RunSummary:
     if missing:
         raise LakemlError(
             f"classes not found: {', '.join(missing)}; the jars are missing from the session. "
-            "Locally run bootstrap/local.sh; on EMR enable the delta-defaults classification."
+            "Locally run bootstrap/local.sh; on EMR enable the delta-defaults classification and pass the "
+            "artifact's lakeml-jvm.jar with --jars (lakeml's step does)."
         )
     with stage("delta_round_trip") as counts:
         try:

@@ -83,6 +83,15 @@ BOT_PATTERN = (
     r"feedfetcher|bingpreview|yandex(?:images|metrika)|archive\.org|petalsearch"
 )
 
+# lakeml's compiled access-line parser (jvm/lakeml/AccessLineParser.java), a Java UDF returning these columns
+ACCESS_PARSER = "lakeml_access_line"
+ACCESS_PARSER_CLASS = "lakeml.AccessLineParser"
+ACCESS_PARSER_SCHEMA = (
+    "struct<client:string,user:string,method:string,url:string,path:string,query:map<string,string>,"
+    "protocol:string,status:int,bytes:bigint,referrer:string,user_agent:string,is_bot:boolean,"
+    "extra:array<string>,event_micros:bigint>"
+)
+
 # every token of BOT_PATTERN contains one of these (lower case)
 BOT_HINTS = ("bot", "crawl", "spider", "slurp", "facebookexternalhit", "ia_archiver", "mediapartners", "feedfetcher")
 BOT_HINTS += ("bingpreview", "yandex", "archive.org", "petalsearch")
@@ -289,10 +298,27 @@ def _json_value(js, path: str, map_heads):
     return column
 
 
-def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
+def register_access_parser(spark) -> None:
+    """Make lakeml's compiled access-line parser (jvm/lakeml/AccessLineParser.java) callable as ACCESS_PARSER."""
+    try:
+        spark.udf.registerJavaFunction(ACCESS_PARSER, ACCESS_PARSER_CLASS, ACCESS_PARSER_SCHEMA)
+    except Exception as error:
+        if "ClassNotFoundException" not in str(error) and "Can not load class" not in str(error):
+            raise
+        raise LakemlError(
+            f"class {ACCESS_PARSER_CLASS} is not on the session's classpath: lakeml's JVM jar is missing. "
+            "Locally run through ./spark-submit.sh (it compiles jvm/); on EMR the step passes the artifact's "
+            "lakeml-jvm.jar with --jars."
+        ) from None
+
+
+def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, compiled: bool = True):
     """Raw lines (`line`, `source_file`, `is_json`) -> every table column plus `reason` (null when taken) and `raw`.
 
-    Access lines are matched by ONE regular expression evaluation; JSON lines by one from_json.
+    Access lines go first through the compiled parser (ACCESS_PARSER), which types the lines it can
+    fully validate; every other access line is matched by ONE regular expression evaluation, which
+    owns the rules and the reject reasons. JSON lines take one from_json. `compiled=False` sends every
+    access line through the regex (the reference the compiled parser is tested against).
     """
     from pyspark.sql import functions as F
 
@@ -300,14 +326,24 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
     schema, map_heads = json_schema(mapping)
     line, is_json = F.col("line"), F.col("is_json")
     size_ok = F.octet_length(line) <= MAX_RAW_BYTES
-    stage1 = lines.select(
+    if compiled:
+        register_access_parser(lines.sparkSession)
+        typed_access = F.call_udf(ACCESS_PARSER, line)
+    else:
+        typed_access = F.lit(None).cast(ACCESS_PARSER_SCHEMA)
+    # the compiled parse in a projection of its own, so that referring to it twice does not run it twice
+    stage0 = lines.select("*", size_ok.alias("_size_ok"), F.when(~is_json & size_ok, typed_access).alias("_c"))
+    size_ok, fast = F.col("_size_ok"), F.col("_c").isNotNull()
+    stage1 = stage0.select(
         "line",
         "source_file",
         "is_json",
-        size_ok.alias("_size_ok"),
-        F.when(~is_json & size_ok, F.split(F.regexp_replace(line, ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)).alias(
-            "_a"
-        ),
+        "_size_ok",
+        "_c",
+        fast.alias("_fast"),
+        F.when(
+            ~is_json & size_ok & ~fast, F.split(F.regexp_replace(line, ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)
+        ).alias("_a"),
         F.when(
             is_json & size_ok,
             F.from_json(line, schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"}),
@@ -329,6 +365,10 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
     def pick(target: str, access_value):
         return F.when(is_json, from_json_target(target)).otherwise(access_value)
 
+    def access(field: str, from_regex):
+        """An access column: the compiled parser's when it took the line, else the regex path's."""
+        return F.when(F.col("_fast"), F.col("_c")[field]).otherwise(from_regex)
+
     request = F.split(a[13], " ")
     request_ok = (F.size(request) >= 2) & (F.size(request) <= 3)
     json_ok = js.isNotNull() & js["_corrupt"].isNull() & F.ltrim(line).startswith("{")
@@ -337,23 +377,28 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
         "source_file",
         "is_json",
         "_size_ok",
+        "_c",
+        "_fast",
         F.when(is_json, json_ok).otherwise(matched).alias("_parsed"),
         group(1).alias("vhost"),
-        pick("client", group(2)).alias("client"),
-        pick("user", F.when(a[3] != "-", group(3))).alias("user"),
-        pick("method", F.when(request_ok, request[0])).alias("method"),
-        pick("url", F.when(request_ok, request[1]).when(a[13] != "-", group(13))).alias("url"),
-        F.when(~is_json & request_ok, request[2]).alias("protocol"),
+        pick("client", access("client", group(2))).alias("client"),
+        pick("user", access("user", F.when(a[3] != "-", group(3)))).alias("user"),
+        pick("method", access("method", F.when(request_ok, request[0]))).alias("method"),
+        pick("url", access("url", F.when(request_ok, request[1]).when(a[13] != "-", group(13)))).alias("url"),
+        access("protocol", F.when(~is_json & request_ok, request[2])).alias("protocol"),
         pick("status", a[14]).alias("_status"),
         pick("bytes", a[15]).alias("_bytes"),
-        pick("referrer", F.when(a[16] != "-", group(16))).alias("referrer"),
-        pick("user_agent", F.when(a[17] != "-", group(17))).alias("user_agent"),
-        F.when(
-            a[18] != "",
-            F.split(F.substring(F.regexp_replace(a[18], TRAILING_FIELD, TRAILING_REPLACEMENT), 2, 1 << 30), SEP),
+        pick("referrer", access("referrer", F.when(a[16] != "-", group(16)))).alias("referrer"),
+        pick("user_agent", access("user_agent", F.when(a[17] != "-", group(17)))).alias("user_agent"),
+        access(
+            "extra",
+            F.when(
+                a[18] != "",
+                F.split(F.substring(F.regexp_replace(a[18], TRAILING_FIELD, TRAILING_REPLACEMENT), 2, 1 << 30), SEP),
+            ),
         ).alias("extra"),
         F.when(is_json, from_json_target("event_ts")).alias("_ts"),
-        access_event_ts(a).alias("_access_ts"),
+        access("event_micros", access_event_micros(a)).alias("_access_micros"),
         F.when(is_json, from_json_target("event")).alias("event"),
         F.when(is_json, from_json_target("user_id")).alias("user_id"),
         F.when(is_json, from_json_target("anonymous_id")).alias("anonymous_id"),
@@ -364,8 +409,8 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None):
     return _typed(stage2)
 
 
-def access_event_ts(a):
-    """The UTC event time of an access line's groups (null when impossible).
+def access_event_micros(a):
+    """The UTC event time of an access line's groups in microseconds since the epoch (null when impossible).
 
     The local time is cast without its offset (so Spark does not parse a zone id per row) and the
     offset is applied as arithmetic on the microseconds; offsets beyond +-18:00 are impossible.
@@ -380,7 +425,7 @@ def access_event_ts(a):
     offset_minutes = a[11].cast("int") * 60 + a[12].cast("int")  # digits only: the casts cannot fail
     east = F.when(a[10] == "-", -offset_minutes).otherwise(offset_minutes)
     possible = (a[12].cast("int") <= 59) & (offset_minutes <= 18 * 60)
-    return F.when(possible, F.timestamp_micros(F.unix_micros(local.cast("timestamp")) - east.cast("long") * 60_000_000))
+    return F.when(possible, F.unix_micros(local.cast("timestamp")) - east.cast("long") * 60_000_000)
 
 
 def _typed(df):
@@ -393,13 +438,15 @@ def _typed(df):
         F.when(epoch & (F.length(F.split(ts_text, r"\.")[0]) >= 12), F.timestamp_millis(ts_text.cast("long")))
         .when(epoch, F.timestamp_seconds(ts_text.cast("double")))
         .when(F.col("is_json"), F.expr("try_cast(_ts as timestamp)"))
-        .otherwise(F.col("_access_ts"))
+        .otherwise(F.timestamp_micros(F.col("_access_micros")))
     )
+    fast, typed_access = F.col("_fast"), F.col("_c")
     status_text, bytes_text = F.col("_status"), F.col("_bytes")
-    status = F.expr("try_cast(_status as int)")
-    bytes_ = F.when(bytes_text != "-", F.expr("try_cast(_bytes as bigint)"))
+    status = F.when(fast, typed_access["status"]).otherwise(F.expr("try_cast(_status as int)"))
+    bytes_ = F.when(fast, typed_access["bytes"]).when(bytes_text != "-", F.expr("try_cast(_bytes as bigint)"))
     reason = (
-        F.when(F.col("line") == "", "empty_line")
+        F.when(fast, F.lit(None).cast("string"))
+        .when(F.col("line") == "", "empty_line")
         .when(~F.col("_size_ok"), "too_long")
         .when(~F.col("_parsed") & F.col("is_json"), "unparseable_json")
         .when(~F.col("_parsed"), "unparseable")
@@ -415,11 +462,12 @@ def _typed(df):
         event_ts.alias("event_ts"),
         status.alias("status"),
         bytes_.alias("bytes"),
-        F.when(url.contains("://"), F.regexp_replace(F.substring_index(url, "?", 1), ABSOLUTE_URL_HEAD, ""))
+        F.when(fast, typed_access["path"])
+        .when(url.contains("://"), F.regexp_replace(F.substring_index(url, "?", 1), ABSOLUTE_URL_HEAD, ""))
         .otherwise(F.substring_index(url, "?", 1))
         .alias("path"),
-        F.when(has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
-        is_bot(F.col("user_agent")).alias("is_bot"),
+        F.when(~fast & has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
+        F.when(fast, typed_access["is_bot"]).otherwise(is_bot(F.col("user_agent"))).alias("is_bot"),
     )
     # The reason is computed once here; spark_partition_id() >= 0 is always true, but being
     # non-deterministic it stops the optimizer from pushing a later `reason IS NULL` filter below this
@@ -427,7 +475,7 @@ def _typed(df):
     out = typed.select(
         "*",
         F.to_date("event_ts").alias("event_date"),
-        query_map("_qs").alias("query"),
+        F.when(fast, typed_access["query"]).otherwise(query_map("_qs")).alias("query"),
         F.when(F.spark_partition_id() >= 0, reason).alias("reason"),
     )
     return out.select(

@@ -1,10 +1,11 @@
 """The one SparkSession factory. Jobs never build sessions themselves.
 
 Locally (LAKEML_TARGET unset or `local`): `local[*]` (or `--master`), the jars that
-bootstrap/local.sh fetched (LAKEML_JARS_DIR), Delta's extension and catalog, and s3a
+bootstrap/local.sh fetched (LAKEML_JARS_DIR) and lakeml's own JVM jar it compiled
+(LAKEML_JVM_JAR), Delta's extension and catalog, and s3a
 settings when LAKEML_S3_ENDPOINT names an S3 API endpoint. On EMR (LAKEML_TARGET=emr)
-the cluster provides master, jars and S3 access; lakeml adds only Delta's SQL extension
-and catalog and the UTC session time zone its jobs rely on.
+the cluster provides master, jars and S3 access (the step passes lakeml's JVM jar); lakeml
+adds only Delta's SQL extension and catalog and the UTC session time zone its jobs rely on.
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ def local_jars(jars_dir: Optional[str]) -> List[str]:
     return jars
 
 
+def lakeml_jar(path: Optional[str]) -> str:
+    """lakeml's compiled JVM jar (bootstrap/local.sh builds it from jvm/); a clear error when it is missing."""
+    if not path or not os.path.isfile(path):
+        raise UsageError(
+            f"lakeml's JVM jar (LAKEML_JVM_JAR={path or ''}) is missing: run jobs through ./spark-submit.sh local "
+            "(it compiles jvm/ once), or run bootstrap/local.sh and export LAKEML_JVM_JAR"
+        )
+    return path
+
+
 def is_loopback(host: str) -> bool:
     """True for localhost and loopback addresses."""
     if host == "localhost":
@@ -101,11 +112,12 @@ def local_conf(
     jars_dir: Optional[str],
     s3_endpoint: Optional[str] = None,
     master: Optional[str] = None,
+    jvm_jar: Optional[str] = None,
 ) -> Dict[str, str]:
     """Everything a local session needs beyond ALWAYS_CONF."""
     conf = {
         "spark.master": master or "local[*]",
-        "spark.jars": ",".join(local_jars(jars_dir)),
+        "spark.jars": ",".join(local_jars(jars_dir) + ([lakeml_jar(jvm_jar)] if jvm_jar else [])),
         # The standard AWS chain: env vars, ~/.aws profiles, container and instance roles.
         "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
@@ -124,7 +136,14 @@ def session_conf(master: Optional[str] = None, extra: Optional[Dict[str, str]] =
     """The whole configuration the factory applies, for the current target and environment."""
     conf = dict(ALWAYS_CONF)
     if target() == "local":
-        conf.update(local_conf(os.environ.get("LAKEML_JARS_DIR"), os.environ.get("LAKEML_S3_ENDPOINT"), master))
+        conf.update(
+            local_conf(
+                os.environ.get("LAKEML_JARS_DIR"),
+                os.environ.get("LAKEML_S3_ENDPOINT"),
+                master,
+                lakeml_jar(os.environ.get("LAKEML_JVM_JAR")),
+            )
+        )
     conf.update(extra or {})
     return conf
 

@@ -135,7 +135,7 @@ def test_create_uploads_artifact_makes_cluster_adds_step_and_shows_a_failed_step
 
     listed = s3_client.list_objects_v2(Bucket=bucket, Prefix=f"artifacts/{version}/")["Contents"]
     assert sorted(o["Key"].rsplit("/", 1)[1] for o in listed) == sorted(
-        ["lakeml.zip", "lakeml_main.py", "requirements.txt", "emr_install_deps.sh", "manifest.json"]
+        ["lakeml.zip", "lakeml_main.py", "lakeml-jvm.jar", "requirements.txt", "emr_install_deps.sh", "manifest.json"]
     )
     manifest = json.loads(s3_client.get_object(Bucket=bucket, Key=f"artifacts/{version}/manifest.json")["Body"].read())
     shipped = s3_client.get_object(Bucket=bucket, Key=f"artifacts/{version}/lakeml.zip")["Body"].read()
@@ -248,7 +248,7 @@ def test_the_artifact_alone_runs_doctor_with_spark_submit_as_emr_does(tmp_path):
     built = artifact.build(str(tmp_path / "build"))
     work = tmp_path / "clean"
     work.mkdir()
-    for name in ("lakeml.zip", "lakeml_main.py"):
+    for name in ("lakeml.zip", "lakeml_main.py", "lakeml-jvm.jar"):
         shutil.copy(built.files[name], work / name)
     jars_dir = os.environ["LAKEML_JARS_DIR"]
     jars = sorted(os.path.join(jars_dir, j) for j in os.listdir(jars_dir) if j.endswith(".jar"))
@@ -268,7 +268,8 @@ def test_the_artifact_alone_runs_doctor_with_spark_submit_as_emr_does(tmp_path):
         "spark.sql.adaptive.enabled": "false",
         "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -Dlog4j2.level=warn",
     }
-    cmd = [os.path.join(spark_home, "bin", "spark-submit"), "--master", "local[2]", "--jars", ",".join(jars)]
+    cmd = [os.path.join(spark_home, "bin", "spark-submit"), "--master", "local[2]"]
+    cmd += ["--jars", ",".join([*jars, "lakeml-jvm.jar"])]  # the step's --jars names the artifact's jar
     for key, value in conf.items():
         cmd += ["--conf", f"{key}={value}"]
     cmd += ["--py-files", f"lakeml.zip,{delta_jar}", "lakeml_main.py", "doctor", "--lake", str(tmp_path / "lake")]
@@ -278,4 +279,5 @@ def test_the_artifact_alone_runs_doctor_with_spark_submit_as_emr_does(tmp_path):
     assert summary["status"] == "succeeded"
     assert summary["counts"]["checks"] == {"write": True, "merge": True, "read": True, "time_travel": True}
     assert summary["counts"]["versions"]["spark"] == "3.5.6" and summary["counts"]["versions"]["delta"] == "3.3.2"
-    assert sorted(os.listdir(work)) == ["lakeml.zip", "lakeml_main.py"]  # nothing else was needed
+    assert summary["counts"]["classes"]["lakeml-jvm"].endswith("lakeml-jvm.jar")
+    assert sorted(os.listdir(work)) == ["lakeml-jvm.jar", "lakeml.zip", "lakeml_main.py"]  # nothing else was needed

@@ -18,16 +18,37 @@ def run(cmd, env=None, timeout=600):
     return subprocess.run(cmd, cwd=ROOT, env=env or dict(os.environ), capture_output=True, text=True, timeout=timeout)
 
 
-def path_without_java(tmp_path):
-    """A PATH with every usual tool but java."""
+def path_without_java(tmp_path, leave_out=("java",)):
+    """A PATH with every usual tool but those whose names start with one of `leave_out`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for folder in ("/usr/local/bin", "/usr/bin", os.path.dirname(shutil.which("python3.11") or "/usr/bin/python3")):
         for name in os.listdir(folder):
             target = bin_dir / name
-            if not name.startswith("java") and not target.exists():
+            if not name.startswith(leave_out) and not target.exists():
                 target.symlink_to(os.path.join(folder, name))
     return str(bin_dir)
+
+
+def setup_jvm(cache, path=None):
+    """bootstrap/local.sh's lakeml_setup_jvm with the ready venv and another cache; prints the jar's path."""
+    script = f'source "{SETUP}" && LAKEML_CACHE="{cache}" && mkdir -p "{cache}" && lakeml_setup_jvm && echo "$LAKEML_JVM_JAR"'
+    env = {**os.environ, **({"PATH": path} if path else {})}
+    return run(["bash", "-c", script], env=env, timeout=120)
+
+
+def test_jvm_jar_is_compiled_once_reproducibly_and_needs_a_jdk(tmp_path):
+    first = setup_jvm(tmp_path / "a")
+    assert first.returncode == 0, first.stderr
+    jar = first.stdout.strip()
+    assert "compiling lakeml's JVM classes" in first.stderr and os.path.basename(jar) == "lakeml-jvm.jar"
+    again = setup_jvm(tmp_path / "a")
+    assert again.stdout.strip() == jar and "compiling" not in again.stderr  # cached
+    other = setup_jvm(tmp_path / "b")
+    assert open(other.stdout.strip(), "rb").read() == open(jar, "rb").read()  # same bytes from another build
+    no_jdk = setup_jvm(tmp_path / "c", path_without_java(tmp_path, ("javac", "jar")))
+    assert no_jdk.returncode != 0 and "openjdk-17-jdk-headless" in no_jdk.stderr
+    assert not list((tmp_path / "c").glob("jvm-*"))  # nothing half-built is left to be trusted
 
 
 @pytest.mark.slow

@@ -58,6 +58,7 @@ def test_step_is_command_runner_spark_submit_in_cluster_mode_with_entry_after_op
     assert "spark.yarn.appMasterEnv.PYSPARK_PYTHON=/usr/bin/python3.11" in confs
     py_files = args[args.index("--py-files") + 1].split(",")
     assert py_files[0] == "s3://example-bucket/artifacts/0.1.0-abc/lakeml.zip"
+    assert args[args.index("--jars") + 1] == "s3://example-bucket/artifacts/0.1.0-abc/lakeml-jvm.jar"
     entry = args.index("s3://example-bucket/artifacts/0.1.0-abc/lakeml_main.py")
     assert all(not a.startswith("--") for a in args[entry - 1 : entry])  # every spark-submit option precedes it
     assert args[entry + 1 :] == ["doctor", "--lake", "s3://lake/x", "--run-date", "{{ ds }}"]  # templates pass through
@@ -133,6 +134,8 @@ def test_serverless_request_runs_the_same_artifact_and_validates():
     assert submit["entryPoint"] == "s3://example-bucket/artifacts/0.1.0-abc/lakeml_main.py"
     assert submit["entryPointArguments"] == ["doctor", "--lake", "s3://lake/x"]
     assert "spark.submit.pyFiles=s3://example-bucket/artifacts/0.1.0-abc/lakeml.zip" in submit["sparkSubmitParameters"]
+    jars = re.search(r"spark\.jars=(\S+)", submit["sparkSubmitParameters"]).group(1).split(",")
+    assert "s3://example-bucket/artifacts/0.1.0-abc/lakeml-jvm.jar" in jars
     assert "LAKEML_TARGET=emr" in submit["sparkSubmitParameters"]
 
 
@@ -172,7 +175,7 @@ def test_artifact_zip_has_only_the_packages_is_reproducible_and_pins_the_runtime
     assert {"jobs/__init__.py", "jobs/main.py", "jobs/common/session.py", "features/__init__.py"} <= set(names)
     assert all(n.split("/")[0] in ("jobs", "features") and "__pycache__" not in n for n in names)
     assert sorted(os.listdir(first.directory)) == sorted(
-        ["lakeml.zip", "lakeml_main.py", "requirements.txt", "emr_install_deps.sh", "manifest.json"]
+        ["lakeml.zip", "lakeml_main.py", "lakeml-jvm.jar", "requirements.txt", "emr_install_deps.sh", "manifest.json"]
     )
     pins = [line for line in open(first.files["requirements.txt"]).read().splitlines() if not line.startswith("#")]
     declared = [artifact.requirement_name(s) for s in artifact.setup_metadata()["install_requires"]]

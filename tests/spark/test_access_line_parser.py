@@ -1,0 +1,203 @@
+"""The compiled access-line parser (jvm/lakeml/AccessLineParser.java) against ingest_logs' regex path.
+
+The regex path owns the rules; the compiled parser may only decline lines (null), never type one
+differently. Every test parses the same lines twice, `compiled=True` and `compiled=False`, and
+compares every output column of every line: real fixture lines, generated lines with real browser
+user agents, lines built from deliberately odd parts (hypothesis), and random mutations of valid
+lines. The tests also check that the compiled parser does take the ordinary lines (a parser that
+declined everything would agree trivially).
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from jobs import ingest_logs as il
+from tests.spark.test_ingest_logs import FIXTURE_ACCESS, apachelogs_vhost, generated_lines, logged, user_agents
+
+
+def lines_frame(spark, lines):
+    """One access line per row; `source_file` carries its index so both parses can be lined up."""
+    rows = [(line, str(i), False) for i, line in enumerate(lines)]
+    return spark.createDataFrame(rows, "line string, source_file string, is_json boolean")
+
+
+def comparable(rows) -> dict:
+    """index -> the row's values, maps as sorted items."""
+    return {row["source_file"]: tuple(sorted(v.items()) if isinstance(v, dict) else v for v in row) for row in rows}
+
+
+def collected(parsed) -> dict:
+    """The parse's rows; times as numbers (a line may carry year 0, which Python's datetime cannot hold)."""
+    from pyspark.sql import functions as F
+
+    return comparable(
+        parsed.withColumn("event_ts", F.unix_micros("event_ts"))
+        .withColumn("event_date", F.unix_date("event_date"))
+        .collect()
+    )
+
+
+def assert_same_as_regex(spark, lines) -> None:
+    frame = lines_frame(spark, lines).cache()
+    compiled = collected(il.parse_lines(frame))
+    regex = collected(il.parse_lines(frame, compiled=False))
+    frame.unpersist()
+    assert len(compiled) == len(regex) == len(lines)
+    differ = [(lines[int(i)], compiled[i], regex[i]) for i in regex if compiled[i] != regex[i]]
+    assert not differ, f"{len(differ)} lines differ, first: {differ[0]}"
+
+
+def taken_by_compiled(spark, lines) -> int:
+    """How many of the lines the compiled parser types (returns non-null for)."""
+    from pyspark.sql import functions as F
+
+    il.register_access_parser(spark)
+    frame = lines_frame(spark, lines)
+    return frame.filter(F.call_udf(il.ACCESS_PARSER, F.col("line")).isNotNull()).count()
+
+
+def test_the_parsers_share_their_constants(spark):
+    parser = spark.sparkContext._jvm.lakeml.AccessLineParser
+    assert list(parser.BOT_HINTS) == list(il.BOT_HINTS)
+    assert parser.BOT_PATTERN == il.BOT_PATTERN
+    assert parser.ABSOLUTE_URL_HEAD == il.ABSOLUTE_URL_HEAD
+
+
+def test_real_and_generated_lines_agree_and_ordinary_lines_take_the_compiled_path(spark):
+    with open(FIXTURE_ACCESS, encoding="utf-8") as handle:
+        fixture = handle.read().splitlines()
+    with open(apachelogs_vhost(), encoding="utf-8") as handle:
+        vhost = handle.read().splitlines()
+    generated = generated_lines(400)
+    assert_same_as_regex(spark, fixture + vhost + generated)
+    ascii_generated = [line for line in generated if line.isascii()]
+    assert len(ascii_generated) > 300
+    assert taken_by_compiled(spark, ascii_generated) == len(ascii_generated)
+    # the fixture's plain Apache and Nginx lines (IPv6 client, trailing fields, '-' bytes, escaped quotes)
+    assert taken_by_compiled(spark, fixture[:8]) == 8
+    assert taken_by_compiled(spark, vhost) == 0  # a vhost prefix is left to the regex
+
+
+def test_month_ends_leap_years_and_offsets_agree(spark):
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    dates = [
+        (year, month, day)
+        for year in (1900, 2000, 2024, 2026, 2100)
+        for month in (1, 2, 4, 12)
+        for day in (28, 29, 30, 31)
+    ]
+    lines = [
+        f'192.0.2.1 - - [{day}/{months[month - 1]}/{year}:23:59:59 {zone}] "GET / HTTP/1.1" 200 1'
+        for year, month, day in dates
+        for zone in ("+0000", "-1800")
+    ]
+    assert_same_as_regex(spark, lines)
+    real = sum(day <= calendar.monthrange(year, month)[1] for year, month, day in dates)
+    assert taken_by_compiled(spark, lines) == 2 * real
+
+
+# --- lines built from odd parts ------------------------------------------------------------
+
+TOKEN = st.sampled_from(["192.0.2.1", "2001:db8::1", "host.example:80", "crawl.example.com", "-", "a\tb", "é", ""])
+DAY = st.sampled_from(["01", "09", "28", "29", "30", "31", "00", "32", "1", "0x"])
+MONTH = st.sampled_from(["Jan", "Feb", "Apr", "Nov", "Dec", "nov", "Foo", "eb"])
+YEAR = st.sampled_from(["2026", "2024", "2100", "2000", "1970", "1582", "0000", "9999", "20x6"])
+CLOCK = st.sampled_from(["00:00:00", "23:59:59", "12:30:45", "24:00:00", "12:60:00", "12:00:60", "1:00:00"])
+ZONE = st.sampled_from(["+0000", "-0700", "+0530", "+1800", "-1800", "+1801", "+1860", "+2400", "0000", "*0100"])
+REQUEST = st.sampled_from(
+    [
+        "GET / HTTP/1.1",
+        "POST /api/v1/items?page=3&page=4&x HTTP/2.0",
+        "GET /q?a=1&&b==2&=c&d= HTTP/1.1",
+        "GET http://example.com:8080/x?y=1 HTTP/1.0",
+        "GET /a%20b/ HTTP/1.1",
+        "GET /x",
+        "GET  HTTP/1.1",
+        " /x HTTP/1.1",
+        "GET /x HTTP/1.1 extra",
+        "-",
+        "",
+        'GET /quote?\\"x\\" HTTP/1.1',
+        "GET /trailing\\\\ HTTP/1.1",
+        "GET /?",
+    ]
+)
+STATUS = st.sampled_from(["200", "304", "599", "100", "099", "600", "20", "2000", "abc", "-"])
+BYTES = st.sampled_from(["-", "0", "123", "12kb", "999999999999999999", "9999999999999999999", "+5", "1.5"])
+QUOTED = st.sampled_from(
+    ["-", "", "https://www.example.com/", 'Mozilla/5.0 \\"x\\"', "Googlebot/2.1", "ends\\\\", "bingpreview", "ü"]
+)
+TAIL = st.sampled_from(
+    [
+        "",
+        "  ",
+        ' "{r}" "{u}"',
+        ' "{r}" "{u}" "-"',
+        ' "{r}" "{u}" 0.003 "up=10.0.0.1:80"',
+        ' "{r}" "{u}" ""',
+        ' "{r}" "{u}"   ',
+        ' "{r}" "{u}"  x',
+        ' "{r}" "{u}" x"y',
+        ' "{r}" "{u}" "open',
+        ' "{r}" "{u}""x"',
+        ' "{r}"',
+        ' "{r}" "{u}',
+        ' "{r}" "{u}"\t',
+        " x",
+    ]
+)
+
+
+@st.composite
+def odd_line(draw) -> str:
+    client, ident, user = draw(TOKEN), draw(st.sampled_from(["-", "x"])), draw(TOKEN)
+    vhost = draw(st.sampled_from(["", "", "", "www.example.com:443 "]))
+    stamp = f"[{draw(DAY)}/{draw(MONTH)}/{draw(YEAR)}:{draw(CLOCK)} {draw(ZONE)}]"
+    tail = draw(TAIL).format(r=draw(QUOTED), u=draw(QUOTED))
+    return f'{vhost}{client} {ident} {user} {stamp} "{draw(REQUEST)}" {draw(STATUS)} {draw(BYTES)}{tail}'
+
+
+# no shrinking: each example is two Spark jobs, and the failure message names the first differing line
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+@given(st.lists(odd_line(), min_size=150, max_size=300))
+def test_lines_from_odd_parts_agree(spark, lines):
+    assert_same_as_regex(spark, lines)
+
+
+# --- random mutations of valid lines -------------------------------------------------------
+
+MUTATION_ALPHABET = ' "\\[]:/-+?&=.\t0123456789aZé\x01'
+
+
+def mutate(line: str, rng: random.Random) -> str:
+    """The line with one to three characters replaced, inserted or deleted."""
+    chars = list(line)
+    for _ in range(rng.randint(1, 3)):
+        at = rng.randrange(len(chars) + 1)
+        kind = rng.random()
+        if kind < 0.4 and at < len(chars):
+            chars[at] = rng.choice(MUTATION_ALPHABET)
+        elif kind < 0.7:
+            chars.insert(at, rng.choice(MUTATION_ALPHABET))
+        elif at < len(chars):
+            del chars[at]
+    return "".join(chars)
+
+
+def test_mutated_lines_agree(spark):
+    rng = random.Random(20261123)
+    agents = user_agents()
+    base = [
+        *generated_lines(200, seed=3),
+        f'203.0.113.9 - - [29/Feb/2024:23:59:59 -1130] "GET /p?a=1 HTTP/1.1" 200 7 "-" "{logged(rng.choice(agents))}"'
+        ' "-" 0.1',
+        '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326',
+    ]
+    lines = [mutate(rng.choice(base), rng) for _ in range(6000)]
+    assert_same_as_regex(spark, lines)
+    assert taken_by_compiled(spark, lines) > 1000  # many mutations keep the line valid and typed
