@@ -32,7 +32,8 @@ def path_without_java(tmp_path, leave_out=("java",)):
 
 def setup_jvm(cache, path=None):
     """bootstrap/local.sh's lakeml_setup_jvm with the ready venv and another cache; prints the jar's path."""
-    script = f'source "{SETUP}" && LAKEML_CACHE="{cache}" && mkdir -p "{cache}" && lakeml_setup_jvm && echo "$LAKEML_JVM_JAR"'
+    script = f'source "{SETUP}" && LAKEML_CACHE="{cache}" && mkdir -p "{cache}" && lakeml_setup_jvm'
+    script += ' && echo "$LAKEML_JVM_JAR"'
     env = {**os.environ, **({"PATH": path} if path else {})}
     return run(["bash", "-c", script], env=env, timeout=120)
 
