@@ -50,7 +50,7 @@ def floor_steps(spark, path: str, out: str) -> dict:
 
     from bench.ingest_logs import lakeml_rows
     from jobs.common.session import session_confs
-    from jobs.ingest_logs import ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS, UNCOMPRESSED_CACHE
+    from jobs.ingest_logs import ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS
 
     names = ("raw", "table", "parquet", "job", "typed")
     delta_out, table_out, parquet_out, job_out, typed_out = (os.path.join(out, name) for name in names)
@@ -65,7 +65,7 @@ def floor_steps(spark, path: str, out: str) -> dict:
         shutil.rmtree(delta_out, ignore_errors=True)
         lines().write.format("delta").save(delta_out)
 
-    with session_confs(spark, UNCOMPRESSED_CACHE):  # held in memory as the job holds its parse
+    with session_confs(spark, {"spark.sql.inMemoryColumnarStorage.compressed": "false"}):
         rows = lakeml_rows(spark, path).persist(StorageLevel.MEMORY_AND_DISK)
     rows.count()  # parsed once, outside every timing
 

@@ -9,13 +9,18 @@ How it runs (I/O at the edges, the parsing is `parse_lines`, a pure DataFrame tr
 1. list the input files; the ledger (`_state/ingest_logs/<source>/ledger.json`) says which
    (uri, size, mtime) were already taken; only new or changed files are read;
 2. `auto` sniffs each file's first lines (JSON object or access log);
-3. one parse: access lines with ONE regex evaluation (`regexp_replace` into a separator-joined
-   string, then `split`), JSON lines with one `from_json`; the result is cached (uncompressed)
-   and counted;
-4. the reject gate (exit 3, nothing published);
+3. the parse (`parse_lines`): access lines through lakeml's compiled parser
+   (jvm/lakeml/AccessLineParser.java), which types the lines it can fully validate; every other
+   access line through ONE regex evaluation (`regexp_replace` into a separator-joined string, then
+   `split`), which owns the rules and the reject reasons; JSON lines with one `from_json`;
+4. a counting pass of the parse (lines, rows and rejects by file, date and reason) and the reject
+   gate (exit 3, nothing published);
 5. publish: Delta `replaceWhere source_file IN (taken files)` on the table and on the
    quarantine, so re-taking a file replaces exactly its rows (a run killed between a commit and
-   the ledger write is repaired by the re-run); then the ledger.
+   the ledger write is repaired by the re-run); then the ledger. The table's commit parses the
+   files again rather than caching the first pass: with the compiled parser a second parse is
+   cheaper than building a cache, and memory stays flat. The quarantine's commit parses them a
+   third time only when there are rejects.
 The table keeps Delta's data-skipping statistics only on event_ts, status, client and path (table
 property `delta.dataSkippingStatsColumns`, set when the table is created): the columns logs are
 filtered by; statistics on all 22 columns cost about a third of the write.
@@ -41,7 +46,6 @@ from jobs.common.quality import (
     sql_list,
     to_quarantine,
 )
-from jobs.common.session import session_confs
 from jobs.common.summary import RunSummary
 
 HELP = "access logs and JSON event lines into the Delta table logs_<source>"
@@ -147,11 +151,6 @@ TABLE_COLUMNS = (
 # otherwise compute them for the first 32 columns, a third of the write's cost here); set when the
 # table is created.
 STATS_COLUMNS = "event_ts,status,client,path"
-# The parse is cached once (the gate needs its counts before anything is published, the two commits
-# then read the cache). The cache is built while the count runs, uncompressed: compressing 22
-# columns (dictionary and run-length statistics per value) was a fifth of the job's CPU for no use
-# (it lives for the run only, spilling to disk if needed).
-UNCOMPRESSED_CACHE = {"spark.sql.inMemoryColumnarStorage.compressed": "false"}
 REASONS = (
     "empty_line",
     "too_long",
@@ -672,7 +671,6 @@ def plan_files(listed: Sequence[FileInfo], ledger: Dict[str, dict], reprocess: b
 
 
 def run(spark, args) -> RunSummary:
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     lake = args.lake
@@ -712,69 +710,64 @@ def run(spark, args) -> RunSummary:
             json=sum(v == "json" for v in formats.values()), access=sum(v == "access" for v in formats.values())
         )
 
-    # Spark builds the cache in a copy of the session taken at persist(): the setting must be in force then
-    with session_confs(spark, UNCOMPRESSED_CACHE):
-        parsed = parse_lines(read_lines(spark, plan.read, formats), mapping).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        with stage("parse") as counts:
-            try:
-                stats = (
-                    parsed.groupBy("source_file", "event_date", "reason")
-                    .agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
-                    .collect()
-                )
-            except Exception as error:
-                bad = find_unreadable(spark, plan.read)
-                if bad is not None:
-                    raise LakemlError(
-                        f"cannot read {bad[0]}: {bad[1]} (truncated or corrupt compressed file); "
-                        "replace or remove it and run again. Nothing was published."
-                    ) from None
-                raise error
-            facts = _facts(stats)
-            counts.update(lines=facts["lines"], rows=facts["rows"], rejected=facts["rejected_total"])
-
-        summary.rows_in, summary.rows_out, summary.rows_rejected = (
-            facts["lines"],
-            facts["rows"],
-            facts["rejected_total"],
-        )
-        summary.counts.update(
-            files_taken=len(plan.read),
-            files_by_format={k: sum(v == k for v in formats.values()) for k in ("access", "json")},
-            lines_read=facts["lines"],
-            rows_written=facts["rows"],
-            rejected=facts["reasons"],
-            event_time_min=facts["lo"],
-            event_time_max=facts["hi"],
-            event_dates=facts["dates"],
-        )
-        top = dict(sorted(facts["reasons"].items(), key=lambda kv: -kv[1])[:5])
-        check_reject_gate(
-            facts["lines"], facts["rejected_total"], RejectPolicy(max_fraction=args.max_reject_fraction), top
-        )
-
-        names = {f.uri: hadoop_file_name(spark, f.uri) for f in plan.read}
-        taken_files = f"source_file IN ({sql_list(sorted(names.values()))})"
-        where = taken_files
-        if args.reprocess and facts["dates"]:
-            where = f"(event_date IN ({sql_list(facts['dates'])}) OR {taken_files})"
-        with stage("publish_table") as counts:
-            (
-                table_rows(parsed, args.run_id)
-                .write.format("delta")
-                .mode("overwrite")
-                .option("replaceWhere", where)
-                .option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
-                .partitionBy("event_date")
-                .save(spark_uri(table_uri))
+    parsed = parse_lines(read_lines(spark, plan.read, formats), mapping)
+    with stage("parse") as counts:
+        try:
+            stats = (
+                parsed.groupBy("source_file", "event_date", "reason")
+                .agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
+                .collect()
             )
-            counts.update(rows=facts["rows"])
-        with stage("publish_quarantine") as counts:
-            publish_quarantine(rejected_rows(parsed, args.run_id, args.run_date), quarantine_uri, taken_files)
-            counts.update(rows=facts["rejected_total"])
-    finally:
-        parsed.unpersist()
+        except Exception as error:
+            bad = find_unreadable(spark, plan.read)
+            if bad is not None:
+                raise LakemlError(
+                    f"cannot read {bad[0]}: {bad[1]} (truncated or corrupt compressed file); "
+                    "replace or remove it and run again. Nothing was published."
+                ) from None
+            raise error
+        facts = _facts(stats)
+        counts.update(lines=facts["lines"], rows=facts["rows"], rejected=facts["rejected_total"])
+
+    summary.rows_in, summary.rows_out, summary.rows_rejected = (
+        facts["lines"],
+        facts["rows"],
+        facts["rejected_total"],
+    )
+    summary.counts.update(
+        files_taken=len(plan.read),
+        files_by_format={k: sum(v == k for v in formats.values()) for k in ("access", "json")},
+        lines_read=facts["lines"],
+        rows_written=facts["rows"],
+        rejected=facts["reasons"],
+        event_time_min=facts["lo"],
+        event_time_max=facts["hi"],
+        event_dates=facts["dates"],
+    )
+    top = dict(sorted(facts["reasons"].items(), key=lambda kv: -kv[1])[:5])
+    check_reject_gate(facts["lines"], facts["rejected_total"], RejectPolicy(max_fraction=args.max_reject_fraction), top)
+
+    names = {f.uri: hadoop_file_name(spark, f.uri) for f in plan.read}
+    taken_files = f"source_file IN ({sql_list(sorted(names.values()))})"
+    where = taken_files
+    if args.reprocess and facts["dates"]:
+        where = f"(event_date IN ({sql_list(facts['dates'])}) OR {taken_files})"
+    with stage("publish_table") as counts:
+        (
+            table_rows(parsed, args.run_id)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", where)
+            .option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
+            .partitionBy("event_date")
+            .save(spark_uri(table_uri))
+        )
+        counts.update(rows=facts["rows"])
+    with stage("publish_quarantine") as counts:
+        # no rejects: nothing to parse again, but the commit still clears the files' earlier rejects
+        rejected = parsed if facts["rejected_total"] else parsed.limit(0)
+        publish_quarantine(rejected_rows(rejected, args.run_id, args.run_date), quarantine_uri, taken_files)
+        counts.update(rows=facts["rejected_total"])
 
     with stage("ledger") as counts:
         for info in plan.read:
