@@ -5,8 +5,11 @@ Input: N generated combined-format lines (default 1M, ~170 MB) with real browser
 and a few crawler agents, spread over 7 days; cached under bench/.data/.
 Contenders, all on the same file, in one run:
 - lakeml ingest_logs job (whole run), the headline: the job's `run` as spark-submit runs it, into a
-  fresh lake (list, sniff, parse cached + grouped count for the reject gate, Delta table commit,
-  quarantine commit, ledger); the input folder holds only this file;
+  fresh lake (list, sniff, a counting pass of the parse for the reject gate, the Delta table commit
+  (parsing again), the quarantine commit, the ledger); the input folder holds only this file; in the
+  bench's JVM, after a warm-up run on 2,000 lines;
+- the same job through `./spark-submit.sh local ingest_logs` in a fresh JVM, as a nightly run starts
+  (JVM start, class loading, code generation and JIT warm-up included; 1M only);
 - lakeml transform + Delta write only: the pure transform (`read_lines` -> `parse_lines` ->
   `table_rows`) written as a Delta table, without the job's count pass and quarantine (1M only);
 - lakeml transform into noop sink: the same plan into Spark's no-op sink, the parse alone (1M only);
@@ -31,6 +34,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 from functools import partial
 
 from bench._harness import DATA_DIR, OUT_DIR, ensure_dirs, peak_rss_mb, report, timed
@@ -52,6 +56,7 @@ BOTS = [
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
 ]
 JOB = "lakeml ingest_logs job (whole run)"
+JOB_FRESH = "lakeml ingest_logs job via ./spark-submit.sh, fresh JVM (a nightly run)"
 DUCK = "DuckDB regexp_extract + Parquet"
 DUCK_SAME = "DuckDB, the job's columns, Parquet partitioned by event_date"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -97,13 +102,14 @@ def generate(path: str, n: int, seed: int = 11) -> None:
     os.replace(tmp, path)
 
 
-def lakeml_rows(spark, path: str):
+def lakeml_rows(spark, path: str, compiled: bool = True):
     """The job's pure transform over one access-log file: the table's rows (a lazy DataFrame)."""
     from jobs import ingest_logs as il
     from jobs.common.lake import FileInfo, normalize_uri
 
     uri = normalize_uri(path, "input")
-    parsed = il.parse_lines(il.read_lines(spark, [FileInfo(uri, os.path.getsize(path), 0)], {uri: "access"}))
+    lines = il.read_lines(spark, [FileInfo(uri, os.path.getsize(path), 0)], {uri: "access"})
+    parsed = il.parse_lines(lines, compiled=compiled)
     return il.table_rows(parsed, "bench")
 
 
@@ -116,25 +122,40 @@ def lakeml_parse_write(spark, path: str, out: str) -> None:
     rows.option("delta.dataSkippingStatsColumns", il.STATS_COLUMNS).partitionBy("event_date").save(out)
 
 
-def lakeml_job(spark, path: str, lake_root: str) -> dict:
-    """The whole job as a run does it (list, sniff, parse, cached count + reject gate, Delta table and
-    quarantine commits, ledger) into a fresh lake; the input folder holds only this file (a hard link)."""
-    from jobs import ingest_logs as il
-    from jobs.common.cli import execute, parse_job_args
-
+def job_argv(path: str, lake_root: str) -> list:
+    """The job's flags for a fresh lake and an input folder holding only this file (a hard link)."""
     shutil.rmtree(lake_root, ignore_errors=True)
     raw = os.path.join(lake_root + "_input")
     shutil.rmtree(raw, ignore_errors=True)
     os.makedirs(raw)
     os.link(path, os.path.join(raw, os.path.basename(path)))
-    argv = ["--source", "bench", "--input", raw, "--lake", lake_root, "--run-date", "2026-11-21"]
-    args = parse_job_args("ingest_logs", il, argv)
+    return ["--source", "bench", "--input", raw, "--lake", lake_root, "--run-date", "2026-11-21"]
+
+
+def lakeml_job(spark, path: str, lake_root: str) -> dict:
+    """The whole job as a run does it (list, sniff, counting pass + reject gate, Delta table and
+    quarantine commits, ledger), in this process's Spark session."""
+    from jobs import ingest_logs as il
+    from jobs.common.cli import execute, parse_job_args
+
+    args = parse_job_args("ingest_logs", il, job_argv(path, lake_root))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = execute(il, args, spark)
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
     assert code == 0, summary
     return summary
+
+
+def lakeml_job_fresh_jvm(path: str, lake_root: str, threads: int) -> dict:
+    """The whole job as a nightly run starts it: ./spark-submit.sh local in a new process and JVM."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "LAKEML_DRIVER_MEMORY": "3g"}
+    cmd = [os.path.join(root, "spark-submit.sh"), "local", "ingest_logs", *job_argv(path, lake_root)]
+    cmd += ["--master", f"local[{threads}]"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def lakeml_parse_only(spark, path: str) -> None:
@@ -294,6 +315,9 @@ def main() -> None:
                 timed("lakeml transform + Delta write only", n, partial(lakeml_parse_write, spark, path, delta_out)),
             ]
         results.append(timed(JOB, n, partial(lakeml_job, spark, path, lake_root)))
+        if n == opts.rows:
+            fresh_lake = os.path.join(OUT_DIR, f"ingest_logs_{n}_fresh_lake")
+            results.append(timed(JOB_FRESH, n, partial(lakeml_job_fresh_jvm, path, fresh_lake, opts.threads)))
         results.append(timed(DUCK, n, partial(duckdb_parse_write, path, duck_out, opts.threads)))
         table = os.path.join(lake_root, "tables", "logs_bench")
         if n == opts.rows:
@@ -301,7 +325,8 @@ def main() -> None:
             same_out = os.path.join(OUT_DIR, f"ingest_logs_{n}_duckdb_job_columns")
             shutil.rmtree(same_out, ignore_errors=True)
             results.append(timed(DUCK_SAME, n, partial(duckdb_job_columns, path, same_out, opts.threads)))
-            figures = check_same(spark, [table, delta_out], duck_out, polars_out)
+            fresh_table = os.path.join(OUT_DIR, f"ingest_logs_{n}_fresh_lake", "tables", "logs_bench")
+            figures = check_same(spark, [table, delta_out, fresh_table], duck_out, polars_out)
             print(f"job table = DuckDB same columns: {check_job_columns(table, same_out)}")
         else:
             figures = check_same(spark, [table], duck_out, None)

@@ -11,15 +11,11 @@ each Spark step into the no-op sink unless said, best of two:
   memory only (no-op sink), written as the job writes them (Delta, partitioned by event_date,
   statistics on 4 columns), and as plain partitioned Parquet; DuckDB copying the same rows (read
   from that Parquet) to one Parquet file;
-- read + a compiled parser: bench/jvm/AccessGroups.java (a hand-written parser for this layout,
-  compiled with javac at the start, called as a Java UDF) giving the same groups as the job's regex;
-  checked equal to the regex's groups on every line before timing. Bench only: what a parser compiled
-  for the access-log layout would cost instead of the general regex;
-- the job's transform (`parse_lines` -> `table_rows`) into the no-op sink and to Delta, beside
-- a compiled typed parse: bench/jvm/AccessRow.java, the table's typed columns of an access line from
-  AccessGroups' groups in compiled code (a Java UDF returning a struct), into the no-op sink and to
-  Delta as the job writes; checked against the job's rows on ten figures before timing. Bench only:
-  no vhost, no trailing fields, a simplified reject reason;
+- read + lakeml's compiled access-line parser alone (jvm/lakeml/AccessLineParser.java, the Java
+  UDF the job calls first; every line of this file is one it takes);
+- the job's transform (`parse_lines` -> `table_rows`) into the no-op sink and to Delta, and the
+  same transform with the regex path only (`compiled=False`, what the job did before the compiled
+  parser), checked equal to it on the ten figures of bench/ingest_logs.py's TABLE_FIGURES;
 - DuckDB: the whole parse + Parquet write of bench/ingest_logs.py (the peer).
 The ratios say how much of DuckDB's time each floor already costs; the job has to fit its typed
 columns, the reject gate's counts and two commits into what is left.
@@ -32,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from functools import partial
 
@@ -46,14 +41,13 @@ def floor_steps(spark, path: str, out: str) -> dict:
     """The Spark steps, each a function that runs once; `out` is a scratch folder."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType, StringType
 
     from bench.ingest_logs import lakeml_rows
     from jobs.common.session import session_confs
-    from jobs.ingest_logs import ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS
+    from jobs.ingest_logs import ACCESS_PARSER, ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS
 
-    names = ("raw", "table", "parquet", "job", "typed")
-    delta_out, table_out, parquet_out, job_out, typed_out = (os.path.join(out, name) for name in names)
+    names = ("raw", "table", "parquet", "job", "regex")
+    delta_out, table_out, parquet_out, job_out, regex_out = (os.path.join(out, name) for name in names)
 
     def lines():
         return spark.read.text(path)
@@ -79,13 +73,8 @@ def floor_steps(spark, path: str, out: str) -> dict:
         rows.write.partitionBy("event_date").parquet(parquet_out)
 
     regex = F.split(F.regexp_replace("value", ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)
-    spark.udf.registerJavaFunction("access_groups", "AccessGroups", ArrayType(StringType()))
-    spark.udf.registerJavaFunction("access_row", "AccessRow", ACCESS_ROW)
-    typed = compiled_rows(spark, lines())
-    assert figures(typed) == figures(lakeml_rows(spark, path)), "the compiled typed parse disagrees with the job"
-    compiled = F.call_udf("access_groups", "value")
-    differ = lines().filter(~F.equal_null(regex, compiled)).count()
-    assert differ == 0, f"the compiled parser and the regex disagree on {differ} lines"
+    regex_rows = lakeml_rows(spark, path, compiled=False)
+    assert figures(regex_rows) == figures(lakeml_rows(spark, path)), "the compiled parse disagrees with the regex"
     return {
         "read": lambda: noop(lines()),
         "read + length": lambda: noop(lines().select(F.length("value"))),
@@ -93,48 +82,18 @@ def floor_steps(spark, path: str, out: str) -> dict:
             lines().select(F.regexp_extract("value", r'" (\d{3}) ', 1).cast("int"))
         ),
         "read + the job's access regex + split": lambda: noop(lines().select(regex.alias("groups"))),
-        "read + a compiled parser (Java UDF, same groups)": lambda: noop(lines().select(compiled.alias("groups"))),
+        "read + lakeml's compiled parser alone (Java UDF)": lambda: noop(
+            lines().select(F.call_udf(ACCESS_PARSER, "value").alias("parsed"))
+        ),
         "raw lines to Delta (one string column)": raw_delta,
         "the job's transform, no-op sink": lambda: noop(lakeml_rows(spark, path)),
         "the job's transform, to Delta as the job writes": lambda: to_delta(lakeml_rows(spark, path), job_out),
-        "read + compiled typed parse (Java UDF struct), no-op sink": lambda: noop(typed),
-        "read + compiled typed parse, to Delta as the job writes": lambda: to_delta(typed, typed_out),
+        "the job's transform, regex path only, no-op sink": lambda: noop(regex_rows),
+        "the job's transform, regex path only, to Delta": lambda: to_delta(regex_rows, regex_out),
         "the job's parsed rows, from memory, no-op sink": lambda: noop(rows),
         "the job's parsed rows, from memory, to Delta as the job writes them": lambda: to_delta(rows, table_out),
         "the job's parsed rows, from memory, to partitioned Parquet": table_parquet,
     }
-
-
-ACCESS_ROW = (
-    "struct<event_ts:timestamp,client:string,user:string,method:string,url:string,path:string,"
-    "query:map<string,string>,protocol:string,status:int,bytes:bigint,referrer:string,user_agent:string,"
-    "is_bot:boolean,reason:string>"
-)
-
-
-def compiled_rows(spark, lines):
-    """The table's rows from the compiled typed parse (AccessRow), in the job's column order."""
-    from pyspark.sql import functions as F
-
-    from jobs.ingest_logs import TABLE_COLUMNS
-
-    # non-deterministic (always true) guard: the optimizer then runs the UDF once per line, never per field
-    row = F.when(F.spark_partition_id() >= 0, F.call_udf("access_row", "value"))
-    parsed = lines.select(row.alias("r"), F.input_file_name().alias("source_file"))
-    taken = parsed.select("r.*", "source_file").filter(F.col("reason").isNull())
-    nulls = {name: F.lit(None).cast(kind) for name, kind in NULL_COLUMNS.items()}
-    derived = {"event_date": F.to_date("event_ts"), "run_id": F.lit("bench"), **nulls}
-    return taken.select(*[derived[c].alias(c) if c in derived else F.col(c) for c in TABLE_COLUMNS])
-
-
-NULL_COLUMNS = {
-    "extra": "array<string>",
-    "vhost": "string",
-    "event": "string",
-    "user_id": "string",
-    "anonymous_id": "string",
-    "properties": "map<string,string>",
-}
 
 
 def figures(rows) -> tuple:
@@ -142,21 +101,6 @@ def figures(rows) -> tuple:
     from bench.ingest_logs import TABLE_FIGURES
 
     return tuple(rows.selectExpr(*TABLE_FIGURES).first())
-
-
-def compiled_parser_jar() -> str:
-    """bench/jvm/AccessGroups.java and AccessRow.java compiled against pyspark's jars: bench/.out/access_parsers.jar."""
-    import pyspark
-
-    classes = os.path.join(OUT_DIR, "jvm")
-    os.makedirs(classes, exist_ok=True)
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm")
-    spark_jars = os.path.join(os.path.dirname(pyspark.__file__), "jars", "*")
-    sources = [os.path.join(source, name) for name in ("AccessGroups.java", "AccessRow.java")]
-    subprocess.run(["javac", "-nowarn", "-d", classes, "-cp", spark_jars, *sources], check=True)
-    jar = os.path.join(OUT_DIR, "access_parsers.jar")
-    subprocess.run(["jar", "cf", jar, "-C", classes, "."], check=True)
-    return jar
 
 
 def duckdb_copy(scratch: str, out: str) -> None:
@@ -176,12 +120,10 @@ def main() -> None:
     path = os.path.join(DATA_DIR, f"access_combined_{opts.rows}.log")
     generate(path, opts.rows)
 
-    from jobs.common.session import build_session, session_conf
+    from jobs.common.session import build_session
 
-    master = f"local[{opts.threads}]"
-    jars = session_conf(master)["spark.jars"] + "," + compiled_parser_jar()
     spark = build_session(
-        "bench-ingest-logs-floor", master=master, extra={"spark.driver.memory": "3g", "spark.jars": jars}
+        "bench-ingest-logs-floor", master=f"local[{opts.threads}]", extra={"spark.driver.memory": "3g"}
     )
     spark.sparkContext.setLogLevel("ERROR")
     scratch = os.path.join(OUT_DIR, "ingest_logs_floor")

@@ -334,7 +334,8 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, comp
     stage0 = lines.select("*", size_ok.alias("_size_ok"), F.when(~is_json & size_ok, typed_access).alias("_c"))
     size_ok, fast = F.col("_size_ok"), F.col("_c").isNotNull()
     stage1 = stage0.select(
-        "line",
+        # a line the compiled parser took is never a reject, so its raw text is not needed further on
+        F.when(~fast, line).alias("line"),
         "source_file",
         "is_json",
         "_size_ok",
@@ -376,8 +377,8 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, comp
         "source_file",
         "is_json",
         "_size_ok",
-        "_c",
         "_fast",
+        *(F.col("_c")[field].alias(f"_c_{field}") for field in ("status", "bytes", "path", "is_bot", "query")),
         F.when(is_json, json_ok).otherwise(matched).alias("_parsed"),
         group(1).alias("vhost"),
         pick("client", access("client", group(2))).alias("client"),
@@ -439,10 +440,10 @@ def _typed(df):
         .when(F.col("is_json"), F.expr("try_cast(_ts as timestamp)"))
         .otherwise(F.timestamp_micros(F.col("_access_micros")))
     )
-    fast, typed_access = F.col("_fast"), F.col("_c")
+    fast = F.col("_fast")
     status_text, bytes_text = F.col("_status"), F.col("_bytes")
-    status = F.when(fast, typed_access["status"]).otherwise(F.expr("try_cast(_status as int)"))
-    bytes_ = F.when(fast, typed_access["bytes"]).when(bytes_text != "-", F.expr("try_cast(_bytes as bigint)"))
+    status = F.when(fast, F.col("_c_status")).otherwise(F.expr("try_cast(_status as int)"))
+    bytes_ = F.when(fast, F.col("_c_bytes")).when(bytes_text != "-", F.expr("try_cast(_bytes as bigint)"))
     reason = (
         F.when(fast, F.lit(None).cast("string"))
         .when(F.col("line") == "", "empty_line")
@@ -461,12 +462,12 @@ def _typed(df):
         event_ts.alias("event_ts"),
         status.alias("status"),
         bytes_.alias("bytes"),
-        F.when(fast, typed_access["path"])
+        F.when(fast, F.col("_c_path"))
         .when(url.contains("://"), F.regexp_replace(F.substring_index(url, "?", 1), ABSOLUTE_URL_HEAD, ""))
         .otherwise(F.substring_index(url, "?", 1))
         .alias("path"),
         F.when(~fast & has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
-        F.when(fast, typed_access["is_bot"]).otherwise(is_bot(F.col("user_agent"))).alias("is_bot"),
+        F.when(fast, F.col("_c_is_bot")).otherwise(is_bot(F.col("user_agent"))).alias("is_bot"),
     )
     # The reason is computed once here; spark_partition_id() >= 0 is always true, but being
     # non-deterministic it stops the optimizer from pushing a later `reason IS NULL` filter below this
@@ -474,7 +475,7 @@ def _typed(df):
     out = typed.select(
         "*",
         F.to_date("event_ts").alias("event_date"),
-        F.when(fast, typed_access["query"]).otherwise(query_map("_qs")).alias("query"),
+        F.when(fast, F.col("_c_query")).otherwise(query_map("_qs")).alias("query"),
         F.when(F.spark_partition_id() >= 0, reason).alias("reason"),
     )
     return out.select(
