@@ -96,6 +96,11 @@ ACCESS_PARSER_SCHEMA = (
     "extra:array<string>,event_micros:bigint>"
 )
 
+NOT_COMPILED_ERROR = (
+    "ingest_logs: an access line the compiled parser does not take turned up after the counting pass "
+    "(did an input file change during the run?); nothing was published, run the job again"
+)
+
 # every token of BOT_PATTERN contains one of these (lower case)
 BOT_HINTS = ("bot", "crawl", "spider", "slurp", "facebookexternalhit", "ia_archiver", "mediapartners", "feedfetcher")
 BOT_HINTS += ("bingpreview", "yandex", "archive.org", "petalsearch")
@@ -311,14 +316,19 @@ def register_access_parser(spark) -> None:
         ) from None
 
 
-def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, compiled: bool = True):
-    """Raw lines (`line`, `source_file`, `is_json`) -> every table column plus `reason` (null when taken) and `raw`.
+def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, compiled: bool = True, regex: bool = True):
+    """Raw lines (`line`, `source_file`, `is_json`) -> every table column plus `reason` (null when
+    taken), `raw` and `parsed_by` (compiled, regex or json; null for empty and too long lines).
 
     Access lines go first through the compiled parser (ACCESS_PARSER), which types the lines it can
     fully validate; every other access line is matched by ONE regular expression evaluation, which
     owns the rules and the reject reasons. JSON lines take one from_json. `compiled=False` sends every
-    access line through the regex (the reference the compiled parser is tested against).
+    access line through the regex (the reference the compiled parser is tested against);
+    `regex=False` leaves the regex out of the plan (a smaller, faster plan, for input known to hold
+    no line for it) and fails the query on any access line the compiled parser does not take.
     """
+    if not (compiled or regex):
+        raise ValueError("parse_lines needs the compiled parser, the regex, or both")
     from pyspark.sql import functions as F
 
     mapping = json_mapping or parse_json_mapping(DEFAULT_JSON_MAPPING)
@@ -341,8 +351,10 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, comp
         "_size_ok",
         "_c",
         fast.alias("_fast"),
-        F.when(
-            ~is_json & size_ok & ~fast, F.split(F.regexp_replace(line, ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)
+        (
+            F.when(~is_json & size_ok & ~fast, F.split(F.regexp_replace(line, ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP))
+            if regex
+            else F.lit(None).cast("array<string>")
         ).alias("_a"),
         F.when(
             is_json & size_ok,
@@ -406,7 +418,7 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, comp
         .cast("map<string,string>")
         .alias("properties"),
     )
-    return _typed(stage2)
+    return _typed(stage2, regex)
 
 
 def access_event_micros(a):
@@ -428,8 +440,8 @@ def access_event_micros(a):
     return F.when(possible, F.unix_micros(local.cast("timestamp")) - east.cast("long") * 60_000_000)
 
 
-def _typed(df):
-    """Typed columns, derived columns and the reject reason."""
+def _typed(df, regex: bool = True):
+    """Typed columns, derived columns and the reject reason (see parse_lines for `regex`)."""
     from pyspark.sql import functions as F
 
     ts_text = F.col("_ts")
@@ -448,6 +460,7 @@ def _typed(df):
         F.when(fast, F.lit(None).cast("string"))
         .when(F.col("line") == "", "empty_line")
         .when(~F.col("_size_ok"), "too_long")
+        .when(~F.col("is_json") & F.lit(not regex), F.raise_error(F.lit(NOT_COMPILED_ERROR)))
         .when(~F.col("_parsed") & F.col("is_json"), "unparseable_json")
         .when(~F.col("_parsed"), "unparseable")
         .when(F.col("event_ts").isNull(), "bad_timestamp")
@@ -478,10 +491,14 @@ def _typed(df):
         F.when(fast, F.col("_c_query")).otherwise(query_map("_qs")).alias("query"),
         F.when(F.spark_partition_id() >= 0, reason).alias("reason"),
     )
+    parsed_by = (
+        F.when(F.col("is_json"), "json").when(fast, "compiled").when((F.col("line") != "") & F.col("_size_ok"), "regex")
+    )
     return out.select(
         *TABLE_COLUMNS[:-1],
         "reason",
         F.when(F.col("reason").isNotNull(), F.col("line")).alias("raw"),
+        parsed_by.alias("parsed_by"),
     )
 
 
@@ -711,11 +728,12 @@ def run(spark, args) -> RunSummary:
             json=sum(v == "json" for v in formats.values()), access=sum(v == "access" for v in formats.values())
         )
 
-    parsed = parse_lines(read_lines(spark, plan.read, formats), mapping)
+    lines = read_lines(spark, plan.read, formats)
+    parsed = parse_lines(lines, mapping)
     with stage("parse") as counts:
         try:
             stats = (
-                parsed.groupBy("source_file", "event_date", "reason")
+                parsed.groupBy("source_file", "event_date", "reason", "parsed_by")
                 .agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
                 .collect()
             )
@@ -739,6 +757,7 @@ def run(spark, args) -> RunSummary:
         files_taken=len(plan.read),
         files_by_format={k: sum(v == k for v in formats.values()) for k in ("access", "json")},
         lines_read=facts["lines"],
+        lines_by_parser=facts["by_parser"],
         rows_written=facts["rows"],
         rejected=facts["reasons"],
         event_time_min=facts["lo"],
@@ -753,9 +772,11 @@ def run(spark, args) -> RunSummary:
     where = taken_files
     if args.reprocess and facts["dates"]:
         where = f"(event_date IN ({sql_list(facts['dates'])}) OR {taken_files})"
+    # with no line for the regex (the usual night), the table's pass runs the smaller plan without it
+    table_source = parsed if facts["by_parser"].get("regex") else parse_lines(lines, mapping, regex=False)
     with stage("publish_table") as counts:
         (
-            table_rows(parsed, args.run_id)
+            table_rows(table_source, args.run_id)
             .write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", where)
@@ -819,12 +840,15 @@ def _facts(stats) -> dict:
     """Counts, reasons, event-time range and per-file dates from the grouped parse result."""
     lines = rows = 0
     reasons: Dict[str, int] = {}
+    by_parser: Dict[str, int] = {}
     files: Dict[str, dict] = {}
     lo = hi = None
     dates = set()
     for row in stats:
         n = int(row["n"])
         lines += n
+        if row["parsed_by"] is not None:
+            by_parser[row["parsed_by"]] = by_parser.get(row["parsed_by"], 0) + n
         entry = files.setdefault(row["source_file"], {"dates": set(), "lines": 0})
         entry["lines"] += n
         if row["reason"] is None:
@@ -843,6 +867,7 @@ def _facts(stats) -> dict:
         "rows": rows,
         "rejected_total": lines - rows,
         "reasons": dict(sorted(reasons.items())),
+        "by_parser": dict(sorted(by_parser.items())),
         "files": files,
         "dates": sorted(dates),
         "lo": lo.isoformat() + "Z" if lo else None,

@@ -38,6 +38,7 @@ def collected(parsed) -> dict:
     return comparable(
         parsed.withColumn("event_ts", F.unix_micros("event_ts"))
         .withColumn("event_date", F.unix_date("event_date"))
+        .drop("parsed_by")
         .collect()
     )
 
@@ -99,6 +100,29 @@ def test_month_ends_leap_years_and_offsets_agree(spark):
     assert_same_as_regex(spark, lines)
     real = sum(day <= calendar.monthrange(year, month)[1] for year, month, day in dates)
     assert taken_by_compiled(spark, lines) == 2 * real
+
+
+def test_the_plan_without_the_regex_agrees_and_refuses_a_line_for_the_regex(spark):
+    from pyspark.sql import functions as F
+
+    from tests.spark.test_ingest_logs import FIXTURE_EVENTS
+
+    with open(FIXTURE_EVENTS, encoding="utf-8") as handle:
+        events = handle.read().splitlines()
+    access = [*generated_lines(100, seed=5), "", "x" * (il.MAX_RAW_BYTES + 1)]
+    rows = [(line, str(i), False) for i, line in enumerate(access)]
+    rows += [(line, str(len(rows) + i), True) for i, line in enumerate(events)]
+    frame = spark.createDataFrame(rows, "line string, source_file string, is_json boolean")
+    full = il.parse_lines(frame)
+    assert {r.parsed_by for r in full.collect()} == {"compiled", "json", None}
+    assert collected(il.parse_lines(frame, regex=False)) == collected(full)
+    with_odd = frame.union(spark.createDataFrame([("not a log line", "odd", False)], frame.schema))
+    try:
+        il.parse_lines(with_odd, regex=False).filter(F.col("reason").isNull()).count()
+    except Exception as error:
+        assert "did an input file change during the run" in str(error)
+    else:
+        raise AssertionError("a line for the regex must fail the plan without it")
 
 
 # --- lines built from odd parts ------------------------------------------------------------

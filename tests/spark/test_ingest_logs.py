@@ -226,6 +226,9 @@ def test_run_counts_every_line_and_reruns_are_idempotent(spark, lake, tmp_path):
     assert counts["rejected"] == expected["reasons"]
     assert (counts["files_taken"], counts["files_skipped"]) == (4, 0)
     assert counts["files_by_format"] == {"access": 3, "json": 1}
+    by_parser = counts["lines_by_parser"]
+    assert by_parser["json"] == 6 and by_parser["compiled"] >= expected["lines"] - 30  # the generated lines
+    assert by_parser["regex"] >= 7 + 6  # the fixture's odd lines and apachelogs' vhost lines
     assert counts["event_time_min"] == "2000-10-10T20:55:36Z"
     assert "2026-11-20" in counts["event_dates"] and "2019-05-06" in counts["event_dates"]
 
@@ -262,6 +265,7 @@ def test_run_counts_every_line_and_reruns_are_idempotent(spark, lake, tmp_path):
     code, third = run_in_process(spark, "ingest_logs", args_for(raw, lake))
     assert code == 0 and third["counts"]["files_taken"] == 1 and third["counts"]["files_skipped"] == 4
     assert third["rows_in"] == third["rows_out"] == 30
+    assert third["counts"]["lines_by_parser"] == {"compiled": 30}  # the table's pass ran without the regex
     assert table(spark, lake).count() == expected["rows"] + 30
     assert table(spark, lake).filter("source_file NOT LIKE '%access%202.log'").count() == expected["rows"]
 
@@ -319,6 +323,7 @@ def test_s3_input_and_lake(spark, s3_bucket, s3_client, tmp_path):
     code, summary = run_in_process(spark, "ingest_logs", argv)
     assert code == 0, summary["message"]
     assert summary["rows_in"] == 56 and summary["rows_out"] == 53 and summary["rows_rejected"] == 3
+    assert summary["counts"]["lines_by_parser"] == {"compiled": 50, "json": 6}
     df = spark.read.format("delta").load("s3a://" + bucket + "/lake/tables/logs_web")
     assert df.count() == 53
     assert {r.source_file for r in df.select("source_file").distinct().collect()} == {
