@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Dict, List, Optional
 
+from jobs.common.session import lakeml_jar
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("jobs", "features")
 ENTRY = "lakeml_main.py"
@@ -141,22 +143,12 @@ def git_commit(root: str = ROOT) -> Optional[str]:
         return None
 
 
-def compiled_jar(path: Optional[str]) -> str:
-    """The jar bootstrap/local.sh compiled from jvm/ (LAKEML_JVM_JAR); a clear error when it is missing."""
-    if not path or not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"lakeml's JVM jar (LAKEML_JVM_JAR={path or ''}) is missing: build artifacts through "
-            "./spark-submit.sh emr, which compiles jvm/ first"
-        )
-    return path
-
-
 def build(out_dir: str, root: str = ROOT, jvm_jar: Optional[str] = None) -> Artifact:
     """Build the artifact into out_dir (created if needed); returns its version and files.
 
     jvm_jar: the compiled jar of jvm/ (default: $LAKEML_JVM_JAR, which bootstrap/local.sh sets).
     """
-    jar = compiled_jar(jvm_jar or os.environ.get("LAKEML_JVM_JAR"))
+    jar = lakeml_jar(jvm_jar or os.environ.get("LAKEML_JVM_JAR"))
     os.makedirs(out_dir, exist_ok=True)
     meta = setup_metadata(root)
     files = {

@@ -470,17 +470,21 @@ def _typed(df, regex: bool = True):
     )
     url = F.col("url")
     has_query = url.contains("?")
+    # the lines whose path, query and is_bot Spark derives: JSON lines, and the access lines the compiled
+    # parser declined when the regex is in the plan (without it they can only be rejects); for a run
+    # without JSON files and without the regex this is constant false, and the optimizer drops the branches
+    derived = F.col("is_json") | F.lit(regex)
     typed = df.select(
         "*",
         event_ts.alias("event_ts"),
         status.alias("status"),
         bytes_.alias("bytes"),
         F.when(fast, F.col("_c_path"))
-        .when(url.contains("://"), F.regexp_replace(F.substring_index(url, "?", 1), ABSOLUTE_URL_HEAD, ""))
-        .otherwise(F.substring_index(url, "?", 1))
+        .when(derived & url.contains("://"), F.regexp_replace(F.substring_index(url, "?", 1), ABSOLUTE_URL_HEAD, ""))
+        .when(derived, F.substring_index(url, "?", 1))
         .alias("path"),
-        F.when(~fast & has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
-        F.when(fast, F.col("_c_is_bot")).otherwise(is_bot(F.col("user_agent"))).alias("is_bot"),
+        F.when(~fast & derived & has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
+        F.when(fast, F.col("_c_is_bot")).when(derived, is_bot(F.col("user_agent"))).alias("is_bot"),
     )
     # The reason is computed once here; spark_partition_id() >= 0 is always true, but being
     # non-deterministic it stops the optimizer from pushing a later `reason IS NULL` filter below this
@@ -488,7 +492,7 @@ def _typed(df, regex: bool = True):
     out = typed.select(
         "*",
         F.to_date("event_ts").alias("event_date"),
-        F.when(fast, F.col("_c_query")).otherwise(query_map("_qs")).alias("query"),
+        F.when(fast, F.col("_c_query")).when(derived, query_map("_qs")).alias("query"),
         F.when(F.spark_partition_id() >= 0, reason).alias("reason"),
     )
     parsed_by = (

@@ -72,7 +72,7 @@ def lakeml_jar(path: Optional[str]) -> str:
     """lakeml's compiled JVM jar (bootstrap/local.sh builds it from jvm/); a clear error when it is missing."""
     if not path or not os.path.isfile(path):
         raise UsageError(
-            f"lakeml's JVM jar (LAKEML_JVM_JAR={path or ''}) is missing: run jobs through ./spark-submit.sh local "
+            f"lakeml's JVM jar (LAKEML_JVM_JAR={path or ''}) is missing: run through ./spark-submit.sh local|emr "
             "(it compiles jvm/ once), or run bootstrap/local.sh and export LAKEML_JVM_JAR"
         )
     return path
