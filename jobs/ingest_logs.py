@@ -484,7 +484,7 @@ def _typed(df, regex: bool = True):
         .when(derived, F.substring_index(url, "?", 1))
         .alias("path"),
         F.when(~fast & derived & has_query, F.expr("substring(url, instr(url, '?') + 1)")).alias("_qs"),
-        F.when(fast, F.col("_c_is_bot")).when(derived, is_bot(F.col("user_agent"))).alias("is_bot"),
+        F.when(fast, F.col("_c_is_bot")).when(derived, is_bot(F.col("user_agent"))).otherwise(False).alias("is_bot"),
     )
     # The reason is computed once here; spark_partition_id() >= 0 is always true, but being
     # non-deterministic it stops the optimizer from pushing a later `reason IS NULL` filter below this
