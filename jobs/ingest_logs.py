@@ -327,9 +327,10 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, comp
     `regex=False` leaves the regex out of the plan (a smaller, faster plan, for input known to hold
     no line for it) and fails the query on any access line the compiled parser does not take.
     """
+    from pyspark.sql import functions as F
+
     if not (compiled or regex):
         raise ValueError("parse_lines needs the compiled parser, the regex, or both")
-    from pyspark.sql import functions as F
 
     mapping = json_mapping or parse_json_mapping(DEFAULT_JSON_MAPPING)
     schema, map_heads = json_schema(mapping)
