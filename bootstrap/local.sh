@@ -137,11 +137,17 @@ lakeml_setup_venv() {
   LAKEML_VENV="$dir"
 }
 
+_lakeml_spark_home() {
+  # the venv's pyspark folder: a Spark distribution with bin/ and jars/
+  "$LAKEML_VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'
+}
+
 lakeml_setup_jvm() {
   # lakeml's own JVM classes (jvm/**/*.java) compiled against the venv's Spark into one jar,
   # cached under a hash of the sources and the Spark jars they compile against.
+  # $1: the venv's Spark home if the caller has it already (else it is looked up).
   local spark_jars key dir tmp sources
-  spark_jars="$("$LAKEML_VENV/bin/python" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')"
+  spark_jars="${1:-$(_lakeml_spark_home)}/jars"
   sources="$(cd "$LAKEML_ROOT" && find jvm -name '*.java' | LC_ALL=C sort)"
   key="$( (cd "$LAKEML_ROOT" && cat $sources; ls "$spark_jars"; echo "java $LAKEML_JAVA_MAJOR") | sha256sum | cut -c1-12)"
   dir="$LAKEML_CACHE/jvm-$key"
@@ -174,13 +180,14 @@ lakeml_setup() {
   lakeml_check_java || return 1
   lakeml_setup_jars || return 1
   lakeml_setup_venv || return 1
-  lakeml_setup_jvm || return 1
+  SPARK_HOME="$(_lakeml_spark_home)" || return 1
+  lakeml_setup_jvm "$SPARK_HOME" || return 1
   # Convenience links inside the clone (ignored by git) for people poking around.
   ln -sfn "$LAKEML_VENV" "$LAKEML_ROOT/.venv" 2>/dev/null || true
   ln -sfn "$LAKEML_JARS_DIR" "$LAKEML_ROOT/.jars" 2>/dev/null || true
   export LAKEML_VENV LAKEML_JARS_DIR LAKEML_JVM_JAR LAKEML_CACHE
   export PYTHONPATH="$LAKEML_ROOT${PYTHONPATH:+:$PYTHONPATH}"
-  export SPARK_HOME="$("$LAKEML_VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+  export SPARK_HOME
   export PYSPARK_PYTHON="$LAKEML_VENV/bin/python"
   export PYSPARK_DRIVER_PYTHON="$LAKEML_VENV/bin/python"
 }

@@ -119,10 +119,10 @@ def local_conf(
     master: Optional[str] = None,
     jvm_jar: Optional[str] = None,
 ) -> Dict[str, str]:
-    """Everything a local session needs beyond ALWAYS_CONF."""
+    """Everything a local session needs beyond ALWAYS_CONF (jvm_jar: a checked `lakeml_jar` path)."""
     conf = {
         "spark.master": master or "local[*]",
-        "spark.jars": ",".join(local_jars(jars_dir) + ([lakeml_jar(jvm_jar)] if jvm_jar else [])),
+        "spark.jars": ",".join(local_jars(jars_dir) + ([jvm_jar] if jvm_jar else [])),
         # The standard AWS chain: env vars, ~/.aws profiles, container and instance roles.
         "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
