@@ -90,11 +90,26 @@ BOT_PATTERN = (
 # lakeml's compiled access-line parser (jvm/lakeml/AccessLineParser.java), a Java UDF returning these columns
 ACCESS_PARSER = "lakeml_access_line"
 ACCESS_PARSER_CLASS = "lakeml.AccessLineParser"
-ACCESS_PARSER_SCHEMA = (
-    "struct<client:string,user:string,method:string,url:string,path:string,query:map<string,string>,"
-    "protocol:string,status:int,bytes:bigint,referrer:string,user_agent:string,is_bot:boolean,"
-    "extra:array<string>,event_micros:bigint>"
+# the same decision, returning only the event time (jvm/lakeml/AccessLineTime.java), for the counting pass
+ACCESS_TIME = "lakeml_access_line_time"
+ACCESS_TIME_CLASS = "lakeml.AccessLineTime"
+ACCESS_PARSER_FIELDS = (
+    ("client", "string"),
+    ("user", "string"),
+    ("method", "string"),
+    ("url", "string"),
+    ("path", "string"),
+    ("query", "map<string,string>"),
+    ("protocol", "string"),
+    ("status", "int"),
+    ("bytes", "bigint"),
+    ("referrer", "string"),
+    ("user_agent", "string"),
+    ("is_bot", "boolean"),
+    ("extra", "array<string>"),
+    ("event_micros", "bigint"),
 )
+ACCESS_PARSER_SCHEMA = "struct<" + ",".join(f"{name}:{kind}" for name, kind in ACCESS_PARSER_FIELDS) + ">"
 
 NOT_COMPILED_ERROR = (
     "ingest_logs: an access line the compiled parser does not take turned up after the counting pass "
@@ -303,9 +318,10 @@ def _json_value(js, path: str, map_heads):
 
 
 def register_access_parser(spark) -> None:
-    """Make lakeml's compiled access-line parser (jvm/lakeml/AccessLineParser.java) callable as ACCESS_PARSER."""
+    """Make lakeml's compiled access-line parser (jvm/lakeml/) callable as ACCESS_PARSER and ACCESS_TIME."""
     try:
         spark.udf.registerJavaFunction(ACCESS_PARSER, ACCESS_PARSER_CLASS, ACCESS_PARSER_SCHEMA)
+        spark.udf.registerJavaFunction(ACCESS_TIME, ACCESS_TIME_CLASS, "bigint")
     except Exception as error:
         if "ClassNotFoundException" not in str(error) and "Can not load class" not in str(error):
             raise
@@ -555,6 +571,85 @@ def rejected_rows(parsed, run_id: str, run_date: str):
     )
 
 
+def compiled_times(lines):
+    """The lines with `_micros`: the event time of each access line the compiled parser takes, else null.
+
+    ACCESS_TIME makes the compiled parser's decision without building its columns: the counting pass
+    of a night whose lines it all takes needs no more.
+    """
+    from pyspark.sql import functions as F
+
+    register_access_parser(lines.sparkSession)
+    line = F.col("line")
+    takeable = ~F.col("is_json") & (F.octet_length(line) <= MAX_RAW_BYTES)
+    return lines.select("*", F.when(takeable, F.call_udf(ACCESS_TIME, line)).alias("_micros"))
+
+
+def not_compiled(lines):
+    """The lines the compiled parser does not take: JSON, empty, too long and declined lines."""
+    from pyspark.sql import functions as F
+
+    return compiled_times(lines).filter(F.col("_micros").isNull()).drop("_micros")
+
+
+def line_stats(lines, mapping: Dict[str, List[str]]) -> List[dict]:
+    """Lines per file, event date, reject reason and parser, with the event-time range of each group.
+
+    One pass with ACCESS_TIME counts the lines the compiled parser takes; the other lines, if any, are
+    then read again through parse_lines (the rules and the reasons) and counted the same way.
+    """
+    from pyspark.sql import functions as F
+
+    ts = F.timestamp_micros("_micros")
+    groups = (
+        compiled_times(lines)
+        .groupBy("source_file", F.to_date(ts).alias("event_date"))
+        .agg(F.count("*").alias("n"), F.min(ts).alias("lo"), F.max(ts).alias("hi"))
+        .collect()
+    )
+    stats = [{**g.asDict(), "reason": None, "parsed_by": "compiled"} for g in groups if g["event_date"] is not None]
+    if len(stats) < len(groups):
+        rest = parse_lines(not_compiled(lines), mapping)
+        stats += [
+            g.asDict()
+            for g in rest.groupBy("source_file", "event_date", "reason", "parsed_by")
+            .agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
+            .collect()
+        ]
+    return stats
+
+
+def compiled_rows(lines, run_id: str):
+    """The table's rows of input whose lines the compiled parser all takes: its columns as they are, a
+    plan much smaller than parse_lines'. A line it does not take fails the query (NOT_COMPILED_ERROR)."""
+    from pyspark.sql import functions as F
+
+    register_access_parser(lines.sparkSession)
+    # the parse in a projection of its own, so that taking its fields does not run it once per field
+    parsed = lines.select("source_file", F.call_udf(ACCESS_PARSER, "line").alias("_c"))
+    typed = dict(ACCESS_PARSER_FIELDS)
+    micros = F.coalesce(F.col("_c.event_micros"), F.raise_error(F.lit(NOT_COMPILED_ERROR)).cast("bigint"))
+    event_ts = F.timestamp_micros(micros)
+    derived = {"event_ts": event_ts, "event_date": F.to_date(event_ts), "source_file": F.col("source_file")}
+    derived["run_id"] = F.lit(run_id)
+    derived["properties"] = F.lit(None).cast("map<string,string>")
+
+    def column(name: str):
+        if name in derived:
+            return derived[name]
+        return F.col("_c")[name] if name in typed else F.lit(None).cast("string")
+
+    return parsed.select(*(column(name).alias(name) for name in TABLE_COLUMNS))
+
+
+def no_rejects(lines, run_id: str, run_date: str):
+    """An empty frame in the quarantine's shape (its commit still clears the files' earlier rejects)."""
+    from pyspark.sql import functions as F
+
+    empty = lines.limit(0).select("line", "source_file", F.lit(None).cast("string").alias("reason"))
+    return to_quarantine(empty, "line", "source_file", "reason", JOB, run_id, run_date)
+
+
 # --- sniffing and reading ----------------------------------------------------------------
 
 
@@ -694,8 +789,6 @@ def plan_files(listed: Sequence[FileInfo], ledger: Dict[str, dict], reprocess: b
 
 
 def run(spark, args) -> RunSummary:
-    from pyspark.sql import functions as F
-
     lake = args.lake
     table_uri = lake.table(f"logs_{args.source}")
     quarantine_uri = lake.quarantine(JOB)
@@ -734,14 +827,9 @@ def run(spark, args) -> RunSummary:
         )
 
     lines = read_lines(spark, plan.read, formats)
-    parsed = parse_lines(lines, mapping)
     with stage("parse") as counts:
         try:
-            stats = (
-                parsed.groupBy("source_file", "event_date", "reason", "parsed_by")
-                .agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
-                .collect()
-            )
+            stats = line_stats(lines, mapping)
         except Exception as error:
             bad = find_unreadable(spark, plan.read)
             if bad is not None:
@@ -777,12 +865,15 @@ def run(spark, args) -> RunSummary:
     where = taken_files
     if args.reprocess and facts["dates"]:
         where = f"(event_date IN ({sql_list(facts['dates'])}) OR {taken_files})"
-    # with no line for the regex (the usual night), the table's pass runs the smaller plan without it
-    table_source = parsed if facts["by_parser"].get("regex") else parse_lines(lines, mapping, regex=False)
+    # the usual night: the compiled parser takes every line, and the table's pass runs its plan alone; else
+    # parse_lines, without the regex when no line needs it
+    if facts["by_parser"].get("compiled", 0) == facts["lines"]:
+        table = compiled_rows(lines, args.run_id)
+    else:
+        table = table_rows(parse_lines(lines, mapping, regex=bool(facts["by_parser"].get("regex"))), args.run_id)
     with stage("publish_table") as counts:
         (
-            table_rows(table_source, args.run_id)
-            .write.format("delta")
+            table.write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", where)
             .option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
@@ -791,9 +882,13 @@ def run(spark, args) -> RunSummary:
         )
         counts.update(rows=facts["rows"])
     with stage("publish_quarantine") as counts:
-        # no rejects: nothing to parse again, but the commit still clears the files' earlier rejects
-        rejected = parsed if facts["rejected_total"] else parsed.limit(0)
-        publish_quarantine(rejected_rows(rejected, args.run_id, args.run_date), quarantine_uri, taken_files)
+        # only lines the compiled parser does not take can be rejects
+        rejected = (
+            rejected_rows(parse_lines(not_compiled(lines), mapping), args.run_id, args.run_date)
+            if facts["rejected_total"]
+            else no_rejects(lines, args.run_id, args.run_date)
+        )
+        publish_quarantine(rejected, quarantine_uri, taken_files)
         counts.update(rows=facts["rejected_total"])
 
     with stage("ledger") as counts:

@@ -1,8 +1,6 @@
 package lakeml;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -35,123 +33,167 @@ public final class AccessLineParser implements UDF1<String, Row> {
   private static final Pattern BOT = Pattern.compile(BOT_PATTERN);
   private static final Pattern URL_HEAD = Pattern.compile(ABSOLUTE_URL_HEAD);
   private static final int MAX_OFFSET_MINUTES = 18 * 60;
+  private static final long NO_TIME = Long.MIN_VALUE;
 
   @Override
   public Row call(String line) {
-    if (line == null || !printableAscii(line)) return null;
-    int clientEnd = line.indexOf(' ');
-    if (clientEnd <= 0) return null;
-    int identEnd = line.indexOf(' ', clientEnd + 1);
-    if (identEnd <= clientEnd + 1) return null;
-    int userEnd = line.indexOf(' ', identEnd + 1);
-    if (userEnd <= identEnd + 1) return null;
-    int at = userEnd + 1;
-    Long micros = eventMicros(line, at);
-    if (micros == null) return null;
-    int requestEnd = quotedEnd(line, at + 29);
-    if (requestEnd < 0 || requestEnd + 1 >= line.length() || line.charAt(requestEnd + 1) != ' ') return null;
-    int statusAt = requestEnd + 2;
-    int statusEnd = tokenEnd(line, statusAt);
-    if (statusEnd != statusAt + 3 || statusEnd >= line.length()) return null;
-    Integer status = status(line, statusAt);
-    int bytesEnd = tokenEnd(line, statusEnd + 1);
-    if (status == null || bytesEnd == statusEnd + 1) return null;
-    String bytesText = line.substring(statusEnd + 1, bytesEnd);
-    if (!bytesText.equals("-") && !digits(bytesText, 18)) return null;
-    Tail tail = tail(line, bytesEnd);
-    if (tail == null) return null;
-
-    String user = line.substring(identEnd + 1, userEnd);
-    String request = line.substring(at + 30, requestEnd);
+    Fields f = scan(line);
+    if (f == null) return null;
+    String user = line.substring(f.identEnd + 1, f.userEnd);
+    String request = line.substring(f.userEnd + 31, f.requestEnd);
     String[] parts = request.split(" ", -1);
     boolean requestOk = parts.length == 2 || parts.length == 3;
     String url = requestOk ? parts[1] : (request.isEmpty() || request.equals("-") ? null : request);
-    String userAgent = dashToNull(tail.userAgent);
+    boolean noBytes = f.bytesEnd == f.statusEnd + 2 && line.charAt(f.statusEnd + 1) == '-';
+    String userAgent = f.agentFrom < 0 ? null : dashToNull(line.substring(f.agentFrom, f.agentEnd));
     return RowFactory.create(
-        line.substring(0, clientEnd),
+        line.substring(0, f.clientEnd),
         user.equals("-") ? null : user,
         requestOk ? parts[0] : null,
         url,
         path(url),
         url != null && url.indexOf('?') >= 0 ? queryMap(url.substring(url.indexOf('?') + 1)) : null,
         parts.length == 3 ? parts[2] : null,
-        status,
-        bytesText.equals("-") ? null : Long.valueOf(bytesText),
-        dashToNull(tail.referrer),
+        f.status,
+        noBytes ? null : Long.valueOf(line.substring(f.statusEnd + 1, f.bytesEnd)),
+        f.referrerFrom < 0 ? null : dashToNull(line.substring(f.referrerFrom, f.referrerEnd)),
         userAgent,
         userAgent != null && isBot(userAgent),
-        tail.extra,
-        micros);
+        extra(line, f.extra, f.extraCount),
+        f.micros);
   }
 
-  /** The referrer, user agent and trailing fields after the bytes (all null when there are none). */
-  private static final class Tail {
-    String referrer;
-    String userAgent;
-    String[] extra;
+  /** Where the fields of a line the fast path takes are (end indexes are exclusive). */
+  static final class Fields {
+    int clientEnd;
+    int identEnd;
+    int userEnd;
+    int requestEnd;
+    int statusEnd;
+    int bytesEnd;
+    int status;
+    long micros;
+    int referrerFrom = -1;
+    int referrerEnd;
+    int agentFrom = -1;
+    int agentEnd;
+    int[] extra; // from, end of each trailing field
+    int extraCount;
   }
 
-  /** What follows the bytes: nothing or spaces, or ` "referrer" "agent"` then ` field`s; null if neither. */
-  private static Tail tail(String line, int from) {
-    Tail tail = new Tail();
+  /** The fields of a line the fast path takes, or null for every line it leaves to the regex path. */
+  static Fields scan(String line) {
+    if (line == null || !printableAscii(line)) return null;
+    Fields f = new Fields();
+    f.clientEnd = line.indexOf(' ');
+    if (f.clientEnd <= 0) return null;
+    f.identEnd = line.indexOf(' ', f.clientEnd + 1);
+    if (f.identEnd <= f.clientEnd + 1) return null;
+    f.userEnd = line.indexOf(' ', f.identEnd + 1);
+    if (f.userEnd <= f.identEnd + 1) return null;
+    int at = f.userEnd + 1;
+    f.micros = eventMicros(line, at);
+    if (f.micros == NO_TIME) return null;
+    f.requestEnd = quotedEnd(line, at + 29);
+    if (f.requestEnd < 0 || f.requestEnd + 1 >= line.length() || line.charAt(f.requestEnd + 1) != ' ') return null;
+    int statusAt = f.requestEnd + 2;
+    f.statusEnd = tokenEnd(line, statusAt);
+    if (f.statusEnd != statusAt + 3 || f.statusEnd >= line.length()) return null;
+    f.status = number(line, statusAt, 3);
+    if (f.status < 100 || f.status > 599) return null;
+    f.bytesEnd = tokenEnd(line, f.statusEnd + 1);
+    int bytesLength = f.bytesEnd - f.statusEnd - 1;
+    boolean dash = bytesLength == 1 && line.charAt(f.statusEnd + 1) == '-';
+    if (bytesLength < 1 || (!dash && !digits(line, f.statusEnd + 1, f.bytesEnd, 18))) return null;
+    return tail(line, f) ? f : null;
+  }
+
+  /** What follows the bytes: nothing or spaces, or ` "referrer" "agent"` then ` field`s; false if neither. */
+  private static boolean tail(String line, Fields f) {
+    int from = f.bytesEnd;
     int n = line.length();
-    if (onlySpaces(line, from)) return tail;
-    if (!line.startsWith(" \"", from)) return null;
+    if (onlySpaces(line, from)) return true;
+    if (!line.startsWith(" \"", from)) return false;
     int referrerEnd = quotedEnd(line, from + 1);
-    if (referrerEnd < 0 || !line.startsWith(" \"", referrerEnd + 1)) return null;
+    if (referrerEnd < 0 || !line.startsWith(" \"", referrerEnd + 1)) return false;
     int agentEnd = quotedEnd(line, referrerEnd + 2);
-    if (agentEnd < 0) return null;
-    tail.referrer = line.substring(from + 2, referrerEnd);
-    tail.userAgent = line.substring(referrerEnd + 3, agentEnd);
-    List<String> extra = new ArrayList<>();
+    if (agentEnd < 0) return false;
+    f.referrerFrom = from + 2;
+    f.referrerEnd = referrerEnd;
+    f.agentFrom = referrerEnd + 3;
+    f.agentEnd = agentEnd;
     int i = agentEnd + 1;
     while (i < n && !onlySpaces(line, i)) {
-      if (line.charAt(i) != ' ' || i + 1 >= n) return null;
+      if (line.charAt(i) != ' ' || i + 1 >= n) return false;
       if (line.charAt(i + 1) == '"') {
         int end = quotedEnd(line, i + 1);
-        if (end < 0) return null;
-        extra.add(line.substring(i + 2, end));
+        if (end < 0) return false;
+        addExtra(f, i + 2, end);
         i = end + 1;
       } else {
         int end = i + 1;
         while (end < n && line.charAt(end) != ' ' && line.charAt(end) != '"') end++;
-        if (end == i + 1 || (end < n && line.charAt(end) == '"')) return null;
-        extra.add(line.substring(i + 1, end));
+        if (end == i + 1 || (end < n && line.charAt(end) == '"')) return false;
+        addExtra(f, i + 1, end);
         i = end;
       }
     }
-    tail.extra = extra.isEmpty() ? null : extra.toArray(new String[0]);
-    return tail;
+    return true;
+  }
+
+  private static void addExtra(Fields f, int from, int end) {
+    if (f.extra == null) {
+      f.extra = new int[8];
+    } else if (f.extraCount * 2 == f.extra.length) {
+      f.extra = java.util.Arrays.copyOf(f.extra, f.extra.length * 2);
+    }
+    f.extra[f.extraCount * 2] = from;
+    f.extra[f.extraCount * 2 + 1] = end;
+    f.extraCount++;
+  }
+
+  private static String[] extra(String line, int[] bounds, int count) {
+    if (count == 0) return null;
+    String[] fields = new String[count];
+    for (int k = 0; k < count; k++) fields[k] = line.substring(bounds[2 * k], bounds[2 * k + 1]);
+    return fields;
   }
 
   /**
-   * UTC microseconds of `[dd/Mon/yyyy:HH:mm:ss +zzzz] "` at `at`; null unless every part is a real
+   * UTC microseconds of `[dd/Mon/yyyy:HH:mm:ss +zzzz] "` at `at`; NO_TIME unless every part is a real
    * time (days of the month, years 1583-9999 of the Gregorian calendar, offsets up to +-18:00).
    */
-  static Long eventMicros(String s, int at) {
+  static long eventMicros(String s, int at) {
     if (at + 30 > s.length() || s.charAt(at) != '[' || s.charAt(at + 27) != ']' || !s.startsWith(" \"", at + 28)) {
-      return null;
+      return NO_TIME;
     }
     if (s.charAt(at + 3) != '/' || s.charAt(at + 7) != '/' || s.charAt(at + 12) != ':' || s.charAt(at + 15) != ':'
         || s.charAt(at + 18) != ':' || s.charAt(at + 21) != ' ') {
-      return null;
+      return NO_TIME;
     }
-    int monthAt = MONTHS.indexOf(s.substring(at + 4, at + 7));
+    int month = month(s, at + 4);
     char sign = s.charAt(at + 22);
     int day = number(s, at + 1, 2), year = number(s, at + 8, 4), hour = number(s, at + 13, 2);
     int minute = number(s, at + 16, 2), second = number(s, at + 19, 2);
     int offsetHours = number(s, at + 23, 2), offsetMinutes = number(s, at + 25, 2);
-    if (monthAt < 0 || monthAt % 3 != 0 || (sign != '+' && sign != '-') || year < 1583 || hour < 0 || hour > 23
+    if (month < 1 || (sign != '+' && sign != '-') || year < 1583 || hour < 0 || hour > 23
         || minute < 0 || minute > 59 || second < 0 || second > 59 || offsetHours < 0 || offsetMinutes < 0
         || offsetMinutes > 59) {
-      return null;
+      return NO_TIME;
     }
-    int month = monthAt / 3 + 1;
     int offset = offsetHours * 60 + offsetMinutes;
-    if (day < 1 || day > daysInMonth(year, month) || offset > MAX_OFFSET_MINUTES) return null;
+    if (day < 1 || day > daysInMonth(year, month) || offset > MAX_OFFSET_MINUTES) return NO_TIME;
     long east = sign == '-' ? -offset : offset;
     long seconds = daysFromCivil(year, month, day) * 86400L + hour * 3600L + minute * 60L + second - east * 60L;
     return seconds * 1_000_000L;
+  }
+
+  /** 1-12 for the English month abbreviation at `at` (case as logged: `Jan`), or -1. */
+  private static int month(String s, int at) {
+    for (int m = 0; m < 12; m++) {
+      if (s.regionMatches(at, MONTHS, m * 3, 3)) return m + 1;
+    }
+    return -1;
   }
 
   /** Index of the quote closing the quoted field that opens at `from` (backslash escapes a character), or -1. */
@@ -166,11 +208,6 @@ public final class AccessLineParser implements UDF1<String, Row> {
       }
     }
     return -1;
-  }
-
-  private static Integer status(String s, int at) {
-    int value = number(s, at, 3);
-    return value >= 100 && value <= 599 ? value : null;
   }
 
   private static String path(String url) {
@@ -206,7 +243,7 @@ public final class AccessLineParser implements UDF1<String, Row> {
   }
 
   private static String dashToNull(String s) {
-    return s == null || s.isEmpty() || s.equals("-") ? null : s;
+    return s.isEmpty() || s.equals("-") ? null : s;
   }
 
   private static boolean printableAscii(String s) {
@@ -230,9 +267,10 @@ public final class AccessLineParser implements UDF1<String, Row> {
     return i;
   }
 
-  private static boolean digits(String s, int maxLength) {
-    if (s.isEmpty() || s.length() > maxLength) return false;
-    for (int i = 0; i < s.length(); i++) {
+  /** True when s[from, end) is 1 to maxLength decimal digits. */
+  private static boolean digits(String s, int from, int end, int maxLength) {
+    if (end <= from || end - from > maxLength) return false;
+    for (int i = from; i < end; i++) {
       if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
     }
     return true;

@@ -53,6 +53,18 @@ def assert_same_as_regex(spark, lines) -> None:
     assert not differ, f"{len(differ)} lines differ, first: {differ[0]}"
 
 
+def assert_time_decides_as_parser(spark, lines) -> None:
+    """ACCESS_TIME takes exactly the lines ACCESS_PARSER takes, with the same event time."""
+    from pyspark.sql import functions as F
+
+    il.register_access_parser(spark)
+    frame = lines_frame(spark, lines).select(
+        F.call_udf(il.ACCESS_PARSER, F.col("line"))["event_micros"].alias("parser"),
+        F.call_udf(il.ACCESS_TIME, F.col("line")).alias("time"),
+    )
+    assert frame.filter(~F.col("parser").eqNullSafe(F.col("time"))).count() == 0
+
+
 def taken_by_compiled(spark, lines) -> int:
     """How many of the lines the compiled parser types (returns non-null for)."""
     from pyspark.sql import functions as F
@@ -125,6 +137,59 @@ def test_the_plan_without_the_regex_agrees_and_refuses_a_line_for_the_regex(spar
         raise AssertionError("a line for the regex must fail the plan without it")
 
 
+def mixed_frame(spark):
+    """Generated access lines, fixture lines (some for the regex, some rejects), an empty and a too long
+    line, and JSON events; `source_file` tells a few files apart."""
+    from tests.spark.test_ingest_logs import FIXTURE_EVENTS
+
+    with open(FIXTURE_ACCESS, encoding="utf-8") as handle:
+        fixture = handle.read().splitlines()
+    with open(FIXTURE_EVENTS, encoding="utf-8") as handle:
+        events = handle.read().splitlines()
+    access = [*generated_lines(300, seed=8), *fixture, "", "x" * (il.MAX_RAW_BYTES + 1)]
+    rows = [(line, f"file:///in/{i % 3}.log", False) for i, line in enumerate(access)]
+    rows += [(line, "file:///in/events.json", True) for line in events]
+    return spark.createDataFrame(rows, "line string, source_file string, is_json boolean")
+
+
+def test_line_stats_count_as_the_full_parse_does(spark):
+    from pyspark.sql import functions as F
+
+    frame = mixed_frame(spark)
+    mapping = il.parse_json_mapping(il.DEFAULT_JSON_MAPPING)
+    stats = il.line_stats(frame, mapping)
+    full = il.parse_lines(frame, mapping).groupBy("source_file", "event_date", "reason", "parsed_by")
+    expected = full.agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
+
+    def key(row):
+        return tuple(str(row[k]) for k in ("source_file", "event_date", "reason", "parsed_by"))
+
+    assert {key(r): (r["n"], r["lo"], r["hi"]) for r in stats} == {
+        key(r): (r["n"], r["lo"], r["hi"]) for r in expected.collect()
+    }
+    assert {r["parsed_by"] for r in stats} >= {"compiled", "regex", "json"}
+    assert any(r["reason"] for r in stats)  # the fixture's rejects are counted too
+
+
+def test_the_compiled_plan_equals_the_full_plan_and_refuses_other_lines(spark):
+    from pyspark.sql import functions as F
+
+    frame = lines_frame(spark, generated_lines(300, seed=9))
+    as_json = {"query": F.to_json("query"), "properties": F.to_json("properties")}
+    lean = il.compiled_rows(frame, "r1").withColumns(as_json)
+    full = il.table_rows(il.parse_lines(frame), "r1").withColumns(as_json)
+    assert lean.schema == full.schema
+    assert lean.count() == 300
+    assert lean.exceptAll(full).count() == 0 and full.exceptAll(lean).count() == 0
+    with_odd = frame.union(spark.createDataFrame([("not a log line", "odd", False)], frame.schema))
+    try:
+        il.compiled_rows(with_odd, "r1").collect()
+    except Exception as error:
+        assert "did an input file change during the run" in str(error)
+    else:
+        raise AssertionError("a line the compiled parser does not take must fail its plan")
+
+
 # --- lines built from odd parts ------------------------------------------------------------
 
 TOKEN = st.sampled_from(["192.0.2.1", "2001:db8::1", "host.example:80", "crawl.example.com", "-", "a\tb", "é", ""])
@@ -191,6 +256,7 @@ def odd_line(draw) -> str:
 @given(st.lists(odd_line(), min_size=150, max_size=300))
 def test_lines_from_odd_parts_agree(spark, lines):
     assert_same_as_regex(spark, lines)
+    assert_time_decides_as_parser(spark, lines)
 
 
 # --- random mutations of valid lines -------------------------------------------------------
@@ -224,4 +290,5 @@ def test_mutated_lines_agree(spark):
     ]
     lines = [mutate(rng.choice(base), rng) for _ in range(6000)]
     assert_same_as_regex(spark, lines)
+    assert_time_decides_as_parser(spark, lines)
     assert taken_by_compiled(spark, lines) > 1000  # many mutations keep the line valid and typed
