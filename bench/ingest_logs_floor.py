@@ -13,9 +13,10 @@ each Spark step into the no-op sink unless said, best of two:
   from that Parquet) to one Parquet file;
 - read + lakeml's compiled access-line parser alone (jvm/lakeml/AccessLineParser.java, the Java
   UDF the job calls first; every line of this file is one it takes);
-- the job's transform (`parse_lines` -> `table_rows`) into the no-op sink and to Delta, and the
-  same transform with the regex path only (`compiled=False`, what the job did before the compiled
-  parser), checked equal to it on the ten figures of bench/ingest_logs.py's TABLE_FIGURES;
+- the job's transform for this file (`compiled_rows`: the compiled parser's columns, every line being
+  one it takes) into the no-op sink and to Delta; the same with `parse_lines` (the plan of a night
+  with lines for the regex) and with the regex path only (what the job did before the compiled
+  parser); all checked equal on the ten figures of bench/ingest_logs.py's TABLE_FIGURES;
 - DuckDB: the whole parse + Parquet write of bench/ingest_logs.py (the peer).
 The ratios say how much of DuckDB's time each floor already costs; the job has to fit its typed
 columns, the reject gate's counts and two commits into what is left.
@@ -46,8 +47,8 @@ def floor_steps(spark, path: str, out: str) -> dict:
     from jobs.common.session import session_confs
     from jobs.ingest_logs import ACCESS_PARSER, ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS
 
-    names = ("raw", "table", "parquet", "job", "regex")
-    delta_out, table_out, parquet_out, job_out, regex_out = (os.path.join(out, name) for name in names)
+    names = ("raw", "table", "parquet", "job", "hybrid", "regex")
+    delta_out, table_out, parquet_out, job_out, hybrid_out, regex_out = (os.path.join(out, name) for name in names)
 
     def lines():
         return spark.read.text(path)
@@ -73,8 +74,9 @@ def floor_steps(spark, path: str, out: str) -> dict:
         rows.write.partitionBy("event_date").parquet(parquet_out)
 
     regex = F.split(F.regexp_replace("value", ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)
-    regex_rows = lakeml_rows(spark, path, compiled=False)
-    assert figures(regex_rows) == figures(lakeml_rows(spark, path)), "the compiled parse disagrees with the regex"
+    hybrid_rows, regex_rows = lakeml_rows(spark, path, "hybrid"), lakeml_rows(spark, path, "regex")
+    job_figures = figures(lakeml_rows(spark, path))
+    assert figures(hybrid_rows) == figures(regex_rows) == job_figures, "the job's plans disagree"
     return {
         "read": lambda: noop(lines()),
         "read + length": lambda: noop(lines().select(F.length("value"))),
@@ -88,6 +90,8 @@ def floor_steps(spark, path: str, out: str) -> dict:
         "raw lines to Delta (one string column)": raw_delta,
         "the job's transform, no-op sink": lambda: noop(lakeml_rows(spark, path)),
         "the job's transform, to Delta as the job writes": lambda: to_delta(lakeml_rows(spark, path), job_out),
+        "the job's transform, parse_lines (compiled + regex), no-op sink": lambda: noop(hybrid_rows),
+        "the job's transform, parse_lines (compiled + regex), to Delta": lambda: to_delta(hybrid_rows, hybrid_out),
         "the job's transform, regex path only, no-op sink": lambda: noop(regex_rows),
         "the job's transform, regex path only, to Delta": lambda: to_delta(regex_rows, regex_out),
         "the job's parsed rows, from memory, no-op sink": lambda: noop(rows),

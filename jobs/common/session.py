@@ -31,6 +31,10 @@ ALWAYS_CONF = {
     # 9-11 s instead of 7-9 s per 1M lines). At 8,000, Spark compiles those plan parts operator by
     # operator instead, in methods the JIT takes (Spark's docs suggest this value on HotSpot).
     "spark.sql.codegen.hugeMethodLimit": "8000",
+    # Timestamps as Parquet's standard INT64 microseconds instead of Spark's legacy INT96: every reader
+    # of Delta tables takes them (Spark, Trino/Athena, DuckDB, pyarrow), and the writer encodes them
+    # faster (ingest_logs' table pass ~5%).
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 # The measured fast settings for tests (reference/local-spark-measurements.md §2).
 TEST_CONF = {
