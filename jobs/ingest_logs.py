@@ -13,14 +13,17 @@ How it runs (I/O at the edges, the parsing is `parse_lines`, a pure DataFrame tr
    (jvm/lakeml/AccessLineParser.java), which types the lines it can fully validate; every other
    access line through ONE regex evaluation (`regexp_replace` into a separator-joined string, then
    `split`), which owns the rules and the reject reasons; JSON lines with one `from_json`;
-4. a counting pass of the parse (lines, rows and rejects by file, date and reason) and the reject
-   gate (exit 3, nothing published);
+4. a counting pass (`line_stats`: lines, rows and rejects by file, date, reason and parser) and
+   the reject gate (exit 3, nothing published). It asks the compiled parser only for event times
+   (jvm/lakeml/AccessLineTime.java, the same decision) and runs `parse_lines` only over the lines
+   the compiled parser does not take, if any;
 5. publish: Delta `replaceWhere source_file IN (taken files)` on the table and on the
    quarantine, so re-taking a file replaces exactly its rows (a run killed between a commit and
    the ledger write is repaired by the re-run); then the ledger. The table's commit parses the
    files again rather than caching the first pass: with the compiled parser a second parse is
-   cheaper than building a cache, and memory stays flat. The quarantine's commit parses them a
-   third time only when there are rejects.
+   cheaper than building a cache, and memory stays flat. When the compiled parser took every
+   line (the usual night), that parse is `compiled_rows`, a much smaller plan than `parse_lines`.
+   The quarantine's commit parses the lines it did not take once more, only when there are rejects.
 The table keeps Delta's data-skipping statistics only on event_ts, status, client and path (table
 property `delta.dataSkippingStatsColumns`, set when the table is created): the columns logs are
 filtered by; statistics on all 22 columns cost about a third of the write.
