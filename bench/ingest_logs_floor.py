@@ -11,8 +11,8 @@ each Spark step into the no-op sink unless said, best of two:
   memory only (no-op sink), written as the job writes them (Delta, partitioned by event_date,
   statistics on 4 columns), and as plain partitioned Parquet; DuckDB copying the same rows (read
   from that Parquet) to one Parquet file;
-- read + lakeml's compiled access-line parser alone (jvm/lakeml/AccessLineParser.java, the Java
-  UDF the job calls first; every line of this file is one it takes);
+- read + lakeml's compiled access-line parser alone (jvm/lakeml/AccessLineParser.java, the static
+  call the job makes first; every line of this file is one it takes);
 - the job's transform for this file (`compiled_rows`: the compiled parser's columns, every line being
   one it takes) into the no-op sink and to Delta; the same with `parse_lines` (the plan of a night
   with lines for the regex) and with the regex path only (what the job did before the compiled
@@ -45,7 +45,7 @@ def floor_steps(spark, path: str, out: str) -> dict:
 
     from bench.ingest_logs import lakeml_rows
     from jobs.common.session import session_confs
-    from jobs.ingest_logs import ACCESS_PARSER, ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS
+    from jobs.ingest_logs import ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS, compiled_parse
 
     names = ("raw", "table", "parquet", "job", "hybrid", "regex")
     delta_out, table_out, parquet_out, job_out, hybrid_out, regex_out = (os.path.join(out, name) for name in names)
@@ -84,8 +84,8 @@ def floor_steps(spark, path: str, out: str) -> dict:
             lines().select(F.regexp_extract("value", r'" (\d{3}) ', 1).cast("int"))
         ),
         "read + the job's access regex + split": lambda: noop(lines().select(regex.alias("groups"))),
-        "read + lakeml's compiled parser alone (Java UDF)": lambda: noop(
-            lines().select(F.call_udf(ACCESS_PARSER, "value").alias("parsed"))
+        "read + lakeml's compiled parser alone": lambda: noop(
+            lines().select(compiled_parse(spark, F.col("value")).alias("parsed"))
         ),
         "raw lines to Delta (one string column)": raw_delta,
         "the job's transform, no-op sink": lambda: noop(lakeml_rows(spark, path)),

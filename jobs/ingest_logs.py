@@ -10,12 +10,13 @@ How it runs (I/O at the edges, the parsing is `parse_lines`, a pure DataFrame tr
    (uri, size, mtime) were already taken; only new or changed files are read;
 2. `auto` sniffs each file's first lines (JSON object or access log);
 3. the parse (`parse_lines`): access lines through lakeml's compiled parser
-   (jvm/lakeml/AccessLineParser.java), which types the lines it can fully validate; every other
+   (jvm/lakeml/AccessLineParser.java, a static call in Spark's generated code, working on the
+   line's bytes), which types the lines it can fully validate; every other
    access line through ONE regex evaluation (`regexp_replace` into a separator-joined string, then
    `split`), which owns the rules and the reject reasons; JSON lines with one `from_json`;
 4. a counting pass (`line_stats`: lines, rows and rejects by file, date, reason and parser) and
    the reject gate (exit 3, nothing published). It asks the compiled parser only for event times
-   (jvm/lakeml/AccessLineTime.java, the same decision) and runs `parse_lines` only over the lines
+   (the same decision, without building the columns) and runs `parse_lines` only over the lines
    the compiled parser does not take, if any;
 5. publish: Delta `replaceWhere source_file IN (taken files)` on the table and on the
    quarantine, so re-taking a file replaces exactly its rows (a run killed between a commit and
@@ -90,12 +91,8 @@ BOT_PATTERN = (
     r"feedfetcher|bingpreview|yandex(?:images|metrika)|archive\.org|petalsearch"
 )
 
-# lakeml's compiled access-line parser (jvm/lakeml/AccessLineParser.java), a Java UDF returning these columns
-ACCESS_PARSER = "lakeml_access_line"
+# lakeml's compiled access-line parser (jvm/lakeml/AccessLineParser.java) returns these columns
 ACCESS_PARSER_CLASS = "lakeml.AccessLineParser"
-# the same decision, returning only the event time (jvm/lakeml/AccessLineTime.java), for the counting pass
-ACCESS_TIME = "lakeml_access_line_time"
-ACCESS_TIME_CLASS = "lakeml.AccessLineTime"
 ACCESS_PARSER_FIELDS = (
     ("client", "string"),
     ("user", "string"),
@@ -320,26 +317,40 @@ def _json_value(js, path: str, map_heads):
     return column
 
 
-def register_access_parser(spark) -> None:
-    """Make lakeml's compiled access-line parser (jvm/lakeml/) callable as ACCESS_PARSER and ACCESS_TIME."""
-    try:
-        spark.udf.registerJavaFunction(ACCESS_PARSER, ACCESS_PARSER_CLASS, ACCESS_PARSER_SCHEMA)
-        spark.udf.registerJavaFunction(ACCESS_TIME, ACCESS_TIME_CLASS, "bigint")
-    except Exception as error:
-        if "ClassNotFoundException" not in str(error) and "Can not load class" not in str(error):
-            raise
+def access_parser(spark):
+    """lakeml's compiled access-line parser, the JVM class (jvm/lakeml/AccessLineParser.java)."""
+    from py4j.java_gateway import JavaClass
+
+    parser = spark.sparkContext._jvm.lakeml.AccessLineParser
+    if not isinstance(parser, JavaClass):
         raise LakemlError(
             f"class {ACCESS_PARSER_CLASS} is not on the session's classpath: lakeml's JVM jar is missing. "
             "Locally run through ./spark-submit.sh (it compiles jvm/); on EMR the step passes the artifact's "
             "lakeml-jvm.jar with --jars."
-        ) from None
+        )
+    return parser
+
+
+def compiled_parse(spark, line):
+    """The compiled parser's columns of a string column (a struct of ACCESS_PARSER_FIELDS), null for
+    every line it leaves to the regex path."""
+    from pyspark.sql.column import Column
+
+    return Column(access_parser(spark).columns(line._jc))
+
+
+def compiled_time(spark, line):
+    """The compiled parser's decision on a string column, returning only the event time (microseconds)."""
+    from pyspark.sql.column import Column
+
+    return Column(access_parser(spark).eventTime(line._jc))
 
 
 def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, compiled: bool = True, regex: bool = True):
     """Raw lines (`line`, `source_file`, `is_json`) -> every table column plus `reason` (null when
     taken), `raw` and `parsed_by` (compiled, regex or json; null for empty and too long lines).
 
-    Access lines go first through the compiled parser (ACCESS_PARSER), which types the lines it can
+    Access lines go first through the compiled parser (compiled_parse), which types the lines it can
     fully validate; every other access line is matched by ONE regular expression evaluation, which
     owns the rules and the reject reasons. JSON lines take one from_json. `compiled=False` sends every
     access line through the regex (the reference the compiled parser is tested against);
@@ -356,8 +367,7 @@ def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, comp
     line, is_json = F.col("line"), F.col("is_json")
     size_ok = F.octet_length(line) <= MAX_RAW_BYTES
     if compiled:
-        register_access_parser(lines.sparkSession)
-        typed_access = F.call_udf(ACCESS_PARSER, line)
+        typed_access = compiled_parse(lines.sparkSession, line)
     else:
         typed_access = F.lit(None).cast(ACCESS_PARSER_SCHEMA)
     # the compiled parse in a projection of its own, so that referring to it twice does not run it twice
@@ -577,15 +587,14 @@ def rejected_rows(parsed, run_id: str, run_date: str):
 def compiled_times(lines):
     """The lines with `_micros`: the event time of each access line the compiled parser takes, else null.
 
-    ACCESS_TIME makes the compiled parser's decision without building its columns: the counting pass
-    of a night whose lines it all takes needs no more.
+    compiled_time makes the compiled parser's decision without building its columns: the counting
+    pass of a night whose lines it all takes needs no more.
     """
     from pyspark.sql import functions as F
 
-    register_access_parser(lines.sparkSession)
     line = F.col("line")
     takeable = ~F.col("is_json") & (F.octet_length(line) <= MAX_RAW_BYTES)
-    return lines.select("*", F.when(takeable, F.call_udf(ACCESS_TIME, line)).alias("_micros"))
+    return lines.select("*", F.when(takeable, compiled_time(lines.sparkSession, line)).alias("_micros"))
 
 
 def not_compiled(lines):
@@ -598,7 +607,7 @@ def not_compiled(lines):
 def line_stats(lines, mapping: Dict[str, List[str]]) -> List[dict]:
     """Lines per file, event date, reject reason and parser, with the event-time range of each group.
 
-    One pass with ACCESS_TIME counts the lines the compiled parser takes; the other lines, if any, are
+    One pass with compiled_time counts the lines the compiled parser takes; the other lines, if any, are
     then read again through parse_lines (the rules and the reasons) and counted the same way.
     """
     from pyspark.sql import functions as F
@@ -627,9 +636,8 @@ def compiled_rows(lines, run_id: str):
     plan much smaller than parse_lines'. A line it does not take fails the query (NOT_COMPILED_ERROR)."""
     from pyspark.sql import functions as F
 
-    register_access_parser(lines.sparkSession)
     # the parse in a projection of its own, so that taking its fields does not run it once per field
-    parsed = lines.select("source_file", F.call_udf(ACCESS_PARSER, "line").alias("_c"))
+    parsed = lines.select("source_file", compiled_parse(lines.sparkSession, F.col("line")).alias("_c"))
     typed = dict(ACCESS_PARSER_FIELDS)
     micros = F.coalesce(F.col("_c.event_micros"), F.raise_error(F.lit(NOT_COMPILED_ERROR)).cast("bigint"))
     event_ts = F.timestamp_micros(micros)

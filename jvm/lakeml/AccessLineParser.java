@@ -1,12 +1,24 @@
 package lakeml;
 
-import java.util.LinkedHashMap;
-import java.util.Locale;
-import java.util.Map;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.regex.Pattern;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.objects.StaticInvoke;
+import org.apache.spark.sql.catalyst.util.ArrayBasedMapData;
+import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.sql.types.AbstractDataType;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.MapType;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.unsafe.types.UTF8String;
+import scala.collection.JavaConverters;
+import scala.collection.Seq;
 
 /**
  * The fast path of ingest_logs for access-log lines: the table's typed columns of one line, or null.
@@ -18,11 +30,11 @@ import org.apache.spark.sql.api.java.UDF1;
  * reasons). For every line it takes, the columns equal that path's, column for column (the property
  * test tests/spark/test_access_line_parser.py checks this).
  *
- * <p>Fields, in order: client, user, method, url, path, query, protocol, status, bytes, referrer,
- * user_agent, is_bot, extra, event_micros (UTC, microseconds since the epoch).
+ * <p>It runs inside Spark's generated code as a static call ({@link #columns}, {@link #eventTime}):
+ * it reads the line's UTF-8 bytes and returns Spark's own values (the strings are views of one copy
+ * of the line), so no value is converted between Java and Spark types.
  */
-public final class AccessLineParser implements UDF1<String, Row> {
-  private static final long serialVersionUID = 1L;
+public final class AccessLineParser {
   private static final String MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
   // Kept equal to BOT_HINTS and BOT_PATTERN in jobs/ingest_logs.py (a test compares them).
   public static final String[] BOT_HINTS = {"bot", "crawl", "spider", "slurp", "facebookexternalhit",
@@ -32,35 +44,90 @@ public final class AccessLineParser implements UDF1<String, Row> {
   public static final String ABSOLUTE_URL_HEAD = "^[A-Za-z][A-Za-z0-9+.-]*://[^/]*";
   private static final Pattern BOT = Pattern.compile(BOT_PATTERN);
   private static final Pattern URL_HEAD = Pattern.compile(ABSOLUTE_URL_HEAD);
+  private static final byte[][][] HINTS_BY_FIRST_BYTE = hintsByFirstByte();
   private static final int MAX_OFFSET_MINUTES = 18 * 60;
   private static final long NO_TIME = Long.MIN_VALUE;
 
-  @Override
-  public Row call(String line) {
-    Fields f = scan(line);
+  /** The columns of {@link #parse}, in order (ingest_logs.ACCESS_PARSER_FIELDS; a test compares them). */
+  public static final StructType SCHEMA = new StructType()
+      .add("client", DataTypes.StringType)
+      .add("user", DataTypes.StringType)
+      .add("method", DataTypes.StringType)
+      .add("url", DataTypes.StringType)
+      .add("path", DataTypes.StringType)
+      .add("query", new MapType(DataTypes.StringType, DataTypes.StringType, true))
+      .add("protocol", DataTypes.StringType)
+      .add("status", DataTypes.IntegerType)
+      .add("bytes", DataTypes.LongType)
+      .add("referrer", DataTypes.StringType)
+      .add("user_agent", DataTypes.StringType)
+      .add("is_bot", DataTypes.BooleanType)
+      .add("extra", new ArrayType(DataTypes.StringType, true))
+      .add("event_micros", DataTypes.LongType);
+
+  private AccessLineParser() {}
+
+  /** The column of {@link #parse} over a string column: a struct of SCHEMA, null where the parser declines. */
+  public static Column columns(Column line) {
+    return staticCall("parse", SCHEMA, line);
+  }
+
+  /** The column of {@link #eventMicros} over a string column: the same decision, only the event time. */
+  public static Column eventTime(Column line) {
+    return staticCall("eventMicros", DataTypes.LongType, line);
+  }
+
+  private static Column staticCall(String method, DataType type, Column line) {
+    Seq<Expression> arguments = JavaConverters.asScalaBuffer(Arrays.asList(line.expr())).toList();
+    Seq<AbstractDataType> noCasts = JavaConverters.asScalaBuffer(Arrays.<AbstractDataType>asList()).toList();
+    // propagateNull (a null line is null), returnNullable, deterministic
+    return new Column(new StaticInvoke(AccessLineParser.class, type, method, arguments, noCasts, true, true, true));
+  }
+
+  /** The table's typed columns of a line (in SCHEMA's order), or null for a line left to the regex path. */
+  public static InternalRow parse(UTF8String text) {
+    byte[] s = text.getBytes();
+    Fields f = scan(s);
     if (f == null) return null;
-    String user = line.substring(f.identEnd + 1, f.userEnd);
-    String request = line.substring(f.userEnd + 31, f.requestEnd);
-    String[] parts = request.split(" ", -1);
-    boolean requestOk = parts.length == 2 || parts.length == 3;
-    String url = requestOk ? parts[1] : (request.isEmpty() || request.equals("-") ? null : request);
-    boolean noBytes = f.bytesEnd == f.statusEnd + 2 && line.charAt(f.statusEnd + 1) == '-';
-    String userAgent = f.agentFrom < 0 ? null : dashToNull(line.substring(f.agentFrom, f.agentEnd));
-    return RowFactory.create(
-        line.substring(0, f.clientEnd),
-        user.equals("-") ? null : user,
-        requestOk ? parts[0] : null,
-        url,
-        path(url),
-        url != null && url.indexOf('?') >= 0 ? queryMap(url.substring(url.indexOf('?') + 1)) : null,
-        parts.length == 3 ? parts[2] : null,
-        f.status,
-        noBytes ? null : Long.valueOf(line.substring(f.statusEnd + 1, f.bytesEnd)),
-        f.referrerFrom < 0 ? null : dashToNull(line.substring(f.referrerFrom, f.referrerEnd)),
-        userAgent,
-        userAgent != null && isBot(userAgent),
-        extra(line, f.extra, f.extraCount),
-        f.micros);
+    int requestFrom = f.userEnd + 31;
+    int firstSpace = indexOf(s, (byte) ' ', requestFrom, f.requestEnd);
+    int secondSpace = firstSpace < 0 ? -1 : indexOf(s, (byte) ' ', firstSpace + 1, f.requestEnd);
+    boolean requestOk = firstSpace >= 0 && (secondSpace < 0 || indexOf(s, (byte) ' ', secondSpace + 1, f.requestEnd) < 0);
+    UTF8String url;
+    int urlFrom = requestFrom;
+    int urlEnd = f.requestEnd;
+    if (requestOk) {
+      urlFrom = firstSpace + 1;
+      urlEnd = secondSpace < 0 ? f.requestEnd : secondSpace;
+      url = slice(s, urlFrom, urlEnd);
+    } else {
+      url = dashToNull(s, requestFrom, f.requestEnd);
+    }
+    int queryAt = url == null ? -1 : indexOf(s, (byte) '?', urlFrom, urlEnd);
+    boolean noBytes = f.bytesEnd == f.statusEnd + 2 && s[f.statusEnd + 1] == '-';
+    UTF8String userAgent = f.agentFrom < 0 ? null : dashToNull(s, f.agentFrom, f.agentEnd);
+    return new GenericInternalRow(new Object[] {
+      slice(s, 0, f.clientEnd),
+      dashToNull(s, f.identEnd + 1, f.userEnd),
+      requestOk ? slice(s, requestFrom, firstSpace) : null,
+      url,
+      url == null ? null : path(s, urlFrom, queryAt < 0 ? urlEnd : queryAt),
+      queryAt < 0 ? null : queryMap(s, queryAt + 1, urlEnd),
+      requestOk && secondSpace >= 0 ? slice(s, secondSpace + 1, f.requestEnd) : null,
+      f.status,
+      noBytes ? null : decimal(s, f.statusEnd + 1, f.bytesEnd),
+      f.referrerFrom < 0 ? null : dashToNull(s, f.referrerFrom, f.referrerEnd),
+      userAgent,
+      userAgent != null && isBot(s, f.agentFrom, f.agentEnd),
+      extra(s, f.extra, f.extraCount),
+      f.micros
+    });
+  }
+
+  /** The event time (UTC microseconds) of a line {@link #parse} takes, or null for every other line. */
+  public static Long eventMicros(UTF8String text) {
+    Fields f = scan(text.getBytes());
+    return f == null ? null : f.micros;
   }
 
   /** Where the fields of a line the fast path takes are (end indexes are exclusive). */
@@ -82,58 +149,58 @@ public final class AccessLineParser implements UDF1<String, Row> {
   }
 
   /** The fields of a line the fast path takes, or null for every line it leaves to the regex path. */
-  static Fields scan(String line) {
-    if (line == null || !printableAscii(line)) return null;
+  static Fields scan(byte[] s) {
+    if (!printableAscii(s)) return null;
     Fields f = new Fields();
-    f.clientEnd = line.indexOf(' ');
+    f.clientEnd = indexOf(s, (byte) ' ', 0, s.length);
     if (f.clientEnd <= 0) return null;
-    f.identEnd = line.indexOf(' ', f.clientEnd + 1);
+    f.identEnd = indexOf(s, (byte) ' ', f.clientEnd + 1, s.length);
     if (f.identEnd <= f.clientEnd + 1) return null;
-    f.userEnd = line.indexOf(' ', f.identEnd + 1);
+    f.userEnd = indexOf(s, (byte) ' ', f.identEnd + 1, s.length);
     if (f.userEnd <= f.identEnd + 1) return null;
     int at = f.userEnd + 1;
-    f.micros = eventMicros(line, at);
+    f.micros = eventMicros(s, at);
     if (f.micros == NO_TIME) return null;
-    f.requestEnd = quotedEnd(line, at + 29);
-    if (f.requestEnd < 0 || f.requestEnd + 1 >= line.length() || line.charAt(f.requestEnd + 1) != ' ') return null;
+    f.requestEnd = quotedEnd(s, at + 29);
+    if (f.requestEnd < 0 || f.requestEnd + 1 >= s.length || s[f.requestEnd + 1] != ' ') return null;
     int statusAt = f.requestEnd + 2;
-    f.statusEnd = tokenEnd(line, statusAt);
-    if (f.statusEnd != statusAt + 3 || f.statusEnd >= line.length()) return null;
-    f.status = number(line, statusAt, 3);
+    f.statusEnd = tokenEnd(s, statusAt);
+    if (f.statusEnd != statusAt + 3 || f.statusEnd >= s.length) return null;
+    f.status = number(s, statusAt, 3);
     if (f.status < 100 || f.status > 599) return null;
-    f.bytesEnd = tokenEnd(line, f.statusEnd + 1);
+    f.bytesEnd = tokenEnd(s, f.statusEnd + 1);
     int bytesLength = f.bytesEnd - f.statusEnd - 1;
-    boolean dash = bytesLength == 1 && line.charAt(f.statusEnd + 1) == '-';
-    if (bytesLength < 1 || (!dash && !digits(line, f.statusEnd + 1, f.bytesEnd, 18))) return null;
-    return tail(line, f) ? f : null;
+    boolean dash = bytesLength == 1 && s[f.statusEnd + 1] == '-';
+    if (bytesLength < 1 || (!dash && !digits(s, f.statusEnd + 1, f.bytesEnd, 18))) return null;
+    return tail(s, f) ? f : null;
   }
 
   /** What follows the bytes: nothing or spaces, or ` "referrer" "agent"` then ` field`s; false if neither. */
-  private static boolean tail(String line, Fields f) {
+  private static boolean tail(byte[] s, Fields f) {
     int from = f.bytesEnd;
-    int n = line.length();
-    if (onlySpaces(line, from)) return true;
-    if (!line.startsWith(" \"", from)) return false;
-    int referrerEnd = quotedEnd(line, from + 1);
-    if (referrerEnd < 0 || !line.startsWith(" \"", referrerEnd + 1)) return false;
-    int agentEnd = quotedEnd(line, referrerEnd + 2);
+    int n = s.length;
+    if (onlySpaces(s, from)) return true;
+    if (!startsWithSpaceQuote(s, from)) return false;
+    int referrerEnd = quotedEnd(s, from + 1);
+    if (referrerEnd < 0 || !startsWithSpaceQuote(s, referrerEnd + 1)) return false;
+    int agentEnd = quotedEnd(s, referrerEnd + 2);
     if (agentEnd < 0) return false;
     f.referrerFrom = from + 2;
     f.referrerEnd = referrerEnd;
     f.agentFrom = referrerEnd + 3;
     f.agentEnd = agentEnd;
     int i = agentEnd + 1;
-    while (i < n && !onlySpaces(line, i)) {
-      if (line.charAt(i) != ' ' || i + 1 >= n) return false;
-      if (line.charAt(i + 1) == '"') {
-        int end = quotedEnd(line, i + 1);
+    while (i < n && !onlySpaces(s, i)) {
+      if (s[i] != ' ' || i + 1 >= n) return false;
+      if (s[i + 1] == '"') {
+        int end = quotedEnd(s, i + 1);
         if (end < 0) return false;
         addExtra(f, i + 2, end);
         i = end + 1;
       } else {
         int end = i + 1;
-        while (end < n && line.charAt(end) != ' ' && line.charAt(end) != '"') end++;
-        if (end == i + 1 || (end < n && line.charAt(end) == '"')) return false;
+        while (end < n && s[end] != ' ' && s[end] != '"') end++;
+        if (end == i + 1 || (end < n && s[end] == '"')) return false;
         addExtra(f, i + 1, end);
         i = end;
       }
@@ -145,34 +212,34 @@ public final class AccessLineParser implements UDF1<String, Row> {
     if (f.extra == null) {
       f.extra = new int[8];
     } else if (f.extraCount * 2 == f.extra.length) {
-      f.extra = java.util.Arrays.copyOf(f.extra, f.extra.length * 2);
+      f.extra = Arrays.copyOf(f.extra, f.extra.length * 2);
     }
     f.extra[f.extraCount * 2] = from;
     f.extra[f.extraCount * 2 + 1] = end;
     f.extraCount++;
   }
 
-  private static String[] extra(String line, int[] bounds, int count) {
+  private static GenericArrayData extra(byte[] s, int[] bounds, int count) {
     if (count == 0) return null;
-    String[] fields = new String[count];
-    for (int k = 0; k < count; k++) fields[k] = line.substring(bounds[2 * k], bounds[2 * k + 1]);
-    return fields;
+    Object[] fields = new Object[count];
+    for (int k = 0; k < count; k++) fields[k] = slice(s, bounds[2 * k], bounds[2 * k + 1]);
+    return new GenericArrayData(fields);
   }
 
   /**
    * UTC microseconds of `[dd/Mon/yyyy:HH:mm:ss +zzzz] "` at `at`; NO_TIME unless every part is a real
    * time (days of the month, years 1583-9999 of the Gregorian calendar, offsets up to +-18:00).
    */
-  static long eventMicros(String s, int at) {
-    if (at + 30 > s.length() || s.charAt(at) != '[' || s.charAt(at + 27) != ']' || !s.startsWith(" \"", at + 28)) {
+  static long eventMicros(byte[] s, int at) {
+    if (at + 30 > s.length || s[at] != '[' || s[at + 27] != ']' || !startsWithSpaceQuote(s, at + 28)) {
       return NO_TIME;
     }
-    if (s.charAt(at + 3) != '/' || s.charAt(at + 7) != '/' || s.charAt(at + 12) != ':' || s.charAt(at + 15) != ':'
-        || s.charAt(at + 18) != ':' || s.charAt(at + 21) != ' ') {
+    if (s[at + 3] != '/' || s[at + 7] != '/' || s[at + 12] != ':' || s[at + 15] != ':' || s[at + 18] != ':'
+        || s[at + 21] != ' ') {
       return NO_TIME;
     }
     int month = month(s, at + 4);
-    char sign = s.charAt(at + 22);
+    byte sign = s[at + 22];
     int day = number(s, at + 1, 2), year = number(s, at + 8, 4), hour = number(s, at + 13, 2);
     int minute = number(s, at + 16, 2), second = number(s, at + 19, 2);
     int offsetHours = number(s, at + 23, 2), offsetMinutes = number(s, at + 25, 2);
@@ -189,100 +256,173 @@ public final class AccessLineParser implements UDF1<String, Row> {
   }
 
   /** 1-12 for the English month abbreviation at `at` (case as logged: `Jan`), or -1. */
-  private static int month(String s, int at) {
+  private static int month(byte[] s, int at) {
     for (int m = 0; m < 12; m++) {
-      if (s.regionMatches(at, MONTHS, m * 3, 3)) return m + 1;
+      int k = m * 3;
+      if (s[at] == MONTHS.charAt(k) && s[at + 1] == MONTHS.charAt(k + 1) && s[at + 2] == MONTHS.charAt(k + 2)) {
+        return m + 1;
+      }
     }
     return -1;
   }
 
   /** Index of the quote closing the quoted field that opens at `from` (backslash escapes a character), or -1. */
-  static int quotedEnd(String s, int from) {
-    if (from >= s.length() || s.charAt(from) != '"') return -1;
-    for (int i = from + 1; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '\\') {
+  static int quotedEnd(byte[] s, int from) {
+    if (from >= s.length || s[from] != '"') return -1;
+    for (int i = from + 1; i < s.length; i++) {
+      if (s[i] == '\\') {
         i++;
-      } else if (c == '"') {
+      } else if (s[i] == '"') {
         return i;
       }
     }
     return -1;
   }
 
-  private static String path(String url) {
-    if (url == null) return null;
-    int query = url.indexOf('?');
-    String path = query < 0 ? url : url.substring(0, query);
-    return url.contains("://") ? URL_HEAD.matcher(path).replaceFirst("") : path;
+  /** The URL's path, s[from, end), without the scheme and host of an absolute URL. */
+  private static UTF8String path(byte[] s, int from, int end) {
+    if (indexOf(s, (byte) ':', from, end) < 0) return slice(s, from, end);
+    String path = new String(s, from, end - from, StandardCharsets.US_ASCII);
+    return UTF8String.fromString(URL_HEAD.matcher(path).replaceFirst(""));
   }
 
-  /** `a=1&b=2` -> {a: 1, b: 2} in order; empty pairs skipped; a repeated key keeps its first value. */
-  static Map<String, String> queryMap(String query) {
-    Map<String, String> map = new LinkedHashMap<>();
-    int start = 0;
-    while (start <= query.length()) {
-      int end = query.indexOf('&', start);
-      if (end < 0) end = query.length();
-      if (end > start) {
-        int eq = query.indexOf('=', start);
-        boolean hasValue = eq >= 0 && eq < end;
-        map.putIfAbsent(query.substring(start, hasValue ? eq : end), hasValue ? query.substring(eq + 1, end) : "");
+  /** `a=1&b=2` in s[from, end) -> {a: 1, b: 2} in order; empty pairs skipped; a repeated key keeps its first value. */
+  static ArrayBasedMapData queryMap(byte[] s, int from, int end) {
+    Object[] keys = new Object[4];
+    Object[] values = new Object[4];
+    int size = 0;
+    for (int start = from; start <= end; ) {
+      int pairEnd = indexOf(s, (byte) '&', start, end);
+      if (pairEnd < 0) pairEnd = end;
+      if (pairEnd > start) {
+        int eq = indexOf(s, (byte) '=', start, pairEnd);
+        UTF8String key = slice(s, start, eq < 0 ? pairEnd : eq);
+        if (!contains(keys, size, key)) {
+          if (size == keys.length) {
+            keys = Arrays.copyOf(keys, size * 2);
+            values = Arrays.copyOf(values, size * 2);
+          }
+          keys[size] = key;
+          values[size++] = eq < 0 ? UTF8String.EMPTY_UTF8 : slice(s, eq + 1, pairEnd);
+        }
       }
-      start = end + 1;
+      start = pairEnd + 1;
     }
-    return map;
+    return new ArrayBasedMapData(
+        new GenericArrayData(Arrays.copyOf(keys, size)), new GenericArrayData(Arrays.copyOf(values, size)));
   }
 
-  static boolean isBot(String agent) {
-    String lower = agent.toLowerCase(Locale.ROOT);
-    for (String hint : BOT_HINTS) {
-      if (lower.contains(hint)) return BOT.matcher(agent).find();
+  private static boolean contains(Object[] items, int size, Object item) {
+    for (int k = 0; k < size; k++) {
+      if (items[k].equals(item)) return true;
     }
     return false;
   }
 
-  private static String dashToNull(String s) {
-    return s.isEmpty() || s.equals("-") ? null : s;
+  /**
+   * BOT_PATTERN's verdict on the user agent s[from, end). The pattern runs only when a hint occurs
+   * (every alternative of the pattern holds one): most agents are decided by one pass over their bytes.
+   */
+  static boolean isBot(byte[] s, int from, int end) {
+    for (int i = from; i < end; i++) {
+      byte[][] hints = HINTS_BY_FIRST_BYTE[lower(s[i])];
+      if (hints == null) continue;
+      for (byte[] hint : hints) {
+        if (startsWithIgnoringCase(s, i, end, hint)) {
+          return BOT.matcher(new String(s, from, end - from, StandardCharsets.US_ASCII)).find();
+        }
+      }
+    }
+    return false;
   }
 
-  private static boolean printableAscii(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x20 || c > 0x7e) return false;
+  private static byte[][][] hintsByFirstByte() {
+    byte[][][] table = new byte[128][][];
+    for (String hint : BOT_HINTS) {
+      byte[] bytes = hint.getBytes(StandardCharsets.US_ASCII);
+      byte[][] same = table[bytes[0]];
+      same = same == null ? new byte[1][] : Arrays.copyOf(same, same.length + 1);
+      same[same.length - 1] = bytes;
+      table[bytes[0]] = same;
+    }
+    return table;
+  }
+
+  private static boolean startsWithIgnoringCase(byte[] s, int at, int end, byte[] lowerPrefix) {
+    if (end - at < lowerPrefix.length) return false;
+    for (int k = 0; k < lowerPrefix.length; k++) {
+      if (lower(s[at + k]) != lowerPrefix[k]) return false;
     }
     return true;
   }
 
-  private static boolean onlySpaces(String s, int from) {
-    for (int i = from; i < s.length(); i++) {
-      if (s.charAt(i) != ' ') return false;
+  /** An ASCII byte in lower case (the parser takes only printable ASCII lines). */
+  private static int lower(byte b) {
+    return b >= 'A' && b <= 'Z' ? b + ('a' - 'A') : b;
+  }
+
+  private static UTF8String slice(byte[] s, int from, int end) {
+    return UTF8String.fromBytes(s, from, end - from);
+  }
+
+  private static UTF8String dashToNull(byte[] s, int from, int end) {
+    return end == from || (end == from + 1 && s[from] == '-') ? null : slice(s, from, end);
+  }
+
+  private static boolean printableAscii(byte[] s) {
+    for (byte b : s) {
+      if (b < 0x20 || b > 0x7e) return false;
     }
     return true;
   }
 
-  private static int tokenEnd(String s, int from) {
+  private static boolean startsWithSpaceQuote(byte[] s, int at) {
+    return at + 1 < s.length && s[at] == ' ' && s[at + 1] == '"';
+  }
+
+  private static boolean onlySpaces(byte[] s, int from) {
+    for (int i = from; i < s.length; i++) {
+      if (s[i] != ' ') return false;
+    }
+    return true;
+  }
+
+  /** The first index of `b` in s[from, end), or -1. */
+  private static int indexOf(byte[] s, byte b, int from, int end) {
+    for (int i = from; i < end; i++) {
+      if (s[i] == b) return i;
+    }
+    return -1;
+  }
+
+  private static int tokenEnd(byte[] s, int from) {
     int i = from;
-    while (i < s.length() && s.charAt(i) != ' ') i++;
+    while (i < s.length && s[i] != ' ') i++;
     return i;
   }
 
   /** True when s[from, end) is 1 to maxLength decimal digits. */
-  private static boolean digits(String s, int from, int end, int maxLength) {
+  private static boolean digits(byte[] s, int from, int end, int maxLength) {
     if (end <= from || end - from > maxLength) return false;
     for (int i = from; i < end; i++) {
-      if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
+      if (s[i] < '0' || s[i] > '9') return false;
     }
     return true;
   }
 
+  /** The value of the decimal digits s[from, end) (at most 18 of them, checked by scan). */
+  private static long decimal(byte[] s, int from, int end) {
+    long value = 0;
+    for (int i = from; i < end; i++) value = value * 10 + (s[i] - '0');
+    return value;
+  }
+
   /** The non-negative decimal number of `count` digits at `from`, or -1. */
-  private static int number(String s, int from, int count) {
+  private static int number(byte[] s, int from, int count) {
     int value = 0;
     for (int i = from; i < from + count; i++) {
-      char c = s.charAt(i);
-      if (c < '0' || c > '9') return -1;
-      value = value * 10 + (c - '0');
+      if (s[i] < '0' || s[i] > '9') return -1;
+      value = value * 10 + (s[i] - '0');
     }
     return value;
   }

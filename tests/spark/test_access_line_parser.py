@@ -54,13 +54,12 @@ def assert_same_as_regex(spark, lines) -> None:
 
 
 def assert_time_decides_as_parser(spark, lines) -> None:
-    """ACCESS_TIME takes exactly the lines ACCESS_PARSER takes, with the same event time."""
+    """compiled_time takes exactly the lines compiled_parse takes, with the same event time."""
     from pyspark.sql import functions as F
 
-    il.register_access_parser(spark)
     frame = lines_frame(spark, lines).select(
-        F.call_udf(il.ACCESS_PARSER, F.col("line"))["event_micros"].alias("parser"),
-        F.call_udf(il.ACCESS_TIME, F.col("line")).alias("time"),
+        il.compiled_parse(spark, F.col("line"))["event_micros"].alias("parser"),
+        il.compiled_time(spark, F.col("line")).alias("time"),
     )
     assert frame.filter(~F.col("parser").eqNullSafe(F.col("time"))).count() == 0
 
@@ -69,9 +68,8 @@ def taken_by_compiled(spark, lines) -> int:
     """How many of the lines the compiled parser types (returns non-null for)."""
     from pyspark.sql import functions as F
 
-    il.register_access_parser(spark)
     frame = lines_frame(spark, lines)
-    return frame.filter(F.call_udf(il.ACCESS_PARSER, F.col("line")).isNotNull()).count()
+    return frame.filter(il.compiled_parse(spark, F.col("line")).isNotNull()).count()
 
 
 def test_the_parsers_share_their_constants(spark):
@@ -79,6 +77,7 @@ def test_the_parsers_share_their_constants(spark):
     assert list(parser.BOT_HINTS) == list(il.BOT_HINTS)
     assert parser.BOT_PATTERN == il.BOT_PATTERN
     assert parser.ABSOLUTE_URL_HEAD == il.ABSOLUTE_URL_HEAD
+    assert parser.SCHEMA.simpleString() == il.ACCESS_PARSER_SCHEMA
 
 
 def test_real_and_generated_lines_agree_and_ordinary_lines_take_the_compiled_path(spark):
@@ -112,6 +111,31 @@ def test_month_ends_leap_years_and_offsets_agree(spark):
     assert_same_as_regex(spark, lines)
     real = sum(day <= calendar.monthrange(year, month)[1] for year, month, day in dates)
     assert taken_by_compiled(spark, lines) == 2 * real
+
+
+BOT_VERDICTS = {
+    "Googlebot/2.1 (+http://www.google.com/bot.html)": True,
+    "BOT": True,
+    "Mozilla/5.0 (compatible; SPIDER)": True,
+    "YandexImages/3.0": True,
+    "Yandex/1.0": False,  # a hint, but not the pattern
+    "Botanist/1.0": False,  # "bot" not at a word's end
+    "Mozilla/5.0 (compatible; Bot/1)": True,
+    "Mediapartners-GOOGLE": True,
+    "ARCHIVE.ORG_bot": True,
+    "archiveXorg": False,
+    "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0": False,
+}
+
+
+def test_bot_verdicts_agree_whatever_the_case(spark):
+    from pyspark.sql import functions as F
+
+    agents = list(BOT_VERDICTS)
+    lines = [f'192.0.2.1 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "{a}"' for a in agents]
+    assert_same_as_regex(spark, lines)
+    parsed = lines_frame(spark, lines).select("source_file", il.compiled_parse(spark, F.col("line"))["is_bot"])
+    assert {agents[int(i)]: bot for i, bot in parsed.collect()} == BOT_VERDICTS
 
 
 def test_the_plan_without_the_regex_agrees_and_refuses_a_line_for_the_regex(spark):
