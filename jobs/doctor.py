@@ -1,8 +1,10 @@
 """doctor: what users run when something is off.
 
 Prints the versions (Python, Java, Spark, Delta, Hadoop) and where the Delta, S3A and AWS
-SDK classes were loaded from, then proves a Delta write, MERGE, read and time-travel round
-trip on `--lake` (local or S3). The scratch table lives under `<lake>/_doctor/<run_id>` and
+SDK classes were loaded from, runs lakeml's compiled access-line parser (jvm/) on one line
+inside Spark's generated code (it is a static call built against Spark 3.5's expression
+classes: this proves it fits the cluster's Spark), then proves a Delta write, MERGE, read and
+time-travel round trip on `--lake` (local or S3). The scratch table lives under `<lake>/_doctor/<run_id>` and
 is removed afterwards.
 """
 
@@ -30,6 +32,7 @@ PROBE_CLASSES = {
 BEFORE = [(1, "alpha", 10), (2, "beta", 20), (3, "gamma", 30)]
 CHANGES = [(2, "beta", 21, "U"), (3, "gamma", 30, "D"), (4, "delta", 40, "I")]
 AFTER = [(1, "alpha", 10), (2, "beta", 21), (4, "delta", 40)]
+PROBE_LINE = '192.0.2.1 - - [10/Oct/2026:13:55:36 +0000] "GET /a?b=1 HTTP/1.1" 200 '  # + the row's id
 
 
 def add_arguments(parser) -> None:
@@ -100,14 +103,27 @@ def delta_round_trip(spark, table_uri: str) -> Dict[str, bool]:
     }
 
 
+def parser_runs(spark) -> bool:
+    """lakeml's compiled parser, called from Spark's generated code, types a line as it should."""
+    from pyspark.sql import functions as F
+
+    from jobs.ingest_logs import compiled_parse
+
+    # the line is built from the data, so that the call runs in a generated stage, not at planning
+    line = F.concat(F.lit(PROBE_LINE), F.col("id").cast("string"))
+    row = spark.range(7, 8).select(compiled_parse(spark, line).alias("c")).first()["c"]
+    return row is not None and (row["status"], row["bytes"], row["query"]) == (200, 7, {"b": "1"})
+
+
 def report(versions_: Dict[str, str], sources: Dict[str, str], checks: Dict[str, bool], table_uri: str) -> str:
     """The human-readable report."""
     lines = ["lakeml doctor", "versions:"]
     lines += [f"  {name:<8} {value}" for name, value in versions_.items()]
     lines.append("classes loaded from:")
     lines += [f"  {name:<13} {source}" for name, source in sources.items()]
+    lines.append(f"lakeml's access-line parser in Spark's generated code: {'ok' if checks['parser'] else 'FAILED'}")
     lines.append(f"delta round trip on {table_uri}:")
-    lines += [f"  {name:<11} {'ok' if passed else 'FAILED'}" for name, passed in checks.items()]
+    lines += [f"  {name:<11} {'ok' if passed else 'FAILED'}" for name, passed in checks.items() if name != "parser"]
     return "\n".join(lines)
 
 
@@ -124,9 +140,18 @@ def run(spark, args) -> RunSummary:
             "Locally run bootstrap/local.sh; on EMR enable the delta-defaults classification and pass the "
             "artifact's lakeml-jvm.jar with --jars (lakeml's step does)."
         )
+    with stage("parser") as counts:
+        try:
+            counts["parser"] = parsed = parser_runs(spark)
+        except Exception as error:
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            raise LakemlError(
+                f"lakeml's JVM parser does not run on this Spark ({spark.version}): {first_line}. "
+                "lakeml-jvm.jar is built for Spark 3.5 (EMR 7.x): check the cluster's release label."
+            ) from None
     with stage("delta_round_trip") as counts:
         try:
-            checks = delta_round_trip(spark, table_uri)
+            checks = {"parser": parsed, **delta_round_trip(spark, table_uri)}
         finally:
             if not args.keep:
                 delete(spark, table_uri)
@@ -134,7 +159,7 @@ def run(spark, args) -> RunSummary:
     print(report(found_versions, sources, checks, table_uri), flush=True)
     failed = [name for name, passed in checks.items() if not passed]
     if failed:
-        raise LakemlError(f"Delta round trip failed at: {', '.join(failed)} on {table_uri}")
+        raise LakemlError(f"doctor's checks failed at: {', '.join(failed)} (Delta round trip on {table_uri})")
     return RunSummary(
         job="doctor",
         run_id=args.run_id,

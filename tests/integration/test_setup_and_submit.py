@@ -60,7 +60,9 @@ def test_doctor_through_spark_submit_reports_and_exits_0(tmp_path):
     lines = done.stdout.strip().splitlines()
     summary = json.loads(lines[-1])
     assert summary["status"] == "succeeded" and summary["job"] == "doctor"
-    assert summary["counts"]["checks"] == {"write": True, "merge": True, "read": True, "time_travel": True}
+    checks = {"parser": True, "write": True, "merge": True, "read": True, "time_travel": True}
+    assert summary["counts"]["checks"] == checks
+    assert "lakeml's access-line parser in Spark's generated code: ok" in done.stdout
     assert (
         "spark    3.5.6" in done.stdout
         and "delta    3.3.2" in done.stdout
