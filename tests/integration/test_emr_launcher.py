@@ -277,7 +277,13 @@ def test_the_artifact_alone_runs_doctor_with_spark_submit_as_emr_does(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["status"] == "succeeded"
-    assert summary["counts"]["checks"] == {"parser": True, "write": True, "merge": True, "read": True, "time_travel": True}
+    assert summary["counts"]["checks"] == {
+        "parser": True,
+        "write": True,
+        "merge": True,
+        "read": True,
+        "time_travel": True,
+    }
     assert summary["counts"]["versions"]["spark"] == "3.5.6" and summary["counts"]["versions"]["delta"] == "3.3.2"
     assert summary["counts"]["classes"]["lakeml-jvm"].endswith("lakeml-jvm.jar")
     assert sorted(os.listdir(work)) == ["lakeml-jvm.jar", "lakeml.zip", "lakeml_main.py"]  # nothing else was needed
