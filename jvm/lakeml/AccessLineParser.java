@@ -159,7 +159,7 @@ public final class AccessLineParser {
     f.userEnd = indexOf(s, (byte) ' ', f.identEnd + 1, s.length);
     if (f.userEnd <= f.identEnd + 1) return null;
     int at = f.userEnd + 1;
-    f.micros = eventMicros(s, at);
+    f.micros = stampMicros(s, at);
     if (f.micros == NO_TIME) return null;
     f.requestEnd = quotedEnd(s, at + 29);
     if (f.requestEnd < 0 || f.requestEnd + 1 >= s.length || s[f.requestEnd + 1] != ' ') return null;
@@ -230,7 +230,7 @@ public final class AccessLineParser {
    * UTC microseconds of `[dd/Mon/yyyy:HH:mm:ss +zzzz] "` at `at`; NO_TIME unless every part is a real
    * time (days of the month, years 1583-9999 of the Gregorian calendar, offsets up to +-18:00).
    */
-  static long eventMicros(byte[] s, int at) {
+  static long stampMicros(byte[] s, int at) {
     if (at + 30 > s.length || s[at] != '[' || s[at + 27] != ']' || !startsWithSpaceQuote(s, at + 28)) {
       return NO_TIME;
     }
