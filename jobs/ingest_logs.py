@@ -317,14 +317,16 @@ def _json_value(js, path: str, map_heads):
     return column
 
 
-def access_parser(spark):
+def access_parser(spark, class_name: str = ACCESS_PARSER_CLASS):
     """lakeml's compiled access-line parser, the JVM class (jvm/lakeml/AccessLineParser.java)."""
     from py4j.java_gateway import JavaClass
 
-    parser = spark.sparkContext._jvm.lakeml.AccessLineParser
+    parser = spark.sparkContext._jvm
+    for part in class_name.split("."):
+        parser = getattr(parser, part)
     if not isinstance(parser, JavaClass):
         raise LakemlError(
-            f"class {ACCESS_PARSER_CLASS} is not on the session's classpath: lakeml's JVM jar is missing. "
+            f"class {class_name} is not on the session's classpath: lakeml's JVM jar is missing. "
             "Locally run through ./spark-submit.sh (it compiles jvm/); on EMR the step passes the artifact's "
             "lakeml-jvm.jar with --jars."
         )

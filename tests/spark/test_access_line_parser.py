@@ -13,10 +13,12 @@ from __future__ import annotations
 import calendar
 import random
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from jobs import ingest_logs as il
+from jobs.common.errors import LakemlError
 from tests.spark.test_ingest_logs import FIXTURE_ACCESS, apachelogs_vhost, generated_lines, logged, user_agents
 
 
@@ -78,6 +80,12 @@ def test_the_parsers_share_their_constants(spark):
     assert parser.BOT_PATTERN == il.BOT_PATTERN
     assert parser.ABSOLUTE_URL_HEAD == il.ABSOLUTE_URL_HEAD
     assert parser.SCHEMA.simpleString() == il.ACCESS_PARSER_SCHEMA
+
+
+def test_a_session_without_the_parser_class_gets_a_clear_error(spark):
+    with pytest.raises(LakemlError, match=r"lakeml\.NoSuchParser is not on the session.s classpath"):
+        il.access_parser(spark, "lakeml.NoSuchParser")
+    assert il.access_parser(spark)._fqn == il.ACCESS_PARSER_CLASS
 
 
 def test_real_and_generated_lines_agree_and_ordinary_lines_take_the_compiled_path(spark):
