@@ -129,12 +129,15 @@ def lakeml_rows(spark, path: str, plan: str = "compiled"):
 
 
 def lakeml_parse_write(spark, path: str, out: str) -> None:
-    """The job's pure transform over the file, written as a Delta table partitioned by event_date."""
+    """The job's pure transform over the file, written as a Delta table partitioned by event_date, as the
+    job writes it."""
     from jobs import ingest_logs as il
+    from jobs.common.session import session_confs
 
     shutil.rmtree(out, ignore_errors=True)
     rows = lakeml_rows(spark, path).write.format("delta").mode("overwrite")
-    rows.option("delta.dataSkippingStatsColumns", il.STATS_COLUMNS).partitionBy("event_date").save(out)
+    with session_confs(spark, il.TABLE_WRITE_CONFS):
+        rows.option("delta.dataSkippingStatsColumns", il.STATS_COLUMNS).partitionBy("event_date").save(out)
 
 
 def job_argv(path: str, lake_root: str) -> list:

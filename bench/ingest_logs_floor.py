@@ -45,7 +45,14 @@ def floor_steps(spark, path: str, out: str) -> dict:
 
     from bench.ingest_logs import lakeml_rows
     from jobs.common.session import session_confs
-    from jobs.ingest_logs import ACCESS_PATTERN, ACCESS_REPLACEMENT, SEP, STATS_COLUMNS, compiled_parse
+    from jobs.ingest_logs import (
+        ACCESS_PATTERN,
+        ACCESS_REPLACEMENT,
+        SEP,
+        STATS_COLUMNS,
+        TABLE_WRITE_CONFS,
+        compiled_parse,
+    )
 
     names = ("raw", "table", "parquet", "job", "hybrid", "regex")
     delta_out, table_out, parquet_out, job_out, hybrid_out, regex_out = (os.path.join(out, name) for name in names)
@@ -67,7 +74,8 @@ def floor_steps(spark, path: str, out: str) -> dict:
     def to_delta(df, folder):
         shutil.rmtree(folder, ignore_errors=True)
         writer = df.write.format("delta").option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
-        writer.partitionBy("event_date").save(folder)
+        with session_confs(spark, TABLE_WRITE_CONFS):
+            writer.partitionBy("event_date").save(folder)
 
     def table_parquet():
         shutil.rmtree(parquet_out, ignore_errors=True)

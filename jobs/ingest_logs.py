@@ -50,6 +50,7 @@ from jobs.common.quality import (
     sql_list,
     to_quarantine,
 )
+from jobs.common.session import session_confs
 from jobs.common.summary import RunSummary
 
 HELP = "access logs and JSON event lines into the Delta table logs_<source>"
@@ -171,6 +172,11 @@ TABLE_COLUMNS = (
 # otherwise compute them for the first 32 columns, a third of the write's cost here); set when the
 # table is created.
 STATS_COLUMNS = "event_ts,status,client,path"
+# The table's write keeps one Parquet writer open per event date in each task, up to this many, instead
+# of sorting the rows by date first (Spark sorts whatever dates a task meets beyond them). A night's
+# files hold a few dates; the first large write of a JVM is ~12% faster without the sort's code to warm.
+DATE_WRITERS_PER_TASK = 8
+TABLE_WRITE_CONFS = {"spark.sql.maxConcurrentOutputFileWriters": str(DATE_WRITERS_PER_TASK)}
 REASONS = (
     "empty_line",
     "too_long",
@@ -884,7 +890,7 @@ def run(spark, args) -> RunSummary:
         table = compiled_rows(lines, args.run_id)
     else:
         table = table_rows(parse_lines(lines, mapping, regex=bool(facts["by_parser"].get("regex"))), args.run_id)
-    with stage("publish_table") as counts:
+    with stage("publish_table") as counts, session_confs(spark, TABLE_WRITE_CONFS):
         (
             table.write.format("delta")
             .mode("overwrite")

@@ -294,6 +294,20 @@ def test_reject_gate_publishes_nothing(spark, lake, tmp_path):
     assert code == 0 and summary["rows_out"] == 8 and summary["rows_rejected"] == 8
 
 
+def test_a_file_with_more_dates_than_open_writers_lands_whole(spark, lake, tmp_path):
+    """The table's write keeps a writer per date up to DATE_WRITERS_PER_TASK and sorts the rest."""
+    days = [f"{day:02d}/Nov/2026" for day in range(1, il.DATE_WRITERS_PER_TASK + 5)]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = [line for i, day in enumerate(days) for line in generated_lines(30 + i, day=day, seed=i)]
+    random.Random(3).shuffle(lines)  # dates interleaved, as in a file that spans a backfill
+    (raw / "a.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, summary = run_in_process(spark, "ingest_logs", args_for(str(raw), lake))
+    assert code == 0 and summary["rows_out"] == len(lines)
+    per_date = {str(r["event_date"]): r["count"] for r in table(spark, lake).groupBy("event_date").count().collect()}
+    assert per_date == {f"2026-11-{i + 1:02d}": 30 + i for i in range(len(days))}
+
+
 def test_truncated_gzip_is_a_clear_error_naming_the_file(spark, lake, tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
