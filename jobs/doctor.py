@@ -4,8 +4,8 @@ Prints the versions (Python, Java, Spark, Delta, Hadoop) and where the Delta, S3
 SDK classes were loaded from, runs lakeml's compiled access-line parser (jvm/) on one line
 inside Spark's generated code (it is a static call built against Spark 3.5's expression
 classes: this proves it fits the cluster's Spark), then proves a Delta write, MERGE, read and
-time-travel round trip on `--lake` (local or S3). The scratch table lives under `<lake>/_doctor/<run_id>` and
-is removed afterwards.
+time-travel round trip on `--lake` (local or S3). The scratch table lives under
+`<lake>/_doctor/<run_id>` and is removed afterwards.
 """
 
 from __future__ import annotations
@@ -115,15 +115,17 @@ def parser_runs(spark) -> bool:
     return row is not None and (row["status"], row["bytes"], row["query"]) == (200, 7, {"b": "1"})
 
 
-def report(versions_: Dict[str, str], sources: Dict[str, str], checks: Dict[str, bool], table_uri: str) -> str:
+def report(
+    versions_: Dict[str, str], sources: Dict[str, str], parsed: bool, round_trip: Dict[str, bool], table_uri: str
+) -> str:
     """The human-readable report."""
     lines = ["lakeml doctor", "versions:"]
     lines += [f"  {name:<8} {value}" for name, value in versions_.items()]
     lines.append("classes loaded from:")
     lines += [f"  {name:<13} {source}" for name, source in sources.items()]
-    lines.append(f"lakeml's access-line parser in Spark's generated code: {'ok' if checks['parser'] else 'FAILED'}")
+    lines.append(f"lakeml's access-line parser in Spark's generated code: {'ok' if parsed else 'FAILED'}")
     lines.append(f"delta round trip on {table_uri}:")
-    lines += [f"  {name:<11} {'ok' if passed else 'FAILED'}" for name, passed in checks.items() if name != "parser"]
+    lines += [f"  {name:<11} {'ok' if passed else 'FAILED'}" for name, passed in round_trip.items()]
     return "\n".join(lines)
 
 
@@ -151,12 +153,13 @@ def run(spark, args) -> RunSummary:
             ) from None
     with stage("delta_round_trip") as counts:
         try:
-            checks = {"parser": parsed, **delta_round_trip(spark, table_uri)}
+            round_trip = delta_round_trip(spark, table_uri)
         finally:
             if not args.keep:
                 delete(spark, table_uri)
-        counts.update(checks)
-    print(report(found_versions, sources, checks, table_uri), flush=True)
+        counts.update(round_trip)
+    print(report(found_versions, sources, parsed, round_trip, table_uri), flush=True)
+    checks = {"parser": parsed, **round_trip}
     failed = [name for name, passed in checks.items() if not passed]
     if failed:
         raise LakemlError(f"doctor's checks failed at: {', '.join(failed)} (Delta round trip on {table_uri})")
