@@ -187,11 +187,11 @@ def read_local_file(uri: str, flag: str) -> str:
         return handle.read()
 
 
-def read_text(spark, uri: str) -> Optional[str]:
-    """The text of a small file, or None when it does not exist."""
+def read_bytes(spark, uri: str) -> Optional[bytes]:
+    """The bytes of a small file, or None when it does not exist."""
     if is_local(uri):
         try:
-            with open(local_path(uri), encoding="utf-8") as handle:
+            with open(local_path(uri), "rb") as handle:
                 return handle.read()
         except FileNotFoundError:
             return None
@@ -203,10 +203,16 @@ def read_text(spark, uri: str) -> Optional[str]:
         data = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
     finally:
         stream.close()
-    return bytes(data).decode("utf-8")
+    return bytes(data)
 
 
-def write_text(spark, uri: str, text: str) -> None:
+def read_text(spark, uri: str) -> Optional[str]:
+    """The UTF-8 text of a small file, or None when it does not exist."""
+    data = read_bytes(spark, uri)
+    return None if data is None else data.decode("utf-8")
+
+
+def write_bytes(spark, uri: str, data: bytes) -> None:
     """Write a small file so readers see the old or the new content, never half of it.
 
     Local: a temporary file beside it, renamed over (atomic on POSIX). S3: one PUT on
@@ -216,16 +222,21 @@ def write_text(spark, uri: str, text: str) -> None:
         target = local_path(uri)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, target)
         return
     fs, path = hadoop_path(spark, uri)
     stream = fs.create(path, True)
     try:
-        stream.write(bytearray(text.encode("utf-8")))
+        stream.write(bytearray(data))
     finally:
         stream.close()
+
+
+def write_text(spark, uri: str, text: str) -> None:
+    """Write a small UTF-8 text file atomically (see write_bytes)."""
+    write_bytes(spark, uri, text.encode("utf-8"))
 
 
 def delete(spark, uri: str) -> None:
