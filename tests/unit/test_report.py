@@ -1,0 +1,77 @@
+"""jobs.common.report: the page, its figures and its JSON, written to a local lake folder."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from jobs.common.report import Report, new_figure, table_html, to_json, write_json
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.cells, self.headings = [], [], []
+        self._in = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        self._in = tag
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "td":
+            self.cells.append(data)
+        if self._in in ("h1", "h2"):
+            self.headings.append(data)
+
+
+def test_a_report_writes_its_page_and_every_figure_it_links(tmp_path):
+    report = Report("train: adult <v3>")
+    report.heading("Evaluation")
+    report.table([{"metric": "auc", "value": 0.912345}, {"metric": "baseline", "value": 0.5}])
+    fig = new_figure(4, 3)
+    fig.gca().plot([0, 1], [0, 1])
+    report.figure(fig, "roc", caption="ROC curve")
+    written = report.write(None, f"file://{tmp_path}/r")
+
+    assert written == [f"file://{tmp_path}/r/roc.png", f"file://{tmp_path}/r/index.html"]
+    parser = _Collect()
+    parser.feed((tmp_path / "r" / "index.html").read_text(encoding="utf-8"))
+    assert parser.headings == ["train: adult <v3>", "Evaluation"]
+    assert parser.cells == ["auc", "0.9123", "baseline", "0.5"]
+    assert parser.images == ["roc.png"]
+    assert (tmp_path / "r" / "roc.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_figure_names_are_checked_and_unique():
+    report = Report("x")
+    with pytest.raises(ValueError, match="figure name"):
+        report.figure(new_figure(), "../escape")
+    report.figure(new_figure(), "a")
+    with pytest.raises(ValueError, match="added twice"):
+        report.figure(new_figure(), "a")
+
+
+def test_table_cells_are_escaped_and_lists_take_columns():
+    assert "<td>&lt;b&gt;</td>" in table_html([["<b>", None]], columns=["x", "y"])
+    assert "<td></td>" in table_html([["<b>", None]], columns=["x", "y"])
+    assert "<th>x</th><th>y</th>" in table_html([{"x": 1}, {"y": 2}])
+
+
+def test_json_has_stable_keys_and_plain_values(tmp_path):
+    import datetime as dt
+
+    import numpy as np
+
+    write_json(None, f"file://{tmp_path}/a.json", {"b": np.float64(1.5), "a": dt.date(2026, 11, 20)})
+    text = (tmp_path / "a.json").read_text()
+    assert text == to_json({"a": "2026-11-20", "b": 1.5})
+    assert json.loads(text) == {"a": "2026-11-20", "b": 1.5}
