@@ -41,6 +41,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from jobs.common.cli import local_file
 from jobs.common.errors import LakemlError, UsageError
 from jobs.common.lake import exists, join, normalize_uri, read_local_file, read_text, spark_uri
 from jobs.common.log import stage
@@ -299,7 +300,9 @@ def load_references(config: Config, read: Callable[[str], str]) -> Config:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", required=True, help="CONF file (JSON or YAML; local path or s3://), see conf/")
+    parser.add_argument(
+        "--config", required=True, type=local_file, help="CONF file (JSON or YAML; local path or s3://), see conf/"
+    )
 
 
 def validate(args) -> None:

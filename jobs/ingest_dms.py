@@ -74,6 +74,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from jobs.common.cli import local_file
 from jobs.common.errors import LakemlError, QualityGateError, UsageError
 from jobs.common.lake import FileInfo, join, list_files, normalize_uri, read_local_file, spark_uri
 from jobs.common.log import logger, stage
@@ -315,7 +316,9 @@ EPILOG = (
 def add_arguments(parser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--input", required=True, help="DMS target folder: <input>/<schema>/<table>/ (s3:// or local)")
-    parser.add_argument("--tables", required=True, help="CONF file (JSON or YAML; local path or s3://), see conf/")
+    parser.add_argument(
+        "--tables", required=True, type=local_file, help="CONF file (JSON or YAML; local path or s3://), see conf/"
+    )
     parser.add_argument("--table", default=None, help="apply only this schema.table of the CONF")
     parser.add_argument(
         "--full-reload", action="store_true", help="rebuild the table(s) from the full load, then apply all CDC files"

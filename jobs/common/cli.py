@@ -42,6 +42,20 @@ def fraction(value: str) -> float:
     return number
 
 
+def local_file(value: str) -> str:
+    """argparse `type` of every flag naming a file the job reads (CONF, schema, recipe, data): path or URI.
+
+    The value is returned as given; the marker is the point: `./spark-submit.sh emr` finds the flags
+    declared with it (`local_file_flags`) and ships a local file to S3 with the step.
+    """
+    return value
+
+
+def local_file_flags(parser: argparse.ArgumentParser) -> List[argparse.Action]:
+    """The parser's actions declared with `type=local_file`."""
+    return [action for action in parser._actions if action.type is local_file]
+
+
 def new_run_id(now: Optional[dt.datetime] = None) -> str:
     """A sortable, unique run id: UTC start time plus a random suffix."""
     now = now or dt.datetime.now(dt.timezone.utc)
