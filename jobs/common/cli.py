@@ -134,6 +134,7 @@ def execute(module, args: argparse.Namespace, spark) -> int:
         summary.status, summary.message = STATUS_FAILED, f"{type(error).__name__}: {error}"
         logger.error("%s failed:\n%s", args.job, traceback.format_exc())
     summary.seconds = time.monotonic() - started
+    summary.exit_code = code
     if code == EXIT_OK and not summary.balanced():
         logger.warning(
             "%s: rows_in %d != rows_out %d + rows_rejected %d",

@@ -27,6 +27,7 @@ class RunSummary:
     seconds: float = 0.0
     counts: Dict[str, object] = field(default_factory=dict)
     message: str = ""
+    exit_code: int = 0  # the process's exit code (0/1/2/3), so a launcher reading the lake gives the same
 
     def balanced(self) -> bool:
         """The conservation rule: every row read was written or rejected."""
