@@ -6,7 +6,7 @@ setup(
     name="lakeml",
     version="0.1.0",
     description="Spark batch jobs for EMR: logs and DMS dumps into Delta, Amazon ML recipes as features, MLlib models",
-    packages=["jobs", "jobs.common", "features"],
+    packages=["jobs", "jobs.common", "features", "ml"],
     py_modules=["lakeml_main"],
     python_requires=">=3.9",
     # What the jobs need on every node. On EMR the cluster provides Spark and Delta.
