@@ -1,0 +1,323 @@
+"""The model registry on the lake: versions of a fitted PipelineModel, and the champion score uses.
+
+Layout under `<lake>/models/<name>/`:
+
+    v<N>/model/          the whole fitted PipelineModel (plain `PipelineModel.load` reads it)
+    v<N>/metadata.json   name, version, model_type, algorithm, params, schema, recipe, classes,
+                         cutoff, metrics, ... (the train job's record of the version)
+    v<N>/metrics.json    the metrics alone
+    v<N>/...             extra artifacts (report/, ALS biases, seen items) from `extra_writer`
+    v<N>/_COMPLETE       the completion marker, written last
+    champion.json        {version, metric, value, promoted_at, run_id, reason}
+
+A version is visible (listed, loadable, promotable) only once its `_COMPLETE` marker exists, and the
+marker is one small write made after everything else: a killed publish leaves a folder without
+marker, which readers ignore and the next publish deletes before it takes the same number. So a
+re-run after a kill yields exactly one new complete version, and champion.json (written atomically
+by `jobs.common.lake.write_text`) is never touched by a publish. One writer per model name at a time
+(the nightly pipeline trains a name once per run).
+
+Type metrics (for `decide_promotion`): BINARY auc and MULTICLASS macro_f1 (higher is better),
+REGRESSION rmse (lower), RECOMMEND rmse (explicit ratings; lower) or ndcg_at_k (implicit; higher).
+A metric is read from `metrics[key]` (or `metrics["test"][key]` when metrics are nested by split).
+For score's drift hint, BINARY metrics may carry `share_above_cutoff`: the evaluation set's share of
+rows with score >= cutoff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from jobs.common.errors import UsageError
+from jobs.common.lake import Lake, delete, exists, hadoop_path, join, read_text, spark_uri, write_text
+from jobs.common.log import logger
+
+MODEL_TYPES = ("BINARY", "MULTICLASS", "REGRESSION", "RECOMMEND")
+MARKER = "_COMPLETE"
+LAKEML_VERSION = "0.1.0"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_VERSION = re.compile(r"^v([1-9][0-9]*)$")
+
+# (metric key, higher is better) per model type; RECOMMEND depends on explicit/implicit feedback.
+TYPE_METRICS = {
+    "BINARY": ("auc", True),
+    "MULTICLASS": ("macro_f1", True),
+    "REGRESSION": ("rmse", False),
+}
+
+
+# --- pure parts ----------------------------------------------------------------------------
+
+
+def check_name(name: str) -> str:
+    """A model name usable as a folder: letters, digits, `_ . -`; UsageError otherwise."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(f"--name {name!r}: a model name is 1-128 letters, digits, '_', '.' or '-'")
+    return name
+
+
+def version_number(version: str) -> int:
+    """N of a version string `vN`; UsageError for anything else."""
+    match = _VERSION.match(str(version))
+    if not match:
+        raise UsageError(f"--version {version!r}: a version looks like v1, v2, ...")
+    return int(match.group(1))
+
+
+def type_metric(
+    model_type: str, metrics: Optional[Dict[str, Any]], implicit: Optional[bool] = None
+) -> Tuple[str, bool]:
+    """(metric key, higher is better) that decides promotion for a model type."""
+    if model_type == "RECOMMEND":
+        if implicit is None:
+            implicit = _metric_value(metrics, "rmse") is None and _metric_value(metrics, "ndcg_at_k") is not None
+        return ("ndcg_at_k", True) if implicit else ("rmse", False)
+    if model_type not in TYPE_METRICS:
+        raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+    return TYPE_METRICS[model_type]
+
+
+def _metric_value(metrics: Optional[Dict[str, Any]], key: str) -> Optional[float]:
+    """The finite value of a metric (top level or under `test`), or None."""
+    if not metrics:
+        return None
+    value = metrics.get(key)
+    if value is None and isinstance(metrics.get("test"), dict):
+        value = metrics["test"].get(key)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def metric_of(
+    model_type: str, metrics: Optional[Dict[str, Any]], implicit: Optional[bool] = None
+) -> Tuple[str, Optional[float]]:
+    """(metric key, value or None) of a version's metrics for its type."""
+    key, _ = type_metric(model_type, metrics, implicit)
+    return key, _metric_value(metrics, key)
+
+
+def decide_promotion(
+    model_type: str,
+    new_metrics: Dict[str, Any],
+    champion_metrics: Optional[Dict[str, Any]],
+    min_gain: float = 0.0,
+    implicit: Optional[bool] = None,
+) -> Tuple[bool, str]:
+    """Whether a new version replaces the champion: it must beat it on the type metric by > 0 and >= min_gain."""
+    key, higher = type_metric(model_type, new_metrics, implicit)
+    new = _metric_value(new_metrics, key)
+    if new is None:
+        return False, f"the new version has no finite {key}; the champion stays"
+    if champion_metrics is None:
+        return True, f"no champion yet; {key} {new:.6g}"
+    old = _metric_value(champion_metrics, key)
+    if old is None:
+        return True, f"the champion has no finite {key}; new {key} {new:.6g}"
+    gain = new - old if higher else old - new
+    better = "higher" if higher else "lower"
+    if gain > 0 and gain >= min_gain:
+        return (
+            True,
+            f"{key} {new:.6g} vs champion {old:.6g}: gain {gain:.6g} >= min gain {min_gain:g} ({better} is better)",
+        )
+    return (
+        False,
+        f"{key} {new:.6g} vs champion {old:.6g}: gain {gain:.6g} is under min gain {min_gain:g} ({better} is better)",
+    )
+
+
+def next_version(complete: List[int]) -> str:
+    """The version a publish takes: one past the highest complete version."""
+    return f"v{max(complete, default=0) + 1}"
+
+
+# --- lake I/O ------------------------------------------------------------------------------
+
+
+def _root(lake: Union[Lake, str]) -> Lake:
+    return lake if isinstance(lake, Lake) else Lake.at(lake)
+
+
+def model_uri(lake: Union[Lake, str], name: str, *parts: str) -> str:
+    """URI of a model's folder (or a path under it)."""
+    return join(_root(lake).models(check_name(name)), *parts)
+
+
+def _child_dirs(spark, uri: str) -> List[str]:
+    """Names of the folders directly under a URI (none when it does not exist)."""
+    fs, path = hadoop_path(spark, uri)
+    if not fs.exists(path):
+        return []
+    return sorted(s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory())
+
+
+def _version_folders(spark, lake, name: str) -> Dict[int, bool]:
+    """Every v<N> folder of a model mapped to whether it is complete."""
+    found = {}
+    for child in _child_dirs(spark, model_uri(lake, name)):
+        match = _VERSION.match(child)
+        if match:
+            found[int(match.group(1))] = exists(spark, model_uri(lake, name, child, MARKER))
+    return found
+
+
+def model_names(spark, lake: Union[Lake, str]) -> List[str]:
+    """Names of the models that have at least one complete version."""
+    names = _child_dirs(spark, join(_root(lake).root, "models"))
+    return [n for n in names if _NAME.match(n) and any(_version_folders(spark, lake, n).values())]
+
+
+def _read_json(spark, uri: str) -> Optional[Dict[str, Any]]:
+    text = read_text(spark, uri)
+    return None if text is None else json.loads(text)
+
+
+def _write_json(spark, uri: str, obj: Any) -> None:
+    write_text(spark, uri, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _clean_leftovers(spark, lake, name: str) -> List[str]:
+    """Delete the folders of killed publishes (no marker); returns their names."""
+    removed = []
+    for number, complete in sorted(_version_folders(spark, lake, name).items()):
+        if not complete:
+            delete(spark, model_uri(lake, name, f"v{number}"))
+            removed.append(f"v{number}")
+    if removed:
+        logger.warning(
+            "registry %s: removed incomplete version folder(s) %s of an earlier killed publish", name, removed
+        )
+    return removed
+
+
+def publish_version(
+    spark,
+    lake: Union[Lake, str],
+    name: str,
+    model,
+    metadata: Dict[str, Any],
+    extra_writer: Optional[Callable[[str], None]] = None,
+) -> str:
+    """Save a fitted PipelineModel and its metadata as the next version; it becomes visible only when complete."""
+    check_name(name)
+    if metadata.get("model_type") not in MODEL_TYPES:
+        raise ValueError(f"metadata.model_type {metadata.get('model_type')!r} is not one of {', '.join(MODEL_TYPES)}")
+    _clean_leftovers(spark, lake, name)
+    complete = [n for n, done in _version_folders(spark, lake, name).items() if done]
+    version = next_version(complete)
+    folder = model_uri(lake, name, version)
+    logger.info("registry %s: publishing %s to %s", name, version, folder)
+    model.write().overwrite().save(spark_uri(join(folder, "model")))
+    if extra_writer is not None:
+        extra_writer(folder)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    record = {"lakeml_version": LAKEML_VERSION, "created_at": now, **metadata, "name": name, "version": version}
+    _write_json(spark, join(folder, "metrics.json"), record.get("metrics") or {})
+    _write_json(spark, join(folder, "metadata.json"), record)
+    _write_json(spark, join(folder, MARKER), {"version": version, "completed_at": now, "run_id": record.get("run_id")})
+    logger.info("registry %s: %s complete", name, version)
+    return version
+
+
+def list_versions(spark, lake: Union[Lake, str], name: str) -> List[Dict[str, Any]]:
+    """Metadata of the complete versions of a model, ascending N."""
+    out = []
+    for number, complete in sorted(_version_folders(spark, lake, name).items()):
+        if complete:
+            meta = _read_json(spark, model_uri(lake, name, f"v{number}", "metadata.json")) or {}
+            out.append({**meta, "version": f"v{number}"})
+    return out
+
+
+def champion(spark, lake: Union[Lake, str], name: str) -> Optional[Dict[str, Any]]:
+    """The champion record of a model, or None when none was set."""
+    return _read_json(spark, model_uri(lake, name, "champion.json"))
+
+
+def _missing(spark, lake, name: str, what: str) -> UsageError:
+    """The exit-2 error for a model or version that does not exist, listing what does."""
+    versions = [m["version"] for m in list_versions(spark, lake, name)]
+    if not versions:
+        names = model_names(spark, lake)
+        known = ", ".join(names) if names else "none"
+        return UsageError(
+            f"--name {name!r}: no model of that name under {_root(lake).root}/models (models there: {known}); "
+            "train one first or check --name and --lake"
+        )
+    current = champion(spark, lake, name)
+    return UsageError(
+        f"{what}: model {name!r} has versions {', '.join(versions)}"
+        + (f" (champion {current['version']})" if current else " and no champion")
+        + f"; list them with: models --lake {_root(lake).root} --name {name}"
+    )
+
+
+def resolve_version(spark, lake: Union[Lake, str], name: str, version: Optional[str] = None) -> str:
+    """The complete version to use: the given one or the champion; UsageError (exit 2) when it does not exist."""
+    check_name(name)
+    if version is None:
+        current = champion(spark, lake, name)
+        if current is None:
+            raise _missing(spark, lake, name, "no champion set (promote one with models --promote vN)")
+        version = current["version"]
+    version_number(version)
+    if not exists(spark, model_uri(lake, name, version, MARKER)):
+        raise _missing(spark, lake, name, f"--version {version} does not exist")
+    return version
+
+
+def load_metadata(spark, lake: Union[Lake, str], name: str, version: Optional[str] = None) -> Dict[str, Any]:
+    """The metadata of a complete version (champion when version is None)."""
+    resolved = resolve_version(spark, lake, name, version)
+    meta = _read_json(spark, model_uri(lake, name, resolved, "metadata.json")) or {}
+    return {**meta, "version": resolved}
+
+
+def load_version(spark, lake: Union[Lake, str], name: str, version: Optional[str] = None):
+    """(PipelineModel, metadata) of a complete version; the champion when version is None."""
+    from pyspark.ml import PipelineModel
+
+    meta = load_metadata(spark, lake, name, version)
+    model = PipelineModel.load(spark_uri(model_uri(lake, name, meta["version"], "model")))
+    return model, meta
+
+
+def version_uri(lake: Union[Lake, str], name: str, version: str) -> str:
+    """URI of a version's folder (where extra artifacts live)."""
+    return model_uri(lake, name, version)
+
+
+def set_champion(
+    spark,
+    lake: Union[Lake, str],
+    name: str,
+    version: str,
+    reason: str,
+    metric: Optional[str] = None,
+    value: Optional[float] = None,
+    run_id: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Point champion.json at a complete version (one atomic small write); returns the record."""
+    meta = load_metadata(spark, lake, name, version)
+    if metric is None:
+        metric, value = metric_of(
+            meta["model_type"], meta.get("metrics"), (meta.get("recommend") or {}).get("implicit")
+        )
+    record = {
+        "version": meta["version"],
+        "metric": metric,
+        "value": value,
+        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "run_id": run_id if run_id is not None else meta.get("run_id"),
+        "reason": reason,
+    }
+    _write_json(spark, model_uri(lake, name, "champion.json"), record)
+    logger.info("registry %s: champion is now %s (%s)", name, meta["version"], reason)
+    return record
