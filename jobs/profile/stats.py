@@ -1,0 +1,230 @@
+"""The two passes of a profile over the data, whatever the number of attributes.
+
+Pass 1 (one Spark aggregation, one row back): per attribute the missing and invalid counts;
+NUMERIC count, min, max, mean, sample standard deviation and the percentiles p1..p99 by
+`percentile_approx` (accuracy ACCURACY: each returned value's rank is within n/ACCURACY of the
+exact rank; the median is p50); BINARY the count of 1s; TEXT (and undecided strings) the words
+in total and the least and most words in a row.
+
+Pass 2 (one exploded groupBy): every row becomes keys `<slot>\\x01<value>`, one per attribute
+(NUMERIC twice: its equal-width histogram bin between min and max, and its decile bin from the
+pass-1 percentiles; BINARY/CATEGORICAL its value; TEXT each distinct word of the row), plus
+one key counting the row for the target; all are grouped with the row's target bin. Windows on
+the grouped result (small: values, not rows) give each attribute's distinct count, the rank of
+each value, and the shortest and longest word; values ranked beyond TOP (TOP_WORDS for words)
+are folded into one `other` value per target bin before the single collect.
+
+No per-attribute loop touches the data: the number of Spark jobs is the same for 3 attributes
+or 300 (test_profile_stats counts them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.profile.prepare import BINARY, CATEGORICAL, NUMERIC, STRING, TEXT, Attr, prepare, resolve
+
+ACCURACY = 10_000
+PERCENTILES = [p / 100 for p in range(1, 100)]
+HIST_BINS = 20
+TOP = 20
+TOP_WORDS = 500
+SEP = "\x01"
+TARGET_SLOT = "T"
+
+
+@dataclass
+class Passes:
+    """What the two passes return: the pass-1 figures by name, the pass-2 counts by slot."""
+
+    rows: int
+    first: Dict[str, object]
+    # slot -> {"distinct", "min_len", "max_len", "counts": {value or None (other): {target bin or None: count}}}
+    second: Dict[str, dict]
+    attrs: List[Attr]
+
+
+def _sum_flag(flag: str) -> Column:
+    return F.sum(F.col(flag).cast("long"))
+
+
+def first_pass_columns(attrs: Sequence[Attr]) -> List[Column]:
+    """The aggregate columns of pass 1, named `<figure>_<index>`."""
+    cols: List[Column] = [F.count(F.lit(1)).alias("rows")]
+    for a in attrs:
+        i = a.index
+        cols.append(_sum_flag(f"m{i}").alias(f"missing_{i}"))
+        if a.kind == NUMERIC:
+            n = F.col(f"n{i}")
+            cols += [
+                _sum_flag(f"x{i}").alias(f"invalid_{i}"),
+                F.count(n).alias(f"count_{i}"),
+                F.min(n).alias(f"min_{i}"),
+                F.max(n).alias(f"max_{i}"),
+                F.avg(n).alias(f"mean_{i}"),
+                F.stddev_samp(n).alias(f"std_{i}"),
+                F.percentile_approx(n, PERCENTILES, ACCURACY).alias(f"pct_{i}"),
+            ]
+        elif a.kind == BINARY:
+            cols += [_sum_flag(f"x{i}").alias(f"invalid_{i}"), F.sum(f"b{i}").alias(f"true_{i}")]
+        elif a.kind in (TEXT, STRING):
+            words = F.when(F.col(f"t{i}").isNotNull(), F.size(_words(F.col(f"t{i}"))))
+            cols += [
+                F.sum(words).alias(f"words_{i}"),
+                F.min(words).alias(f"min_words_{i}"),
+                F.max(words).alias(f"max_words_{i}"),
+            ]
+    return cols
+
+
+def _words(text: Column) -> Column:
+    """The words of a prepared text value (already normalized: one space between words)."""
+    return F.array_remove(F.split(text, " "), "")
+
+
+def run_first_pass(df: DataFrame, attrs: Sequence[Attr]) -> Dict[str, object]:
+    """Pass 1: one aggregation over the data, returned as a dict of figures."""
+    row = prepare(df, attrs).agg(*first_pass_columns(attrs)).collect()[0]
+    return row.asDict()
+
+
+def resolve_all(attrs: Sequence[Attr], first: Dict[str, object]) -> List[Attr]:
+    """Undecided string attributes become TEXT or CATEGORICAL by their words per present value."""
+    out = []
+    for a in attrs:
+        present = int(first["rows"]) - int(first[f"missing_{a.index}"] or 0)
+        words = first.get(f"words_{a.index}")
+        out.append(resolve(a, (words or 0) / present if present else None))
+    return out
+
+
+def histogram_edges(lo: Optional[float], hi: Optional[float], bins: int = HIST_BINS) -> List[float]:
+    """Equal-width bin edges from min to max (one bin when all values are equal)."""
+    if lo is None or hi is None:
+        return []
+    if hi <= lo:
+        return [lo, hi]
+    width = (hi - lo) / bins
+    return [lo + k * width for k in range(bins)] + [hi]
+
+
+def decile_edges(percentiles: Optional[Sequence[float]]) -> List[float]:
+    """The distinct inner decile edges (p10..p90) of the pass-1 percentiles."""
+    if not percentiles:
+        return []
+    return sorted({float(percentiles[p - 1]) for p in range(10, 100, 10)})
+
+
+def histogram_bin(value: Column, edges: Sequence[float]) -> Column:
+    """The equal-width bin index of a value: 0 .. len(edges)-2, max in the last bin."""
+    if len(edges) <= 2:
+        return F.when(value.isNotNull(), F.lit(0))
+    lo, width, last = edges[0], edges[1] - edges[0], len(edges) - 2
+    return F.least(F.floor((value - F.lit(lo)) / F.lit(width)), F.lit(last)).cast("int")
+
+
+def decile_bin(value: Column, edges: Sequence[float]) -> Column:
+    """The decile bin of a value: how many decile edges lie below it (bins (e_k-1, e_k])."""
+    if not edges:
+        return F.when(value.isNotNull(), F.lit(0))
+    below = [(value > F.lit(e)).cast("int") for e in edges]
+    total = below[0]
+    for term in below[1:]:
+        total = total + term
+    return F.when(value.isNotNull(), total)
+
+
+def target_bin(target: Optional[Attr], first: Dict[str, object]) -> Column:
+    """The row's target bin as a string: BINARY 0/1, CATEGORICAL the class, NUMERIC its decile."""
+    if target is None or target.kind == TEXT:
+        return F.lit(None).cast("string")
+    i = target.index
+    if target.kind == NUMERIC:
+        return decile_bin(F.col(f"n{i}"), decile_edges(first.get(f"pct_{i}"))).cast("string")
+    if target.kind == BINARY:
+        return F.col(f"b{i}").cast("string")
+    return F.col(f"c{i}")
+
+
+def attribute_keys(a: Attr, first: Dict[str, object]) -> Tuple[List[Column], List[Column]]:
+    """The pass-2 keys of one attribute: (scalar key columns, word-array columns)."""
+    i = a.index
+    if a.kind == NUMERIC:
+        n = F.col(f"n{i}")
+        hist = histogram_bin(n, histogram_edges(first.get(f"min_{i}"), first.get(f"max_{i}")))
+        dec = decile_bin(n, decile_edges(first.get(f"pct_{i}")))
+        return [
+            F.concat(F.lit(f"{i}h{SEP}"), hist.cast("string")),
+            F.concat(F.lit(f"{i}q{SEP}"), dec.cast("string")),
+        ], []
+    if a.kind == BINARY:
+        return [F.concat(F.lit(f"{i}v{SEP}"), F.col(f"b{i}").cast("string"))], []
+    if a.kind == CATEGORICAL:
+        return [F.concat(F.lit(f"{i}v{SEP}"), F.col(f"c{i}"))], []
+    prefixed = F.regexp_replace(F.col(f"t{i}"), r"(\S+)", f"{i}w{SEP}$1")
+    words = F.array_distinct(_words(prefixed))
+    return [], [F.coalesce(words, F.array().cast("array<string>"))]
+
+
+def stacked_keys(df: DataFrame, attrs: Sequence[Attr], target: Optional[Attr], first: Dict[str, object]) -> DataFrame:
+    """One row per (data row, key) with the row's target bin: the frame pass 2 groups."""
+    prepared = prepare(df, attrs)
+    scalars: List[Column] = [F.lit(f"{TARGET_SLOT}{SEP}")]
+    arrays: List[Column] = []
+    for a in attrs:
+        s, w = attribute_keys(a, first)
+        scalars += s
+        arrays += w
+    keys = F.concat(F.array(*scalars), *arrays) if arrays else F.array(*scalars)
+    exploded = prepared.select(F.explode(keys).alias("key"), target_bin(target, first).alias("tbin"))
+    return exploded.where(F.col("key").isNotNull())
+
+
+def second_pass_frame(keys: DataFrame) -> DataFrame:
+    """Counts per (slot, value, target bin), values beyond the top folded into `other` (value null)."""
+    grouped = keys.groupBy("key", "tbin").count()
+    parts = F.split("key", SEP, 2)
+    grouped = grouped.select(parts[0].alias("slot"), parts[1].alias("value"), "tbin", "count")
+    by_value = Window.partitionBy("slot", "value")
+    grouped = grouped.withColumn("total", F.sum("count").over(by_value))
+    by_slot = Window.partitionBy("slot")
+    ranked = grouped.withColumn("rank", F.dense_rank().over(by_slot.orderBy(F.desc("total"), F.asc("value"))))
+    ranked = ranked.select(
+        "*",
+        F.max("rank").over(by_slot).alias("distinct"),
+        F.min(F.length("value")).over(by_slot).alias("min_len"),
+        F.max(F.length("value")).over(by_slot).alias("max_len"),
+    )
+    limit = F.when(F.col("slot").endswith("w"), F.lit(TOP_WORDS)).otherwise(F.lit(TOP))
+    kept = F.when(F.col("rank") <= limit, F.col("value"))
+    return ranked.groupBy("slot", kept.alias("value"), "tbin").agg(
+        F.sum("count").alias("count"),
+        F.max("distinct").alias("distinct"),
+        F.max("min_len").alias("min_len"),
+        F.max("max_len").alias("max_len"),
+    )
+
+
+def collect_second(frame: DataFrame) -> Dict[str, dict]:
+    """The pass-2 result as slot -> distinct, word lengths and counts by value and target bin."""
+    out: Dict[str, dict] = {}
+    for row in frame.collect():
+        slot = out.setdefault(
+            row["slot"],
+            {"distinct": int(row["distinct"]), "min_len": row["min_len"], "max_len": row["max_len"], "counts": {}},
+        )
+        slot["counts"].setdefault(row["value"], {})[row["tbin"]] = int(row["count"])
+    return out
+
+
+def run_passes(df: DataFrame, attrs: Sequence[Attr], target_name: Optional[str]) -> Passes:
+    """Both passes over a frame for the planned attributes (undecided strings resolved in between)."""
+    first = run_first_pass(df, attrs)
+    resolved = resolve_all(attrs, first)
+    target = next((a for a in resolved if a.name == target_name), None)
+    second = collect_second(second_pass_frame(stacked_keys(df, resolved, target, first)))
+    return Passes(rows=int(first["rows"]), first=first, second=second, attrs=resolved)
