@@ -19,8 +19,6 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
-from jobs.common.lake import canonical_uri
-
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emr_config")
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 # Parameters the user must give (no default in emr_config/params.json); the flag that sets each.
@@ -188,7 +186,7 @@ def serverless_job_run_request(
 
 def s3_join(base: str, *parts: str) -> str:
     """Join S3 URI parts with single slashes; s3n:// and s3a:// as EMR reports them become s3://."""
-    base = canonical_uri(base)
+    base = re.sub(r"^s3[an]://", "s3://", base)
     return "/".join([base.rstrip("/"), *(part.strip("/") for part in parts)])
 
 
