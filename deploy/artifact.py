@@ -3,9 +3,9 @@
     lakeml.zip            the `jobs` and `features` packages at the zip root (for --py-files)
     lakeml_main.py        the entry script spark-submit runs, beside the zip
     lakeml-jvm.jar        lakeml's JVM classes (jvm/, compiled by bootstrap/local.sh; the step's --jars)
-    requirements.txt      lakeml's runtime dependencies (setup.py install_requires), pinned to the
-                          versions of the environment that built and tested the artifact
-    emr_install_deps.sh   the bootstrap action that installs requirements.txt on every node
+    lock/py<V>-<ARCH>.txt the hashed dependency locks (bootstrap/lock/, Python 3.9 and 3.11 on
+                          x86_64 and aarch64): every package the jobs import on a node, wheels only
+    emr_install_deps.sh   the bootstrap action that installs the node's lock
     manifest.json         version, git commit, sha256 of each file
 
 The zip is byte-for-byte reproducible (sorted entries, fixed timestamps), and the version is
@@ -27,16 +27,16 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Dict, List, Optional
 
 from jobs.common.session import lakeml_jar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("jobs", "features")
+PACKAGES = ("jobs", "features", "ml")
 ENTRY = "lakeml_main.py"
 ZIP_NAME = "lakeml.zip"
-REQUIREMENTS = "requirements.txt"
+LOCK_DIR = "lock"  # in the artifact; its source is bootstrap/lock/
+LOCK_SOURCE = os.path.join("bootstrap", "lock")
 BOOTSTRAP = "emr_install_deps.sh"
 MANIFEST = "manifest.json"
 JVM_JAR = "lakeml-jvm.jar"
@@ -78,25 +78,21 @@ def requirement_name(spec: str) -> str:
     return re.split(r"[\s<>=!~;\[]", spec.strip(), maxsplit=1)[0]
 
 
-def pinned_requirements(specs: List[str]) -> List[str]:
-    """Each runtime requirement pinned (`name==version`) to the version installed in this environment."""
-    pins = []
-    for spec in specs:
-        name = requirement_name(spec)
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            raise RuntimeError(
-                f"runtime dependency {name} ({spec}) is not installed in {sys.executable}; "
-                "build the artifact with the lakeml venv (./spark-submit.sh emr ... does)"
-            ) from None
-    return pins
+def lock_files(root: str = ROOT) -> List[str]:
+    """The lock files of bootstrap/lock/ (py<V>-<ARCH>.txt), sorted; an error when there are none."""
+    folder = os.path.join(root, LOCK_SOURCE)
+    names = sorted(n for n in os.listdir(folder) if re.fullmatch(r"py3\.\d+-(x86_64|aarch64)\.txt", n))
+    if not names:
+        raise RuntimeError(f"no dependency locks in {folder}; run bootstrap/lock.sh")
+    return names
 
 
 def package_files(root: str = ROOT) -> List[str]:
     """Paths (relative to root, '/'-separated, sorted) of every file of the shipped packages."""
     found = []
     for package in PACKAGES:
+        if not os.path.isdir(os.path.join(root, package)):
+            continue
         for folder, dirs, files in os.walk(os.path.join(root, package)):
             dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
             for name in files:
@@ -132,7 +128,7 @@ def git_commit(root: str = ROOT) -> Optional[str]:
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *PACKAGES, ENTRY, "setup.py"],
+            ["git", "status", "--porcelain", "--", *PACKAGES, ENTRY, "setup.py", LOCK_SOURCE],
             cwd=root,
             capture_output=True,
             text=True,
@@ -154,16 +150,16 @@ def build(out_dir: str, root: str = ROOT, jvm_jar: Optional[str] = None) -> Arti
     files = {
         ZIP_NAME: os.path.join(out_dir, ZIP_NAME),
         ENTRY: os.path.join(out_dir, ENTRY),
-        REQUIREMENTS: os.path.join(out_dir, REQUIREMENTS),
         BOOTSTRAP: os.path.join(out_dir, BOOTSTRAP),
         JVM_JAR: os.path.join(out_dir, JVM_JAR),
     }
     shutil.copyfile(jar, files[JVM_JAR])
     write_zip(files[ZIP_NAME], root, package_files(root))
     shutil.copyfile(os.path.join(root, ENTRY), files[ENTRY])
-    with open(files[REQUIREMENTS], "w", encoding="utf-8") as handle:
-        handle.write("# lakeml runtime dependencies, pinned to the environment that built this artifact\n")
-        handle.write("\n".join(pinned_requirements(list(meta.get("install_requires", [])))) + "\n")
+    os.makedirs(os.path.join(out_dir, LOCK_DIR), exist_ok=True)
+    for name in lock_files(root):
+        files[f"{LOCK_DIR}/{name}"] = os.path.join(out_dir, LOCK_DIR, name)
+        shutil.copyfile(os.path.join(root, LOCK_SOURCE, name), files[f"{LOCK_DIR}/{name}"])
     shutil.copyfile(os.path.join(root, "bootstrap", BOOTSTRAP), files[BOOTSTRAP])
     digests = {name: sha256(path) for name, path in sorted(files.items())}
     content = hashlib.sha256("".join(f"{name}:{digest}\n" for name, digest in digests.items()).encode()).hexdigest()

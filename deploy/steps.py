@@ -19,6 +19,8 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
+from jobs.common.lake import canonical_uri
+
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emr_config")
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 # Parameters the user must give (no default in emr_config/params.json); the flag that sets each.
@@ -141,14 +143,27 @@ def emr_step(
     }
 
 
-def add_job_flow_steps_request(cluster_id: str, steps: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """The AddJobFlowSteps request."""
-    return {"JobFlowId": cluster_id, "Steps": steps}
+def add_job_flow_steps_request(
+    cluster_id: str, steps: List[Dict[str, Any]], execution_role_arn: Optional[str] = None
+) -> Dict[str, Any]:
+    """The AddJobFlowSteps request; execution_role_arn: the steps' EMR runtime role (optional)."""
+    request: Dict[str, Any] = {"JobFlowId": cluster_id, "Steps": steps}
+    if execution_role_arn:
+        request["ExecutionRoleArn"] = execution_role_arn
+    return request
 
 
-def run_job_flow_request(params: Dict[str, str], config_dir: Optional[str] = None) -> Dict[str, Any]:
-    """The RunJobFlow request: emr_config/cluster.json with the parameters filled in."""
-    return render(load_config("cluster.json", config_dir), params)
+def run_job_flow_request(
+    params: Dict[str, str], config_dir: Optional[str] = None, *, keep_alive: bool = False
+) -> Dict[str, Any]:
+    """The RunJobFlow request: emr_config/cluster.json with the parameters filled in.
+
+    The cluster is transient (KeepJobFlowAliveWhenNoSteps false: it ends when its last step
+    ends); keep_alive keeps it up between steps until its AutoTerminationPolicy idle timeout.
+    """
+    request = render(load_config("cluster.json", config_dir), params)
+    request["Instances"]["KeepJobFlowAliveWhenNoSteps"] = bool(keep_alive)
+    return request
 
 
 def serverless_job_run_request(
@@ -186,7 +201,7 @@ def serverless_job_run_request(
 
 def s3_join(base: str, *parts: str) -> str:
     """Join S3 URI parts with single slashes; s3n:// and s3a:// as EMR reports them become s3://."""
-    base = re.sub(r"^s3[an]://", "s3://", base)
+    base = canonical_uri(base)
     return "/".join([base.rstrip("/"), *(part.strip("/") for part in parts)])
 
 

@@ -18,6 +18,8 @@ JOBS = {
     "ingest_logs": ("jobs.ingest_logs", "access logs and JSON event lines into the Delta table logs_<source>"),
     "ingest_dms": ("jobs.ingest_dms", "apply AWS DMS full-load and CDC files to Delta tables, exactly once"),
     "build_features": ("jobs.build_features", "join lake tables, add addresses and clickstream, apply a recipe"),
+    "score": ("jobs.score", "batch predictions or recommendations from the champion model into scores/<name>/"),
+    "models": ("jobs.models", "list model versions with metrics and the champion; --promote vN by hand"),
     "profile": ("jobs.profile", "Amazon ML data insights of a datasource, table or feature set, with plots and drift"),
 }
 

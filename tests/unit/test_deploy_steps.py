@@ -6,6 +6,7 @@ same validation a real client call runs before it sends anything.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -88,12 +89,13 @@ def test_cluster_request_is_pinned_emr7_with_fleets_spot_scaling_termination_log
     assert limits["UnitType"] == "InstanceFleetUnits"
     assert limits["MinimumCapacityUnits"] <= limits["MaximumOnDemandCapacityUnits"] <= limits["MaximumCapacityUnits"]
     assert 60 <= request["AutoTerminationPolicy"]["IdleTimeout"] <= 604800
-    assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
+    assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False  # transient: ends after its last step
+    assert steps.run_job_flow_request(PARAMS, keep_alive=True)["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
     action = request["BootstrapActions"][0]["ScriptBootstrapAction"]
     assert action["Path"] == "s3://example-bucket/artifacts/0.1.0-abc/emr_install_deps.sh"
     assert action["Args"] == [
-        "--requirements",
-        PARAMS["ARTIFACT_URI"] + "/requirements.txt",
+        "--lock",
+        PARAMS["ARTIFACT_URI"] + "/lock",
         "--python",
         "/usr/bin/python3.11",
     ]
@@ -166,21 +168,27 @@ def test_iam_policies_grant_s3_only_on_the_lake_and_lakeml_prefixes():
     assert seen >= 10
 
 
-def test_artifact_zip_has_only_the_packages_is_reproducible_and_pins_the_runtime_deps(tmp_path):
+def test_artifact_zip_has_only_the_packages_is_reproducible_and_ships_the_hashed_locks(tmp_path):
     first = artifact.build(str(tmp_path / "a"))
     second = artifact.build(str(tmp_path / "b"))
     assert first.version == second.version and re.fullmatch(r"\d+\.\d+\.\d+-[0-9a-f]{12}", first.version)
     assert open(first.zip_path, "rb").read() == open(second.zip_path, "rb").read()
     names = zipfile.ZipFile(first.zip_path).namelist()
     assert {"jobs/__init__.py", "jobs/main.py", "jobs/common/session.py", "features/__init__.py"} <= set(names)
-    assert all(n.split("/")[0] in ("jobs", "features") and "__pycache__" not in n for n in names)
+    assert all(n.split("/")[0] in ("jobs", "features", "ml") and "__pycache__" not in n for n in names)
     assert sorted(os.listdir(first.directory)) == sorted(
-        ["lakeml.zip", "lakeml_main.py", "lakeml-jvm.jar", "requirements.txt", "emr_install_deps.sh", "manifest.json"]
+        ["lakeml.zip", "lakeml_main.py", "lakeml-jvm.jar", "lock", "emr_install_deps.sh", "manifest.json"]
     )
-    pins = [line for line in open(first.files["requirements.txt"]).read().splitlines() if not line.startswith("#")]
-    declared = [artifact.requirement_name(s) for s in artifact.setup_metadata()["install_requires"]]
-    assert [p.split("==")[0] for p in pins] == declared and all(re.fullmatch(r"[\w.-]+==[\w.]+", p) for p in pins)
-    assert "pyspark" not in declared  # the cluster provides Spark and Delta
+    locks = sorted(os.listdir(os.path.join(first.directory, "lock")))
+    assert locks == [f"py{v}-{a}.txt" for v in ("3.11", "3.9") for a in ("aarch64", "x86_64")]
+    for name in locks:
+        text = open(os.path.join(first.directory, "lock", name)).read()
+        pins = re.findall(r"^([a-z0-9._-]+)==\S+ \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M)
+        assert len(pins) == text.count("==") and {"pyyaml", "pydantic", "pydantic-core", "numpy"} <= {
+            p for p, _ in pins
+        }
+        assert not {"pyspark", "py4j", "delta-spark", "boto3"} & {p for p, _ in pins}
+    assert json.load(open(first.files["manifest.json"]))["sha256"]["lock/py3.11-x86_64.txt"]
 
 
 def test_dry_run_needs_no_credentials_or_network_and_prints_requests_botocore_accepts(tmp_path):
@@ -207,7 +215,8 @@ def test_dry_run_needs_no_credentials_or_network_and_prints_requests_botocore_ac
     version = printed["artifact"]["version"]
     assert printed["artifact"]["upload_to"] == f"s3://example-bucket/artifacts/{version}"
     args = printed["AddJobFlowSteps"]["Steps"][0]["HadoopJarStep"]["Args"]
-    assert args[-5:] == ["doctor", "--lake", "s3://lake-bucket/lake", "--run-date", "2026-11-21"]
+    assert args[-7:-1] == ["doctor", "--lake", "s3://lake-bucket/lake", "--run-date", "2026-11-21", "--run-id"]
+    assert printed["run"]["summary_uri"] == f"s3://lake-bucket/lake/_runs/doctor/2026-11-21/{args[-1]}.json"
 
 
 def test_launcher_usage_errors_exit_2_before_any_aws_call(capsys):
@@ -232,7 +241,7 @@ def test_lake_from_the_environment_is_passed_to_the_cluster_explicitly(capsys):
     argv = ["doctor", "--cluster-id", "j-1", "--dry-run", "--bucket", "b"]
     assert launcher.main(argv, environ={"LAKEML_LAKE": "s3://env-lake/x"}) == 0
     args = json.loads(capsys.readouterr().out)["AddJobFlowSteps"]["Steps"][0]["HadoopJarStep"]["Args"]
-    assert args[-3:] == ["doctor", "--lake", "s3://env-lake/x"]
+    assert args[-7:-4] == ["doctor", "--lake", "s3://env-lake/x"] and args[-4] == "--run-date"
 
 
 def test_exit_code_follows_the_final_state():
@@ -272,27 +281,67 @@ def test_log_locations_follow_emr_layout():
     )
 
 
+def lock_folder(tmp_path, text: str):
+    """A lock folder as the artifact ships it, holding `text` as this interpreter's lock."""
+    folder = tmp_path / "lock"
+    folder.mkdir(exist_ok=True)
+    name = f"py{sys.version_info[0]}.{sys.version_info[1]}-{os.uname().machine}.txt"
+    (folder / name).write_text(text)
+    return folder
+
+
 def test_bootstrap_action_fails_loudly_and_is_idempotent(tmp_path):
     script = os.path.join(ROOT, "bootstrap", "emr_install_deps.sh")
     env = {**os.environ, "LAKEML_DEPS_STAMP_DIR": str(tmp_path / "stamps")}
     done = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and "--requirements is required" in done.stderr
-    reqs = tmp_path / "requirements.txt"
-    reqs.write_text("pyyaml==6.0.3\n")  # what the venv has: pip finds it satisfied without the network
-    argv = ["bash", script, "--requirements", str(reqs), "--python", sys.executable]
-    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "--lock is required" in done.stderr
+    empty = lock_folder(tmp_path, "# nothing to install\n")
+    first = subprocess.run(
+        ["bash", script, "--lock", str(empty), "--python", sys.executable],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert first.returncode == 0 and "done" in first.stdout, first.stderr
-    second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-    assert second.returncode == 0 and "already installed" in second.stdout
-    reqs.write_text("pyyaml==6.0.3\n")
-    missing = subprocess.run(
-        ["bash", script, "--requirements", str(reqs), "--python", str(tmp_path / "no-python")],
+    second = subprocess.run(
+        ["bash", script, "--lock", str(empty), "--python", sys.executable],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert missing.returncode != 0 and "ERROR" in missing.stderr
+    assert second.returncode == 0 and "already installed" in second.stdout
+    missing = subprocess.run(
+        ["bash", script, "--lock", str(tmp_path / "nowhere"), "--python", sys.executable],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode != 0 and "no lock" in missing.stderr
+
+
+def test_lock_input_names_what_setup_py_installs_and_covers_what_the_jobs_import():
+    lock_in = open(os.path.join(ROOT, "bootstrap", "lock", "requirements-emr.in")).read()
+    wanted = {artifact.requirement_name(line) for line in lock_in.splitlines() if line.split("#")[0].strip()}
+    declared = {artifact.requirement_name(s) for s in artifact.setup_metadata()["install_requires"]}
+    assert wanted == declared == {"pyyaml", "pydantic", "numpy", "matplotlib", "pandas", "pyarrow"}
+    imported = set()
+    for package in ("jobs", "features", "ml"):
+        for folder, _, names in os.walk(os.path.join(ROOT, package)):
+            for name in (n for n in names if n.endswith(".py")):
+                tree = ast.parse(open(os.path.join(folder, name), encoding="utf-8").read())
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.Import):
+                        imported |= {alias.name.split(".")[0] for alias in node.names}
+                    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                        imported.add(node.module.split(".")[0])
+    provided = {"pyspark", "delta", "py4j", "jobs", "features", "ml", "__future__"}  # the cluster, or lakeml itself
+    modules = {"yaml": "pyyaml", "pydantic": "pydantic", "numpy": "numpy", "matplotlib": "matplotlib"}
+    modules.update(pandas="pandas", pyarrow="pyarrow")
+    third_party = {m for m in imported - provided - set(sys.stdlib_module_names)}
+    assert third_party <= set(modules), f"imported by the jobs but not in the lock: {third_party - set(modules)}"
 
 
 def test_serverless_dry_run_prints_a_start_job_run_request_botocore_accepts(capsys):
