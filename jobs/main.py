@@ -20,6 +20,7 @@ JOBS = {
     "build_features": ("jobs.build_features", "join lake tables, add addresses and clickstream, apply a recipe"),
     "score": ("jobs.score", "batch predictions or recommendations from the champion model into scores/<name>/"),
     "models": ("jobs.models", "list model versions with metrics and the champion; --promote vN by hand"),
+    "nightly": ("jobs.nightly", "the whole pipeline for a run date (ingest, features, profile, train, score), run report"),
     "profile": ("jobs.profile", "Amazon ML data insights of a datasource, table or feature set, with plots and drift"),
 }
 
