@@ -22,6 +22,7 @@ JOBS = {
     "models": ("jobs.models", "list model versions with metrics and the champion; --promote vN by hand"),
     "nightly": ("jobs.nightly", "the whole pipeline for a run date (ingest, features, profile, train, score), run report"),
     "profile": ("jobs.profile", "Amazon ML data insights of a datasource, table or feature set, with plots and drift"),
+    "train": ("jobs.train", "train an MLlib model from a datasource/table/feature set; evaluate, register, gate"),
 }
 
 USAGE = """usage: python -m jobs JOB [flags]      (or ./spark-submit.sh local|emr JOB [flags])

@@ -1,0 +1,232 @@
+"""train: an MLlib model from an Amazon ML datasource, a lake table or a feature set, evaluated against
+its baseline and registered on the lake behind the champion gate.
+
+    ./spark-submit.sh local|emr train --name NAME --model-type BINARY|MULTICLASS|REGRESSION|RECOMMEND
+        (--data URI [--schema URI] [--recipe URI] | --table NAME --schema URI [--recipe URI]
+         | --features SET [--run-date D | --since D]) [--algorithm A] [--params JSON] [--split JSON]
+        [--tune [--folds K]] [--class-weight balanced] [--cutoff C] [--min-gain G]
+
+Steps: read the input (CSV rejects to <lake>/quarantine/train/, over 10,000 fail the run with exit 3);
+split it by the DataRearrangement (training rows only ever reach fitting, tuning included); fit the
+recipe's feature stages (the suggested recipe without --recipe; a feature set's own fitted stages
+with --features) and the estimator; evaluate on the held-out rows beside the type's baseline;
+register the whole PipelineModel as models/<name>/v<N>/ with its report; make it the champion only
+when it beats the champion by --min-gain and its baseline. The report (HTML, PNGs, JSON) is written
+to <lake>/reports/train/<run_date>/<name>/ and into the version.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from jobs.common.cli import fraction, local_file
+from jobs.common.errors import UsageError
+from jobs.common.lake import normalize_uri
+from jobs.common.log import stage
+from jobs.common.summary import RunSummary
+
+HELP = "train an MLlib model from a datasource, table or feature set; evaluate it, register it, gate the champion"
+JOB = "train"
+MODEL_TYPES = ("BINARY", "MULTICLASS", "REGRESSION", "RECOMMEND")
+
+
+def add_arguments(parser) -> None:
+    from ml.algorithms import ALGORITHMS, MAPPING_HELP
+
+    parser.add_argument("--name", required=True, help="model name: models/<name>/ in the lake")
+    parser.add_argument("--model-type", required=True, choices=MODEL_TYPES, type=str.upper)
+    src = parser.add_argument_group("input (one form)")
+    src.add_argument("--data", type=local_file, help="CSV datasource: one file or a prefix (folder) of files")
+    src.add_argument("--schema", type=local_file, help="Amazon ML schema JSON (default <data>.schema)")
+    src.add_argument("--recipe", type=local_file, help="Amazon ML recipe (default: the suggested recipe)")
+    src.add_argument("--table", help="a lake table (<lake>/tables/NAME) with --schema naming its columns")
+    src.add_argument("--features", help="a feature set (<lake>/features/SET) written by build_features")
+    src.add_argument("--since", help="with --features: rows of every run date >= this one (default: --run-date)")
+    fit = parser.add_argument_group("fitting")
+    choices = "; ".join(f"{t}: {', '.join(a)}" for t, a in ALGORITHMS.items())
+    fit.add_argument("--algorithm", help=f"default: the first of the type's ({choices})")
+    fit.add_argument("--params", help=f"JSON object of parameters. {MAPPING_HELP}")
+    fit.add_argument(
+        "--split",
+        help='DataRearrangement of the training rows, e.g. {"splitting": {"percentBegin": 0, '
+        '"percentEnd": 70, "strategy": "random", "randomSeed": "7"}}; evaluation = the complement '
+        "(default sequential 0-70)",
+    )
+    fit.add_argument("--tune", action="store_true", help="search a small grid with TrainValidationSplit (75/25)")
+    fit.add_argument("--folds", type=int, help="with --tune: CrossValidator with K folds instead")
+    fit.add_argument("--class-weight", choices=("none", "balanced"), default="none")
+    fit.add_argument("--num-features", type=int, default=2**18, help="token slots of the feature vector")
+    fit.add_argument(
+        "--layout",
+        choices=("auto", "hashed", "vocabulary"),
+        default="auto",
+        help="token slots hashed, or a vocabulary fitted on the training rows; auto: vocabulary "
+        "unless the recipe reads TEXT",
+    )
+    ev = parser.add_argument_group("evaluation and registry")
+    ev.add_argument("--cutoff", type=fraction, default=0.5, help="BINARY: scores >= cutoff are 1")
+    ev.add_argument("--min-gain", type=float, default=0.0, help="promote only when the type metric gains this much")
+    ev.add_argument("--k", type=int, default=10, help="RECOMMEND: list length for precision@k and NDCG@k")
+    rec = parser.add_argument_group("RECOMMEND")
+    rec.add_argument("--implicit", action="store_true", help="events (implicit feedback) instead of ratings")
+    rec.add_argument("--user-col", help="default: the first CATEGORICAL attribute")
+    rec.add_argument("--item-col", help="default: the second CATEGORICAL attribute")
+    rec.add_argument("--rating-col", help="default: the schema's target")
+
+
+def validate(args) -> None:
+    """Flag checks that need no Spark."""
+    from ml.algorithms import check_algorithm, map_amazon_params, parse_params
+    from ml.registry import check_name
+    from ml.split import parse_split
+
+    check_name(args.name)
+    forms = [f for f in ("data", "table", "features") if getattr(args, f)]
+    if len(forms) != 1:
+        raise UsageError("give exactly one input: --data URI, --table NAME (with --schema) or --features SET")
+    if args.features and args.model_type == "RECOMMEND":
+        raise UsageError("--features: RECOMMEND trains from --data or --table (user, item and rating columns)")
+    if args.since and not args.features:
+        raise UsageError("--since goes with --features")
+    if args.folds is not None and (args.folds < 2 or not args.tune):
+        raise UsageError("--folds K needs --tune and K >= 2")
+    if not 1 <= args.num_features <= 2**26:
+        raise UsageError("--num-features must be from 1 to 2^26")
+    args.algorithm = check_algorithm(args.model_type, args.algorithm)
+    args.mllib_params, args.hints = map_amazon_params(parse_params(args.params), args.model_type, args.algorithm)
+    args.split_spec = parse_split(args.split)
+    for flag in ("data", "schema", "recipe"):
+        if getattr(args, flag):
+            normalize_uri(getattr(args, flag), f"--{flag.replace('_', '-')}")
+
+
+def quarantine(spark, args, data) -> None:
+    """Rejected CSV lines to <lake>/quarantine/train/ (a re-run of the run date replaces its own)."""
+    from jobs.common.quality import publish_quarantine, sql_list, to_quarantine
+
+    if data.rejects is None or not data.rows_rejected:
+        return
+    shaped = to_quarantine(data.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
+    where = f"run_date = '{args.run_date}' AND source_file IN ({sql_list(data.files)})"
+    publish_quarantine(shaped, args.lake.quarantine(JOB), where)
+
+
+def split_rows(data, args):
+    """(training rows, evaluation rows, the split's record) by the DataRearrangement."""
+    from ml.split import apply_split
+
+    rows = data.rows.cache()
+    train, test = apply_split(rows, args.split_spec)
+    n_train, n_test = train.count(), test.count()
+    if not n_train or not n_test:
+        raise UsageError(f"--split leaves {n_train} training and {n_test} evaluation rows; both need rows")
+    return train, test, {**args.split_spec.to_dict(), "train_rows": n_train, "eval_rows": n_test}
+
+
+def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
+    """Fit and evaluate BINARY, MULTICLASS or REGRESSION: (fitted, info, evaluation, metadata extras)."""
+    from features.recipe import suggest_recipe
+    from jobs.train.fit import featurize, fit_supervised
+    from ml.metrics import evaluate_predictions, training_baseline
+
+    if data.recipe_suggested:
+        data.recipe = suggest_recipe(data.schema, train)
+    fitted, featurized = fit_supervised(data, train, args)
+    with stage("evaluate") as counts:
+        info = training_baseline(args.model_type, featurized)
+        predictions = fitted.estimator_model.transform(featurize(fitted, data, test))
+        evaluation = evaluate_predictions(args.model_type, predictions, info, args.cutoff, fitted.classes)
+        counts.update(evaluation.metrics)
+    featurized.unpersist()
+    extras = {
+        "classes": fitted.classes,
+        "cutoff": args.cutoff if args.model_type == "BINARY" else None,
+        "num_features": fitted.num_features,
+        "layout": fitted.layout,
+    }
+    return fitted, evaluation, extras
+
+
+def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
+    """Fit and evaluate RECOMMEND (ALS + bias baseline)."""
+    from jobs.train.fit import Fitted
+    from ml import recommend as R
+
+    cols = R.recommend_columns(data.schema, args.user_col, args.item_col, args.rating_col, args.implicit)
+    train_i = R.interactions(train, cols, args.implicit).cache()
+    test_i = R.interactions(test, cols, args.implicit)
+    with stage("fit") as counts:
+        model, params = R.fit_recommender(train_i, cols, args.implicit, args.mllib_params)
+        counts.update(algorithm="als", rank=params["rank"])
+    with stage("evaluate") as counts:
+        evaluation = R.evaluate(spark, model, train_i, test_i, cols, args.implicit, args.k)
+        counts.update(evaluation.metrics)
+    extras = {"recommend": {**cols, "implicit": args.implicit}}
+    fitted = Fitted(model, params)
+    fitted.extra = lambda folder: R.write_seen(train_i, cols, folder)
+    return fitted, evaluation, extras
+
+
+def run(spark, args) -> RunSummary:
+    from jobs.train.inputs import read_input
+    from jobs.train.publish import promotion, publish
+
+    data = read_input(spark, args)
+    quarantine(spark, args, data)
+    train, test, split = split_rows(data, args)
+    trainer = train_recommender if args.model_type == "RECOMMEND" else train_supervised
+    fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
+    implicit = args.implicit if args.model_type == "RECOMMEND" else None
+    decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
+    info = {
+        "train_rows": split["train_rows"],
+        "eval_rows": split["eval_rows"],
+        "split": split,
+        "params": fitted.params,
+        "tuned": fitted.tuned,
+        "recipe": data.recipe,
+    }
+    metadata = {
+        "model_type": args.model_type,
+        "algorithm": args.algorithm,
+        "params": fitted.params,
+        "amazon_params": args.params,
+        "schema": data.schema,
+        "recipe": data.recipe,
+        "recipe_suggested": data.recipe_suggested,
+        "metrics": evaluation.metrics,
+        "baseline": evaluation.baseline,
+        "worse_than_baseline": evaluation.worse_than_baseline,
+        "split": split,
+        "tuned": fitted.tuned,
+        "data_fingerprint": data.fingerprint,
+        "run_id": args.run_id,
+        "run_date": args.run_date,
+        "input": data.form,
+        **extras,
+    }
+    out = publish(spark, args, data, fitted, info, evaluation, decision[:2], metadata, getattr(fitted, "extra", None))
+    data.rows.unpersist()
+    return RunSummary(
+        job=JOB,
+        run_id=args.run_id,
+        run_date=args.run_date,
+        inputs=data.files,
+        outputs=[args.lake.models(args.name) + "/" + out["version"], out["report_folder"]],
+        rows_in=data.rows_in,
+        rows_out=split["train_rows"] + split["eval_rows"],
+        rows_rejected=data.rows_rejected,
+        counts={
+            "name": args.name,
+            "version": out["version"],
+            "promoted": decision[0],
+            "reason": decision[1],
+            "metrics": evaluation.metrics,
+            "baseline": evaluation.baseline,
+            "worse_than_baseline": evaluation.worse_than_baseline,
+            "train_rows": split["train_rows"],
+            "eval_rows": split["eval_rows"],
+            "report": out["report"],
+            "invalid_values": data.invalid,
+        },
+    )

@@ -1,0 +1,142 @@
+"""Fitting a supervised model: feature stages fitted on the training rows only, then the estimator (tuned or not)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from jobs.common.errors import UsageError
+from jobs.common.log import stage
+
+TARGET_TYPES = {"BINARY": ("BINARY",), "MULTICLASS": ("CATEGORICAL", "BINARY"), "REGRESSION": ("NUMERIC",)}
+WEIGHT_COL = "__weight"
+
+
+@dataclass
+class Fitted:
+    """A fitted whole model and what its metadata records."""
+
+    model: Any
+    params: Dict[str, Any]
+    feature_model: Any = None
+    estimator_model: Any = None
+    classes: List[str] = field(default_factory=list)
+    tuned: Optional[Dict[str, Any]] = None
+    num_features: int = 0
+    layout: str = ""
+
+
+def check_target(model_type: str, schema: Dict[str, Any]) -> str:
+    """The target's name; exit 2 naming it when absent or of a type the model type cannot learn."""
+    from features.schema import attribute_types
+
+    target = schema.get("targetAttributeName")
+    if not target:
+        raise UsageError("--schema: targetAttributeName is not set; training needs a target")
+    kind = schema.get("targetType") or attribute_types(schema).get(target)
+    if kind not in TARGET_TYPES[model_type]:
+        want = " or ".join(TARGET_TYPES[model_type])
+        raise UsageError(
+            f"--schema: target {target} is {kind}; a {model_type} model needs a {want} target "
+            f"(change --model-type or the attribute's type)"
+        )
+    return target
+
+
+def check_classes(model_type: str, target: str, train) -> int:
+    """The number of distinct labels in the training rows; exit 2 when there is only one."""
+    classes = train.select("label").distinct().count()
+    if model_type in ("BINARY", "MULTICLASS") and classes < 2:
+        raise UsageError(
+            f"target {target}: the training rows hold only {classes} class(es); a classifier needs at least two"
+        )
+    return classes
+
+
+def balanced_weights(train):
+    """Rows weighted n / (classes * n_class), so each class weighs the same in the loss."""
+    from pyspark.sql import functions as F
+
+    counts = {r["label"]: r["count"] for r in train.groupBy("label").count().collect()}
+    total, k = sum(counts.values()), len(counts)
+    pairs = [part for label, n in counts.items() for part in (F.lit(label), F.lit(total / (k * n)))]
+    return train.withColumn(WEIGHT_COL, F.create_map(*pairs)[F.col("label")])
+
+
+def feature_stages(data, args, classes_hint: int):
+    """The unfitted recipe pipeline, the hashed size, and whether the features hold token slots."""
+    from features.recipe import compile_recipe, plan_recipe
+    from ml.algorithms import token_slots
+
+    slots = token_slots(args.hints.get("maxModelBytes"), classes_hint, args.num_features)
+    planned = plan_recipe(data.schema, data.recipe)
+    layout = args.layout
+    if layout == "auto":  # few distinct tokens without text: a fitted vocabulary keeps the vector small
+        layout = "hashed" if any(has_text(out["expr"]) for out in planned.plan["tokens"]) else "vocabulary"
+    pipeline = compile_recipe(data.schema, data.recipe, slots, vocabulary=layout == "vocabulary")
+    return pipeline, slots, bool(planned.token_labels), layout
+
+
+def has_text(node: Dict[str, Any]) -> bool:
+    """True when a recipe plan node reads a TEXT attribute (its tokens are open-ended)."""
+    if node.get("op") == "attr":
+        return node.get("type") == "TEXT"
+    return any(has_text(child) for child in [node.get("arg"), *node.get("args", [])] if isinstance(child, dict))
+
+
+def classes_of(feature_model) -> List[str]:
+    """Class labels in index order from the fitted LabelModel (BINARY: 0, 1)."""
+    from features.stages import LabelModel
+
+    for s in feature_model.stages:
+        if isinstance(s, LabelModel) and s.getOrDefault("targetType") == "CATEGORICAL":
+            return list(s.getOrDefault("labels"))
+    return ["0", "1"]
+
+
+def fit_estimator(train, args, has_tokens: bool):
+    """The fitted estimator, its params and (with --tune) the chosen grid point."""
+    from ml.algorithms import best_params, build_estimator, check_finite, tuner
+
+    weight = WEIGHT_COL if args.class_weight == "balanced" else None
+    estimator, params = build_estimator(args.model_type, args.algorithm, args.mllib_params, has_tokens, weight)
+    if weight:
+        train = balanced_weights(train)
+    if not args.tune:
+        model = estimator.fit(train)
+        check_finite(model, args.algorithm)
+        return model, params, None
+    search = tuner(estimator, args.model_type, args.algorithm, args.folds).fit(train)
+    check_finite(search.bestModel, args.algorithm)
+    chosen = best_params(search)
+    return search.bestModel, {**params, **chosen}, {"grid_best": chosen, "folds": args.folds or 0}
+
+
+def featurize(fitted: Fitted, data, rows):
+    """Rows as the estimator sees them: through the fitted recipe stages (a feature set's rows already are)."""
+    return rows if data.feature_pipeline is not None else fitted.feature_model.transform(rows)
+
+
+def fit_supervised(data, train_rows, args) -> Tuple[Fitted, Any]:
+    """(Fitted, featurized training rows): the feature stages and estimator fitted on train_rows only."""
+    from pyspark.ml import PipelineModel
+
+    target = check_target(args.model_type, data.schema)
+    with stage("features") as counts:
+        if data.feature_pipeline is not None:
+            feature_model, slots, layout = data.feature_pipeline, 0, "feature set"
+            has_tokens = True
+            featurized = train_rows
+        else:
+            pipeline, slots, has_tokens, layout = feature_stages(data, args, 1)
+            feature_model = pipeline.fit(train_rows)
+            featurized = feature_model.transform(train_rows)
+        featurized = featurized.where("label IS NOT NULL").select("features", "label").cache()
+        counts["rows"] = featurized.count()
+    classes = classes_of(feature_model) if args.model_type != "REGRESSION" else []
+    check_classes(args.model_type, target, featurized)
+    with stage("fit") as counts:
+        model, params, tuned = fit_estimator(featurized, args, has_tokens)
+        counts.update(algorithm=args.algorithm, tuned=bool(tuned))
+    whole = PipelineModel(stages=[*feature_model.stages, model])
+    return Fitted(whole, params, feature_model, model, classes, tuned, slots, layout), featurized

@@ -1,0 +1,170 @@
+"""train's three input forms read into one shape: rows with `_row`, the schema, the recipe, counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from jobs.common.errors import UsageError
+from jobs.common.lake import exists, join, normalize_uri, read_text, spark_uri
+from jobs.common.log import stage
+
+
+@dataclass
+class TrainingInput:
+    """What a training reads: typed rows, where they came from, the schema and recipe, the counts."""
+
+    rows: Any
+    schema: Dict[str, Any]
+    form: Dict[str, Any]
+    rows_in: int
+    rows_rejected: int = 0
+    rejects: Any = None
+    files: List[str] = field(default_factory=list)
+    fingerprint: str = ""
+    recipe: Optional[Dict[str, Any]] = None
+    recipe_suggested: bool = False
+    feature_pipeline: Any = None  # --features: the feature set's fitted PipelineModel
+    invalid: Dict[str, int] = field(default_factory=dict)
+    reasons: Dict[str, int] = field(default_factory=dict)
+
+
+def read_schema(spark, uri: Optional[str], flag: str = "--schema") -> Dict[str, Any]:
+    """The normalized Amazon ML schema at a URI; exit 2 naming the flag when missing or invalid."""
+    from features.schema import SchemaError, load_schema
+
+    text = read_text(spark, uri) if uri else None
+    if text is None:
+        raise UsageError(f"{flag} {uri}: no such file; give the Amazon ML schema JSON (default: <data>.schema)")
+    try:
+        return load_schema(text)
+    except SchemaError as error:
+        raise UsageError(f"{flag} {uri}: {error}") from None
+
+
+def read_recipe(spark, uri: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The parsed recipe at --recipe, or None (the suggested recipe is used)."""
+    from features.recipe import RecipeError, parse_recipe
+
+    if not uri:
+        return None
+    text = read_text(spark, uri)
+    if text is None:
+        raise UsageError(f"--recipe {uri}: no such file")
+    try:
+        return parse_recipe(text)
+    except RecipeError as error:
+        raise UsageError(f"--recipe {uri}: {error}") from None
+
+
+def check_recipe_fits(schema: Dict[str, Any], recipe: Optional[Dict[str, Any]], flag: str = "--recipe") -> None:
+    """The recipe type-checks against the schema (exit 2 naming the expression otherwise)."""
+    from features.recipe import RecipeError, plan_recipe
+
+    try:
+        plan_recipe(schema, recipe)
+    except RecipeError as error:
+        raise UsageError(f"{flag}: {error}") from None
+
+
+def from_datasource(spark, args) -> TrainingInput:
+    """--data (+ --schema, default <data>.schema): the CSV datasource, rejects kept for the quarantine."""
+    from ml.datasource import default_schema_uri, read_datasource
+
+    schema_uri = normalize_uri(args.schema, "--schema") if args.schema else default_schema_uri(spark, args.data)
+    schema = read_schema(spark, schema_uri)
+    with stage("read datasource") as counts:
+        ds = read_datasource(spark, args.data, schema, require_target=True)
+        counts.update(rows_in=ds.rows_in, rejected=ds.rows_rejected, files=len(ds.files))
+    return TrainingInput(
+        rows=ds.rows,
+        schema=schema,
+        form={"form": "datasource", "data": ds.source, "schema": schema_uri, "files": ds.files},
+        rows_in=ds.rows_in,
+        rows_rejected=ds.rows_rejected,
+        rejects=ds.rejects,
+        files=ds.files,
+        fingerprint=ds.fingerprint,
+        invalid=ds.invalid,
+        reasons=ds.reasons,
+    )
+
+
+def from_table(spark, args) -> TrainingInput:
+    """--table NAME --schema: a lake table's columns named by the schema."""
+    from ml.datasource import read_table_datasource
+
+    if not args.schema:
+        raise UsageError("--table needs --schema (the Amazon ML schema naming the table's columns)")
+    schema_uri = normalize_uri(args.schema, "--schema")
+    schema = read_schema(spark, schema_uri)
+    table_uri = args.lake.table(args.table)
+    ds = read_table_datasource(spark, table_uri, schema, require_target=True)
+    return TrainingInput(
+        rows=ds.rows,
+        schema=schema,
+        form={"form": "table", "table": args.table, "uri": table_uri, "schema": schema_uri},
+        rows_in=ds.rows_in,
+        rows_rejected=ds.rows_rejected,
+        rejects=ds.rejects,
+        files=[table_uri],
+        fingerprint=ds.fingerprint,
+        reasons=ds.reasons,
+    )
+
+
+def feature_run_dates(spark, table_uri: str) -> List[str]:
+    """The run dates present in a feature set, ascending."""
+    rows = spark.read.format("delta").load(spark_uri(table_uri)).select("run_date").distinct().collect()
+    return sorted(str(r["run_date"]) for r in rows)
+
+
+def from_features(spark, args) -> TrainingInput:
+    """--features SET [--run-date D | --since D]: the feature rows and the set's fitted pipeline."""
+    from pyspark.ml import PipelineModel
+    from pyspark.sql import functions as F
+
+    from features.stages import LabelModel
+
+    table_uri = args.lake.features(args.features)
+    if not exists(spark, join(table_uri, "_delta_log")):
+        raise UsageError(f"--features {args.features}: no feature set at {table_uri}; run build_features first")
+    dates = feature_run_dates(spark, table_uri)
+    chosen = [d for d in dates if d >= args.since] if args.since else [d for d in dates if d == args.run_date]
+    if not chosen:
+        which = f"since {args.since}" if args.since else f"for --run-date {args.run_date}"
+        raise UsageError(f"--features {args.features}: no rows {which}; run dates there: {', '.join(dates) or 'none'}")
+    pipeline_uri = join(table_uri, "_pipeline", f"run_date={chosen[-1]}")
+    pipeline = PipelineModel.load(spark_uri(pipeline_uri))
+    labels = [s for s in pipeline.stages if isinstance(s, LabelModel)]
+    if not labels:
+        raise UsageError(f"--features {args.features}: the feature set's schema has no target; train needs one")
+    rows = spark.read.format("delta").load(spark_uri(table_uri)).where(F.col("run_date").cast("string").isin(chosen))
+    rows = rows.withColumn("_row", F.monotonically_increasing_id())
+    kept = rows.where(F.col("label").isNotNull())
+    total, labelled = rows.count(), kept.count()
+    schema = {"targetAttributeName": labels[0].getInputCol(), "targetType": labels[0].getOrDefault("targetType")}
+    return TrainingInput(
+        rows=kept,
+        schema=schema,
+        form={"form": "features", "feature_set": args.features, "run_dates": chosen, "pipeline": pipeline_uri},
+        rows_in=total,
+        rows_rejected=total - labelled,
+        files=[table_uri],
+        fingerprint=f"features:{args.features}:{','.join(chosen)}:{total}",
+        feature_pipeline=pipeline,
+        reasons={"missing or invalid target": total - labelled} if total - labelled else {},
+    )
+
+
+def read_input(spark, args) -> TrainingInput:
+    """The rows of whichever input form the flags name, with schema and recipe resolved."""
+    if args.features:
+        return from_features(spark, args)
+    data = from_table(spark, args) if args.table else from_datasource(spark, args)
+    if args.model_type != "RECOMMEND":
+        recipe = read_recipe(spark, args.recipe)
+        check_recipe_fits(data.schema, recipe)
+        data.recipe = recipe
+        data.recipe_suggested = recipe is None
+    return data

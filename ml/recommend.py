@@ -1,0 +1,293 @@
+"""RECOMMEND models: ALS with a user/item bias baseline for cold start, top-k lists, ranking metrics.
+
+The fitted PipelineModel: StringIndexer (user -> __u), StringIndexer (item -> __i), both keeping
+unseen ids apart, ALS (-> __als, coldStartStrategy "nan": nothing is dropped), BiasBaseline
+(`prediction` = the ALS value, or for a user or item ALS never saw, the baseline
+mean + b_user + b_item, with a missing bias 0), DropColumns. The biases are damped means of the
+training residuals: b_item = sum(r - mean) / (n_item + 10), then b_user = sum(r - mean - b_item) /
+(n_user + 10). Implicit feedback (`--implicit`) trains ALS on event strengths (the rating column
+summed per user and item, 1 per event without one) with implicitPrefs.
+
+`top_k` lists up to k items per user that the user has not rated or used in training (the version
+folder keeps those pairs under `seen/`); a user unknown to the model gets the items with the
+highest baseline. Ranking metrics (precision@k, NDCG@k with binary relevance) take an evaluation
+item as relevant when rated >= 4 (explicit) or when present (implicit), over users with one or more.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional
+
+from pyspark import keyword_only
+from pyspark.ml import Transformer
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+
+from jobs.common.errors import UsageError
+
+DAMPING = 10.0
+RELEVANT_RATING = 4.0
+ALS_DEFAULTS = {"rank": 10, "regParam": 0.1, "maxIter": 10, "seed": 7}
+
+
+class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+    """`prediction` from ALS's value, or mean + user bias + item bias where ALS has none."""
+
+    userCol = Param(Params._dummy(), "userCol", "raw user column", TypeConverters.toString)
+    itemCol = Param(Params._dummy(), "itemCol", "raw item column", TypeConverters.toString)
+    inputCol = Param(Params._dummy(), "inputCol", "ALS prediction column", TypeConverters.toString)
+    outputCol = Param(Params._dummy(), "outputCol", "prediction column", TypeConverters.toString)
+    mean = Param(Params._dummy(), "mean", "training mean rating", TypeConverters.toFloat)
+    userIds = Param(Params._dummy(), "userIds", "users with a bias", TypeConverters.toListString)
+    userBias = Param(Params._dummy(), "userBias", "their biases", TypeConverters.toListFloat)
+    itemIds = Param(Params._dummy(), "itemIds", "items with a bias", TypeConverters.toListString)
+    itemBias = Param(Params._dummy(), "itemBias", "their biases", TypeConverters.toListFloat)
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        userCol=None,
+        itemCol=None,
+        inputCol=None,
+        outputCol=None,
+        mean=None,
+        userIds=None,
+        userBias=None,
+        itemIds=None,
+        itemBias=None,
+    ):
+        super().__init__()
+        self._setDefault(
+            inputCol="__als", outputCol="prediction", mean=0.0, userIds=[], userBias=[], itemIds=[], itemBias=[]
+        )
+        self._set(**self._input_kwargs)
+
+    def biases(self, spark, which: str):
+        """The (id, bias) DataFrame of users or items."""
+        ids, values = (self.userIds, self.userBias) if which == "user" else (self.itemIds, self.itemBias)
+        pairs = list(zip(self.getOrDefault(ids), self.getOrDefault(values)))
+        return spark.createDataFrame(pairs, f"__{which} string, __b_{which} double")
+
+    def _transform(self, dataset):
+        from pyspark.sql import functions as F
+
+        spark = dataset.sparkSession
+        user, item = self.getOrDefault(self.userCol), self.getOrDefault(self.itemCol)
+        out = dataset.join(
+            F.broadcast(self.biases(spark, "user")), F.col(user).cast("string") == F.col("__user"), "left"
+        )
+        out = out.join(F.broadcast(self.biases(spark, "item")), F.col(item).cast("string") == F.col("__item"), "left")
+        base = (
+            F.lit(self.getOrDefault(self.mean))
+            + F.coalesce("__b_user", F.lit(0.0))
+            + F.coalesce("__b_item", F.lit(0.0))
+        )
+        als = F.col(self.getOrDefault(self.inputCol))
+        value = F.when(als.isNull() | F.isnan(als), base).otherwise(als.cast("double"))
+        return out.withColumn(self.getOrDefault(self.outputCol), value).drop("__user", "__b_user", "__item", "__b_item")
+
+
+def fit_biases(train, user: str, item: str, rating: str):
+    """(mean, item biases, user biases) as small pandas-free lists of (id, bias)."""
+    from pyspark.sql import functions as F
+
+    mean = float(train.agg(F.avg(rating)).first()[0])
+    items = train.groupBy(F.col(item).cast("string").alias("i")).agg(
+        (F.sum(F.col(rating) - mean) / (F.count(F.lit(1)) + DAMPING)).alias("b")
+    )
+    joined = train.join(items, F.col(item).cast("string") == F.col("i"))
+    users = joined.groupBy(F.col(user).cast("string").alias("u")).agg(
+        (F.sum(F.col(rating) - mean - F.col("b")) / (F.count(F.lit(1)) + DAMPING)).alias("b")
+    )
+    return mean, [(r["i"], float(r["b"])) for r in items.collect()], [(r["u"], float(r["b"])) for r in users.collect()]
+
+
+def interactions(rows, cols: Dict[str, str], implicit: bool):
+    """The rows ALS learns from: explicit ratings as given, implicit events summed per user and item."""
+    from pyspark.sql import functions as F
+
+    user, item, rating = cols["user_col"], cols["item_col"], cols["rating_col"]
+    rows = rows.where(F.col(user).isNotNull() & F.col(item).isNotNull())
+    if not implicit:
+        return rows.where(F.col(rating).isNotNull())
+    strength = F.coalesce(F.col(rating).cast("double"), F.lit(1.0)) if rating in rows.columns else F.lit(1.0)
+    return rows.groupBy(user, item).agg(F.sum(strength).alias(rating))
+
+
+def fit_recommender(train, cols: Dict[str, str], implicit: bool, params: Dict[str, Any]):
+    """(PipelineModel, the ALS params used) fitted on the training interactions."""
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.feature import StringIndexer
+    from pyspark.ml.recommendation import ALS
+
+    from features.stages import DropColumns
+
+    user, item, rating = cols["user_col"], cols["item_col"], cols["rating_col"]
+    als = ALS(
+        userCol="__u",
+        itemCol="__i",
+        ratingCol=rating,
+        predictionCol="__als",
+        coldStartStrategy="nan",
+        implicitPrefs=implicit,
+    )
+    chosen = {**ALS_DEFAULTS, **params}
+    for key, value in chosen.items():
+        if not als.hasParam(key) or key in ("userCol", "itemCol", "ratingCol", "predictionCol", "coldStartStrategy"):
+            raise UsageError(f"--params: {key!r} is not an ALS parameter lakeml passes through")
+        als._set(**{key: value})
+    stages = [
+        StringIndexer(inputCol=user, outputCol="__u", handleInvalid="keep"),
+        StringIndexer(inputCol=item, outputCol="__i", handleInvalid="keep"),
+        als,
+    ]
+    fitted = Pipeline(stages=stages).fit(train)
+    mean, items, users = fit_biases(train, user, item, rating)
+    bias = BiasBaseline(
+        userCol=user,
+        itemCol=item,
+        mean=mean,
+        userIds=[u for u, _ in users],
+        userBias=[b for _, b in users],
+        itemIds=[i for i, _ in items],
+        itemBias=[b for _, b in items],
+    )
+    model = PipelineModel(stages=[*fitted.stages, bias, DropColumns(cols=["__u", "__i", "__als"])])
+    return model, chosen
+
+
+def _parts(model):
+    from pyspark.ml.feature import StringIndexerModel
+    from pyspark.ml.recommendation import ALSModel
+
+    indexers = [s for s in model.stages if isinstance(s, StringIndexerModel)]
+    als = next(s for s in model.stages if isinstance(s, ALSModel))
+    bias = next(s for s in model.stages if isinstance(s, BiasBaseline))
+    return indexers[0], indexers[1], als, bias
+
+
+def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
+    """(user, item, rank, score): the top k unseen items per user; unknown users get the top baseline items."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    user_ix, item_ix, als, bias = _parts(model)
+    user_ids = spark.createDataFrame(list(enumerate(user_ix.labels)), "__u int, user string")
+    item_ids = spark.createDataFrame(list(enumerate(item_ix.labels)), "__i int, item string")
+    wanted = users.select(F.col(user_col).cast("string").alias("user")).distinct()
+    seen = seen.select(F.col(user_col).cast("string").alias("user"), F.col(item_col).cast("string").alias("item"))
+    known = wanted.join(user_ids, "user")
+    extra = seen.join(known, "user").groupBy("user").count().agg(F.max("count")).first()[0] or 0
+    recs = als.recommendForUserSubset(known.select(F.col("__u").alias(als.getUserCol())), k + int(extra))
+    exploded = recs.select(F.col(als.getUserCol()).alias("__u"), F.explode("recommendations").alias("r")).select(
+        "__u", F.col("r").getField(als.getItemCol()).alias("__i"), F.col("r.rating").cast("double").alias("score")
+    )
+    listed = exploded.join(user_ids, "__u").join(item_ids, "__i").select("user", "item", "score")
+    listed = listed.join(seen, ["user", "item"], "left_anti")
+    popular = (
+        bias.biases(spark, "item")
+        .select(F.col("__item").alias("item"), (F.col("__b_item") + bias.getOrDefault(bias.mean)).alias("score"))
+        .orderBy(F.desc("score"), "item")
+        .limit(k)
+    )
+    cold = wanted.join(user_ids, "user", "left_anti").crossJoin(F.broadcast(popular))
+    order = Window.partitionBy("user").orderBy(F.desc("score"), F.asc("item"))
+    both = listed.unionByName(cold.select("user", "item", "score"))
+    return (
+        both.withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= k)
+        .select("user", "item", "rank", "score")
+    )
+
+
+def top_k(spark, model, metadata: Dict[str, Any], version_uri: str, users_df, k: int):
+    """DataFrame(user, item, rank, score): up to k items per user of users_df, none it rated or used."""
+    from jobs.common.lake import join, spark_uri
+
+    rec = metadata["recommend"]
+    seen = spark.read.parquet(spark_uri(join(version_uri, "seen")))
+    return recommend(spark, model, users_df, seen, k, rec["user_col"], rec["item_col"])
+
+
+def write_seen(train, cols: Dict[str, str], folder_uri: str) -> None:
+    """The (user, item) pairs of the training rows, under <version>/seen/, so top_k never repeats them."""
+    from pyspark.sql import functions as F
+
+    from jobs.common.lake import join, spark_uri
+
+    pairs = train.select(F.col(cols["user_col"]).cast("string"), F.col(cols["item_col"]).cast("string")).distinct()
+    pairs.coalesce(1).write.mode("overwrite").parquet(spark_uri(join(folder_uri, "seen")))
+
+
+def ranking_metrics(recs, relevant, k: int) -> Dict[str, float]:
+    """Mean precision@k and NDCG@k (binary relevance) over users with a relevant item."""
+    from pyspark.sql import functions as F
+
+    rel_counts = relevant.groupBy("user").agg(F.count(F.lit(1)).alias("n_rel"))
+    hits = (
+        recs.join(relevant.select("user", "item"), ["user", "item"])
+        .groupBy("user")
+        .agg(F.count(F.lit(1)).alias("hits"), F.sum(1.0 / F.log2(F.col("rank") + 1.0)).alias("dcg"))
+    )
+    ideal = F.aggregate(
+        F.sequence(F.lit(1), F.least(F.col("n_rel"), F.lit(k))), F.lit(0.0), lambda acc, i: acc + 1.0 / F.log2(i + 1.0)
+    )
+    per_user = rel_counts.join(hits, "user", "left").select(
+        (F.coalesce("hits", F.lit(0)) / float(k)).alias("p"), (F.coalesce("dcg", F.lit(0.0)) / ideal).alias("ndcg")
+    )
+    row = per_user.agg(F.avg("p"), F.avg("ndcg"), F.count(F.lit(1))).first()
+    return {
+        f"precision_at_{k}": float(row[0] or 0.0),
+        f"ndcg_at_{k}": float(row[1] or 0.0),
+        "ranked_users": int(row[2]),
+    }
+
+
+def evaluate(spark, model, train, test, cols: Dict[str, str], implicit: bool, k: int = 10):
+    """RECOMMEND Evaluation: RMSE (explicit) beside the training mean, precision@k and NDCG@k."""
+    from pyspark.sql import functions as F
+
+    from ml.metrics import Evaluation
+
+    user, item, rating = cols["user_col"], cols["item_col"], cols["rating_col"]
+    scored = model.transform(test).select(F.col(rating).cast("double").alias("r"), "prediction")
+    mean = float(train.agg(F.avg(rating)).first()[0])
+    row = scored.agg(
+        F.avg((F.col("prediction") - F.col("r")) ** 2), F.avg((F.col("r") - mean) ** 2), F.count("r")
+    ).first()
+    recs = recommend(spark, model, test, train, k, user, item)
+    keep = F.lit(True) if implicit else F.col(rating) >= RELEVANT_RATING
+    relevant = test.where(keep).select(
+        F.col(user).cast("string").alias("user"), F.col(item).cast("string").alias("item")
+    )
+    ranking = ranking_metrics(recs, relevant.distinct(), k)
+    metrics: Dict[str, Any] = {"rows": int(row[2]), **ranking, "ndcg_at_k": ranking[f"ndcg_at_{k}"], "k": k}
+    baseline: Dict[str, Any] = {"mean": mean}
+    worse = False
+    if not implicit:
+        metrics["rmse"] = math.sqrt(float(row[0]))
+        baseline["rmse"] = math.sqrt(float(row[1]))
+        worse = not metrics["rmse"] < baseline["rmse"]
+    tables = {"ranking": [{"k": k, **{key: v for key, v in ranking.items()}}]}
+    return Evaluation("RECOMMEND", metrics, baseline, worse, tables)
+
+
+def recommend_columns(
+    schema: Dict[str, Any], user: Optional[str], item: Optional[str], rating: Optional[str], implicit: bool
+) -> Dict[str, str]:
+    """User, item and rating columns: from the flags, else the first two CATEGORICAL attributes and the target."""
+    from features.schema import attribute_types, feature_attributes
+
+    types = attribute_types(schema)
+    categorical = [a for a, t in feature_attributes(schema).items() if t == "CATEGORICAL"]
+    user = user or (categorical[0] if categorical else None)
+    item = item or next((a for a in categorical if a != user), None)
+    rating = rating or schema.get("targetAttributeName")
+    for flag, name in (("--user-col", user), ("--item-col", item)):
+        if not name or name not in types:
+            raise UsageError(f"{flag}: {name!r} is not an attribute of the schema; name the column with {flag}")
+    if not implicit and (not rating or types.get(rating) != "NUMERIC"):
+        raise UsageError(f"--rating-col: explicit ratings need a NUMERIC rating attribute, got {rating!r}")
+    return {"user_col": user, "item_col": item, "rating_col": rating or "__events"}

@@ -1,0 +1,109 @@
+"""Training/evaluation splits as Amazon ML's DataRearrangement (docs/amazon-ml.md, "Splits").
+
+    --split '{"splitting": {"percentBegin": 0, "percentEnd": 70, "strategy": "random", "randomSeed": "7"}}'
+
+The JSON describes the training rows; the evaluation rows are its complement (Amazon ML's pattern:
+the evaluation datasource repeats the range with "complement": "true"). "complement": true in
+--split swaps the two. Default: sequential 0-70, i.e. the first 70 % of the rows in input order
+train and the last 30 % evaluate, as Amazon ML's console did.
+
+- sequential: rows whose position (`_row`, input order) lies between the percentBegin and
+  percentEnd quantiles of the positions (approximate within 0.01 % of the rows).
+- random: each row gets a number in [0, 100) from a hash of randomSeed and its position, and is
+  kept when the number falls in [percentBegin, percentEnd). Amazon ML seeds with the row's byte
+  offset; lakeml uses its position, which like the offset is fixed for a given input.
+Both sides come from the same thresholds, so every row lands on exactly one side.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Optional, Tuple
+
+from jobs.common.errors import UsageError
+
+STRATEGIES = ("sequential", "random")
+_KEYS = ("percentBegin", "percentEnd", "complement", "strategy", "randomSeed", "strategyParams")
+
+
+@dataclass(frozen=True)
+class Split:
+    """A DataRearrangement: the training range in percent, its strategy and seed."""
+
+    percent_begin: float = 0.0
+    percent_end: float = 70.0
+    strategy: str = "sequential"
+    random_seed: str = "0"
+    complement: bool = False
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The split as recorded in metadata."""
+        return asdict(self)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise UsageError(f"--split: complement must be true or false, got {value!r}")
+
+
+def _percent(value: Any, key: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--split: {key} must be a number from 0 to 100, got {value!r}") from None
+    if not 0 <= number <= 100:
+        raise UsageError(f"--split: {key} must be from 0 to 100, got {value!r}")
+    return number
+
+
+def parse_split(text: Optional[str]) -> Split:
+    """The Split of a --split JSON (with or without the outer "splitting"); None gives the default."""
+    if text is None:
+        return Split()
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--split: not valid JSON: {error.msg} at column {error.colno}") from None
+    if isinstance(raw, dict) and "splitting" in raw:
+        raw = raw["splitting"]
+    if not isinstance(raw, dict):
+        raise UsageError('--split: expected {"splitting": {"percentBegin": .., "percentEnd": .., ...}}')
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise UsageError(f"--split: unknown field(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
+    begin = _percent(raw.get("percentBegin", 0), "percentBegin")
+    end = _percent(raw.get("percentEnd", 100), "percentEnd")
+    if begin >= end:
+        raise UsageError(f"--split: percentBegin {begin:g} must be below percentEnd {end:g}")
+    strategy = str(raw.get("strategy", "sequential")).lower()
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--split: strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    complement = _bool(raw.get("complement", False))
+    if not complement and begin == 0 and end == 100:
+        raise UsageError("--split: 0-100 leaves no rows for evaluation; train on a smaller range")
+    return Split(begin, end, strategy, str(raw.get("randomSeed", "0")), complement)
+
+
+def in_range(df, split: Split, position: str = "_row"):
+    """The boolean column: the row lies in the split's percent range."""
+    from pyspark.sql import functions as F
+
+    if split.strategy == "random":
+        number = F.pmod(F.xxhash64(F.lit(split.random_seed), F.col(position)), F.lit(1_000_000)) / 10_000.0
+        return (number >= split.percent_begin) & (number < split.percent_end)
+    probs = [split.percent_begin / 100.0, split.percent_end / 100.0]
+    low, high = df.approxQuantile(position, probs, 1e-4)
+    low_ok = F.lit(True) if split.percent_begin == 0 else F.col(position) >= low
+    high_ok = F.lit(True) if split.percent_end == 100 else F.col(position) < high
+    return low_ok & high_ok
+
+
+def apply_split(df, split: Split, position: str = "_row") -> Tuple[Any, Any]:
+    """(training rows, evaluation rows): the range and its complement, swapped when complement is set."""
+    inside = in_range(df, split, position)
+    chosen, rest = df.where(inside), df.where(~inside)
+    return (rest, chosen) if split.complement else (chosen, rest)
