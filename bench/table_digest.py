@@ -172,7 +172,8 @@ def main() -> None:
     if opts.compare:
         with open(opts.compare, encoding="utf-8") as handle:
             before = json.load(handle)
-        differ = sorted(k for k in set(before) | set(digests) if before.get(k) != digests.get(k))
+        keys = set(digests) | (set(before) if opts.only is None else set())
+        differ = sorted(k for k in keys if before.get(k) != digests.get(k))
         print("identical" if not differ else f"DIFFERENT: {', '.join(differ)}")
         raise SystemExit(1 if differ else 0)
 

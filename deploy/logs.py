@@ -13,6 +13,7 @@ import time
 from typing import Any, Dict, Optional, Tuple
 
 from deploy import steps
+from jobs.common.lake import canonical_uri
 
 LOG_TAIL_LINES = 60
 APPLICATION_ID = re.compile(r"application_\d+_\d+")
@@ -30,7 +31,7 @@ def show_tail(what: str, tail: str) -> None:
 
 def split_s3(uri: str) -> Tuple[str, str]:
     """(bucket, key) of an s3:// (or s3a://, s3n://) URI."""
-    bucket, _, key = re.sub(r"^s3[an]?://", "", uri).partition("/")
+    bucket, _, key = canonical_uri(uri).replace("s3://", "", 1).partition("/")
     return bucket, key
 
 

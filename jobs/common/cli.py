@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 import time
 import traceback
@@ -21,6 +22,8 @@ from jobs.common.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, LakemlError, Qu
 from jobs.common.lake import Lake
 from jobs.common.log import configure_logging, logger
 from jobs.common.summary import STATUS_FAILED, STATUS_GATE_TRIPPED, RunSummary
+
+RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def parse_run_date(value: str) -> str:
@@ -56,6 +59,13 @@ def local_file_flags(parser: argparse.ArgumentParser) -> List[argparse.Action]:
     return [action for action in parser._actions if action.type is local_file]
 
 
+def run_id_arg(value: str) -> str:
+    """A run id of letters, digits, `.`, `_` and `-` only (it names a file under _runs/)."""
+    if not RUN_ID.fullmatch(value or ""):
+        raise argparse.ArgumentTypeError(f"--run-id {value!r}: use only letters, digits, '.', '_' and '-'")
+    return value
+
+
 def new_run_id(now: Optional[dt.datetime] = None) -> str:
     """A sortable, unique run id: UTC start time plus a random suffix."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -81,7 +91,9 @@ def base_parser(job: str, description: str) -> argparse.ArgumentParser:
         default=dt.datetime.now(dt.timezone.utc).date().isoformat(),
         help="the date this run processes, YYYY-MM-DD (default: today, UTC)",
     )
-    common.add_argument("--run-id", default=None, help="id of this run (default: UTC time plus a random suffix)")
+    common.add_argument(
+        "--run-id", type=run_id_arg, default=None, help="id of this run (default: UTC time plus a random suffix)"
+    )
     common.add_argument("--master", default=None, help="Spark master for local runs (default local[*])")
     common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser

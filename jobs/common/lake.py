@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,21 @@ from jobs.common.errors import UsageError
 
 S3_SCHEMES = ("s3", "s3a", "s3n")
 KNOWN_SCHEMES = ("file", "hdfs", *S3_SCHEMES)
+# the spellings that canonical_uri turns into lakeml's one form (Java regex syntax too: canonical_uri_col)
+S3_SPELLING = r"(?i)^s3[an]?://"
+FILE_SPELLING = r"(?i)^file:/+"
+
+
+def canonical_uri(name: str) -> str:
+    """lakeml's one spelling of a place: `s3a://`/`s3n://` become `s3://`, Hadoop's `file:/x` becomes `file:///x`."""
+    return re.sub(FILE_SPELLING, "file:///", re.sub(S3_SPELLING, "s3://", name))
+
+
+def canonical_uri_col(col):
+    """canonical_uri on a string column (e.g. input_file_name())."""
+    from pyspark.sql import functions as F
+
+    return F.regexp_replace(F.regexp_replace(col, S3_SPELLING, "s3://"), FILE_SPELLING, "file:///")
 
 
 def normalize_uri(value: str, flag: str = "--lake") -> str:
@@ -46,8 +62,7 @@ def normalize_uri(value: str, flag: str = "--lake") -> str:
         raise UsageError(f"{flag} {value!r}: no bucket; use {scheme}://bucket/prefix")
     path = posixpath.normpath(parsed.path) if parsed.path not in ("", "/") else ""
     path = "" if path in (".", "/") else path
-    out_scheme = "s3" if scheme in S3_SCHEMES else scheme
-    return f"{out_scheme}://{parsed.netloc}{path}"
+    return canonical_uri(f"{scheme}://{parsed.netloc}{path}")
 
 
 def is_s3(uri: str) -> bool:
@@ -146,13 +161,6 @@ def hadoop_path(spark, uri: str):
     return fs, path
 
 
-def _canonical(uri_from_hadoop: str) -> str:
-    """Hadoop spells local files `file:/x`; turn any listed path back into lakeml's canonical URI."""
-    if uri_from_hadoop.startswith("file:") and not uri_from_hadoop.startswith("file://"):
-        return "file://" + uri_from_hadoop[len("file:") :]
-    return normalize_uri(uri_from_hadoop, "path")
-
-
 def exists(spark, uri: str) -> bool:
     """True when a file or folder exists at the URI."""
     if is_local(uri):
@@ -162,21 +170,10 @@ def exists(spark, uri: str) -> bool:
 
 
 def list_files(spark, uri: str) -> List[FileInfo]:
-    """Every file under a URI, recursively, sorted by URI; hidden (`_x`, `.x`) entries skipped."""
-    fs, path = hadoop_path(spark, uri)
-    if not fs.exists(path):
-        return []
-    base = normalize_uri(uri, "path")
-    found = []
-    iterator = fs.listFiles(path, True)
-    while iterator.hasNext():
-        status = iterator.next()
-        file_uri = _canonical(status.getPath().toString())
-        relative = file_uri[len(base) :]
-        if any(part.startswith(("_", ".")) for part in relative.split("/") if part):
-            continue
-        found.append(FileInfo(file_uri, int(status.getLen()), int(status.getModificationTime())))
-    return sorted(found, key=lambda f: f.uri)
+    """Every visible file under a URI, recursively, sorted by URI (jobs.common.files.list_tree)."""
+    from jobs.common.files import list_tree
+
+    return list_tree(spark, uri).files
 
 
 def read_local_file(uri: str, flag: str) -> str:
