@@ -108,3 +108,32 @@ def tiny_model(spark):
         "run_id": "tiny",
     }
     return pipeline.fit(df), meta
+
+
+def prediction_schema(model_type: str, extra: bool = True) -> Dict[str, Any]:
+    """The model's schema without its target (a prediction datasource), with an extra `note` column."""
+    schema = schema_for(model_type)
+    attributes = [a for a in schema["attributes"] if a["attributeName"] != "y"]
+    if extra:
+        attributes.append({"attributeName": "note", "attributeType": "TEXT"})
+    return {**schema, "targetAttributeName": None, "attributes": attributes}
+
+
+def write_prediction_csv(folder, model_type: str, n: int, seed: int = 11, bad_lines=(), name="predict.csv"):
+    """predict.csv (header, no target, an extra column) and predict.csv.schema in folder; returns the CSV path."""
+    import csv
+    import json
+    import os
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(str(folder), name)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "review", "x", "color", "note"])
+        for rid, review, x, color, _ in rows_for(model_type, n, seed):
+            writer.writerow([rid, review, x, color, "some, note"])
+        for line in bad_lines:
+            handle.write(line + "\n")
+    with open(path + ".schema", "w", encoding="utf-8") as handle:
+        json.dump(prediction_schema(model_type), handle)
+    return path

@@ -1,0 +1,217 @@
+"""score: batch predictions and recommendations from the champion model, as a partitioned Delta table.
+
+    ./spark-submit.sh local|emr score --name NAME --lake URI
+        (--data URI [--schema URI] | --features SET | --table NAME)
+        [--version vN] [--run-date D] [--top-k K] [--csv URI]
+
+Model: the champion of <lake>/models/<name>/ (or --version vN); a name or version that does not exist
+is exit 2 naming what exists.
+Input: --data, an Amazon ML CSV datasource (a file or a prefix; --schema defaults to `<file>.schema`
+or `<prefix>/.schema`), with or without the target; --features SET, the run date's partition of
+<lake>/features/<SET>/; --table NAME, the Delta table <lake>/tables/<NAME>/.
+Checks before scoring (jobs/score/inputs.py): a feature attribute of the model missing from the input,
+or declared with another type, is exit 2; a value that is not of its attribute's type (a NUMERIC that
+is not a number, a BINARY that is not one of Amazon ML's spellings) quarantines its row with the
+reason `invalid <TYPE> value in <attribute>`; an empty value is missing and scored as in training;
+lines that break the CSV rules are quarantined with their reason; extra columns are ignored and named
+in the summary (`extra_columns`). All rejects go to <lake>/quarantine/score/<name>/; over 10,000 of
+them stop the run with exit 3 before anything is written.
+Output: the Delta table <lake>/scores/<name>/ partitioned by run_date, written with replaceWhere on
+the run date (one atomic commit: a re-run replaces that partition only, a killed run leaves the
+previous one as it was):
+  BINARY      tag, bestAnswer (1 when score >= the model's cut-off), score (P(1))
+  MULTICLASS  tag, bestAnswer (class label), one probability column per class, named after the class
+  REGRESSION  tag, score
+  RECOMMEND   user, item, rank, score: the top --top-k items per user never seen in training
+  always      model_version, run_id, run_date
+`tag` is the input's rowId value (the model schema's rowId when the input schema names none); without a
+rowId it is the row's position in the input, from 1.
+--csv URI also writes Amazon ML's batch prediction layout (jobs/score/batch_csv.py). The report
+(<lake>/reports/score/<run_date>/<name>/index.html + summary.json): rows scored and rejected, score
+quantiles and histogram, the model version, and (BINARY) the share of rows at or above the cut-off
+beside the evaluation set's, a drift hint.
+"""
+
+from __future__ import annotations
+
+from jobs.common.cli import local_file
+from jobs.common.errors import UsageError
+from jobs.common.lake import join, normalize_uri, spark_uri
+from jobs.common.log import logger, stage
+from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
+from jobs.common.summary import RunSummary
+
+HELP = "batch predictions or recommendations from the champion model into <lake>/scores/<name>/ by run date"
+JOB = "score"
+
+
+def add_arguments(parser) -> None:
+    group = parser.add_argument_group("score")
+    group.add_argument("--name", required=True, help="model name: <lake>/models/<name>/")
+    group.add_argument("--version", default=None, metavar="vN", help="score with this version (default: the champion)")
+    group.add_argument("--data", type=local_file, default=None, help="Amazon ML CSV datasource: a file or a prefix")
+    group.add_argument("--schema", type=local_file, default=None, help="its schema (default <data>.schema)")
+    group.add_argument("--features", default=None, metavar="SET", help="score <lake>/features/<SET>/ for the run date")
+    group.add_argument("--table", default=None, metavar="NAME", help="score the Delta table <lake>/tables/<NAME>/")
+    group.add_argument("--top-k", type=int, default=10, help="RECOMMEND: items per user")
+    group.add_argument(
+        "--csv", default=None, metavar="URI", help="also write Amazon ML's batch prediction CSV layout here"
+    )
+
+
+def validate(args) -> None:
+    from ml.registry import check_name, version_number
+
+    check_name(args.name)
+    if args.version is not None:
+        version_number(args.version)
+    given = [
+        flag for flag, value in (("--data", args.data), ("--features", args.features), ("--table", args.table)) if value
+    ]
+    if len(given) != 1:
+        raise UsageError("give exactly one input: --data URI [--schema URI], --features SET or --table NAME")
+    if args.schema and not args.data:
+        raise UsageError("--schema goes with --data")
+    if args.top_k < 1:
+        raise UsageError(f"--top-k {args.top_k}: give a positive number of items per user")
+    for flag in ("data", "schema", "csv"):
+        if getattr(args, flag):
+            normalize_uri(getattr(args, flag), f"--{flag}")
+
+
+def read_input(spark, args, meta):
+    """The rows to score from whichever input flag was given."""
+    from jobs.score.inputs import read_csv_input, read_table_input
+
+    if args.data:
+        return read_csv_input(spark, args.data, args.schema, meta)
+    if args.features:
+        return read_table_input(spark, args.lake.features(args.features), meta, args.run_date, "--features")
+    return read_table_input(spark, args.lake.table(args.table), meta, None, "--table")
+
+
+def gate(spark, args, inp) -> int:
+    """Count the rejects and stop (exit 3, nothing written) when there are over 10,000."""
+    rejects = inp.rejects.cache()
+    count = rejects.count()
+    if count:
+        check_reject_gate(inp.rows_in, count, RejectPolicy(), reason_counts(rejects))
+    return count
+
+
+def score_rows(spark, model, meta, inp, args):
+    """The scored DataFrame of the model's type (recommendations for RECOMMEND)."""
+    from jobs.score.predict import predict, with_run
+
+    if meta["model_type"] != "RECOMMEND":
+        return predict(model, inp.rows, meta, args.run_id, args.run_date)
+    from ml.recommend import top_k
+    from ml.registry import version_uri
+
+    user = meta["recommend"]["user_col"]
+    users = inp.rows.select(user).where(f"`{user}` IS NOT NULL").distinct()
+    recs = top_k(spark, model, meta, version_uri(args.lake, args.name, meta["version"]), users, args.top_k)
+    return with_run(recs.select("user", "item", "rank", "score"), meta["version"], args.run_id, args.run_date)
+
+
+def publish_scores(spark, scored, meta, args) -> str:
+    """One Delta commit replacing the run date's partition of <lake>/scores/<name>/."""
+    from jobs.score.predict import output_columns
+
+    uri = args.lake.scores(args.name)
+    columns = [*output_columns(meta), "model_version", "run_id", "run_date"]
+    logger.info("score: writing partition run_date=%s of %s", args.run_date, uri)
+    (
+        scored.select(*columns)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"run_date = '{args.run_date}'")
+        .option("mergeSchema", "true")
+        .partitionBy("run_date")
+        .save(spark_uri(uri))
+    )
+    return uri
+
+
+def publish_rejects(spark, inp, args) -> str:
+    """The run's rejects into <lake>/quarantine/score/<name>/ (its run date replaced, so re-runs never double)."""
+    uri = join(args.lake.quarantine(JOB), args.name)
+    shaped = to_quarantine(inp.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
+    publish_quarantine(shaped, uri, f"run_date = '{args.run_date}'")
+    return uri
+
+
+def written_partition(spark, args):
+    """The partition just written, read back from the table."""
+    from pyspark.sql import functions as F
+
+    table = spark.read.format("delta").load(spark_uri(args.lake.scores(args.name)))
+    return table.where(F.col("run_date") == F.to_date(F.lit(args.run_date)))
+
+
+def write_report(spark, args, meta, summary, stats) -> list:
+    """The HTML page and summary.json under <lake>/reports/score/<run_date>/<name>/."""
+    from jobs.common.report import write_json
+    from jobs.score.report import build_report
+
+    folder = join(args.lake.reports(JOB, args.run_date), args.name)
+    run = {**summary.counts, "run_id": args.run_id, "run_date": args.run_date}
+    run.update(rows_in=summary.rows_in, rows_out=summary.rows_out, rows_rejected=summary.rows_rejected)
+    uris = build_report(meta, run, stats).write(spark, folder)
+    write_json(spark, join(folder, "summary.json"), {**run, "score_distribution": stats})
+    return [*uris, join(folder, "summary.json")]
+
+
+def run(spark, args) -> RunSummary:
+    from jobs.score.report import drift_hint, score_stats
+    from ml.registry import load_version
+
+    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date)
+    with stage("load_model") as counts:
+        model, meta = load_version(spark, args.lake, args.name, args.version)
+        counts.update(version=meta["version"], model_type=meta["model_type"])
+    with stage("read_input") as counts:
+        inp = read_input(spark, args, meta)
+        summary.rows_in, summary.inputs = inp.rows_in, list(inp.files)
+        summary.rows_rejected = gate(spark, args, inp)
+        counts.update(rows_in=inp.rows_in, rejected=summary.rows_rejected, extra=inp.extra_columns)
+    with stage("score_and_publish") as counts:
+        scored = score_rows(spark, model, meta, inp, args)
+        summary.outputs.append(publish_scores(spark, scored, meta, args))
+        summary.outputs.append(publish_rejects(spark, inp, args))
+    with stage("summarize") as counts:
+        stats = score_stats(written_partition(spark, args), meta)
+        summary.rows_out = (
+            stats["rows"] if meta["model_type"] != "RECOMMEND" else summary.rows_in - summary.rows_rejected
+        )
+        summary.counts.update(
+            model_version=meta["version"],
+            model_type=meta["model_type"],
+            rows_scored=stats["rows"],
+            extra_columns=inp.extra_columns,
+            ignored_columns=inp.ignored_columns,
+            tag_column=inp.tag_column,
+            reject_reasons=reason_counts(inp.rejects) if summary.rows_rejected else {},
+            score_quantiles=stats["quantiles"],
+            drift=drift_hint(meta, stats.get("share_above_cutoff")),
+        )
+        counts.update(rows=stats["rows"])
+    if args.csv:
+        with stage("batch_csv") as counts:
+            from jobs.score.batch_csv import write_batch_csv
+
+            manifest_uri, manifest = write_batch_csv(
+                spark,
+                scored,
+                meta,
+                inp.files,
+                normalize_uri(args.csv, "--csv"),
+                args.run_id,
+                inp.tag_column is not None,
+            )
+            summary.outputs.append(manifest_uri)
+            summary.counts["csv_results"] = manifest
+            counts.update(files=len(manifest))
+    summary.outputs.extend(write_report(spark, args, meta, summary, stats))
+    inp.rejects.unpersist()
+    return summary
