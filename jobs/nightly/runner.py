@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 from jobs.common.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from jobs.common.lake import Lake, join, read_bytes, read_text, write_text
+from jobs.common.lake import Lake, exists, join, read_bytes, read_text, write_text
 from jobs.common.log import logger
 from jobs.nightly.conf import Step
+from jobs.nightly.unchanged import input_fingerprint, remember, unchanged_version
 
 STATUS_SKIPPED = "skipped"
 STATUS_NOT_RUN = "not_run"
+STATUS_UNCHANGED = "unchanged"
 
 
 @dataclass
@@ -73,6 +75,22 @@ def parse_step(module, step: Step):
         return None, (message[-1] if message else f"argument error (exit {stop.code})")
 
 
+def without_missing_baseline(spark, lake: Lake, step: Step) -> Step:
+    """A profile step keeps --compare-to only when that date's profile exists (the first night has none)."""
+    import dataclasses
+
+    argv = list(step.argv)
+    date = argv_value(argv, "--compare-to")
+    if step.stage != "profile" or date is None:
+        return step
+    name = argv_value(argv, "--name") or argv_value(argv, "--features") or argv_value(argv, "--table") or ""
+    if exists(spark, join(lake.reports("profile", date), f"{name}.json")):
+        return step
+    logger.info("nightly: step %s: no profile of %s for %s yet, so nothing to compare with", step.name, name, date)
+    i = argv.index("--compare-to")
+    return dataclasses.replace(step, argv=tuple(argv[:i] + argv[i + 2 :]))
+
+
 def stored_summary(spark, lake: Lake, job: str, run_date: str, run_id: str) -> Dict[str, Any]:
     """The run summary a step stored, as a dict ({} when it stored none)."""
     data = read_bytes(spark, lake.run_summary(job, run_date, run_id))
@@ -84,6 +102,7 @@ def run_step(spark, lake: Lake, run_date: str, step: Step) -> StepResult:
     from jobs.common.cli import execute
     from jobs.main import JOBS, load_job
 
+    step = without_missing_baseline(spark, lake, step)
     run_id = argv_value(list(step.argv), "--run-id") or ""
     result = StepResult(step.stage, step.name, step.job, run_id, list(step.argv))
     if step.job not in JOBS:
@@ -93,7 +112,14 @@ def run_step(spark, lake: Lake, run_date: str, step: Step) -> StepResult:
     started = time.monotonic()
     module = load_job(step.job)
     args, refusal = parse_step(module, step)
-    if args is None:
+    fingerprint = train_fingerprint(spark, lake, step) if args is not None and step.stage == "train" else None
+    kept = unchanged_version(spark, lake, argv_value(list(step.argv), "--name") or "", fingerprint)
+    if kept:
+        result.exit_code, result.status = EXIT_OK, STATUS_UNCHANGED
+        result.message = f"input and flags unchanged since {kept}: no new version"
+        result.summary = {"counts": {"version": kept, "unchanged": True}}
+        logger.info("nightly: step %s: %s", step.name, result.message)
+    elif args is None:
         result.exit_code, result.status, result.message = EXIT_USAGE, "failed", refusal
     else:
         logger.info("nightly: step %s (%s) starts", step.name, step.job)
@@ -104,9 +130,21 @@ def run_step(spark, lake: Lake, run_date: str, step: Step) -> StepResult:
         result.summary = stored_summary(spark, lake, step.job, run_date, run_id)
         result.status = result.summary.get("status", "failed" if result.exit_code else "succeeded")
         result.message = result.message or str(result.summary.get("message", ""))
+        if step.stage == "train" and result.exit_code == EXIT_OK:
+            version = (result.summary.get("counts") or {}).get("version")
+            remember(spark, lake, argv_value(list(step.argv), "--name") or "", fingerprint, version)
     result.seconds = time.monotonic() - started
     logger.info("nightly: step %s exit %s in %.1f s", step.name, result.exit_code, result.seconds)
     return result
+
+
+def train_fingerprint(spark, lake: Lake, step: Step) -> Optional[str]:
+    """The train step's input fingerprint (None when it cannot be taken: the step then always trains)."""
+    try:
+        return input_fingerprint(spark, lake, list(step.argv), argv_value)
+    except Exception as error:  # the fingerprint is an optimisation: never the reason a night fails
+        logger.warning("nightly: no input fingerprint for %s: %s", step.name, error)
+        return None
 
 
 def run_steps(spark, lake: Lake, run_date: str, steps: List[Step]) -> List[StepResult]:
