@@ -35,6 +35,9 @@ ALWAYS_CONF = {
     # of Delta tables takes them (Spark, Trino/Athena, DuckDB, pyarrow), and the writer encodes them
     # faster (ingest_logs' table pass ~5%).
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # Tables are created without deletion vectors (Delta's reader feature that delta-rs, and so pandas and
+    # Polars users, may not read); a CONF that asks for them sets the table property at creation.
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
 }
 # The measured fast settings for tests (reference/local-spark-measurements.md §2).
 TEST_CONF = {
