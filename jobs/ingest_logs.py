@@ -34,13 +34,13 @@ an event date with them, and replaces those dates whole.
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from jobs.common.errors import LakemlError, UsageError
-from jobs.common.lake import FileInfo, hadoop_path, list_files, normalize_uri, read_text, spark_uri, write_text
+from jobs.common.files import list_tree, read_paths, source_file_col
+from jobs.common.lake import FileInfo, hadoop_path, list_files, normalize_uri, spark_uri
+from jobs.common.ledger import FilePlan, identity, ledger_uri, plan_files, read_ledger, write_ledger
 from jobs.common.log import logger, stage
 from jobs.common.quality import (
     MAX_RAW_BYTES,
@@ -715,43 +715,19 @@ def _cause(error: Exception) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
-def hadoop_file_name(spark, uri: str) -> str:
-    """The name Spark's input_file_name() gives a file (URI-encoded), with s3a spelled s3."""
-    jvm = spark.sparkContext._jvm
-    name = jvm.org.apache.hadoop.fs.Path(spark_uri(uri)).toUri().toString()
-    return _canonical_scheme(name)
-
-
-def _canonical_scheme(name: str) -> str:
-    if name.startswith("s3a://") or name.startswith("s3n://"):
-        return "s3://" + name[6:]
-    if name.startswith("file:/") and not name.startswith("file:///"):
-        return "file:///" + name[len("file:/") :]
-    return name
-
-
 def read_lines(spark, files: Sequence[FileInfo], formats: Dict[str, str]):
-    """Lines of the files with `source_file` (the table's spelling of the file) and `is_json`."""
+    """Lines of the files with `source_file` (the file's listed URI) and `is_json`; each file read once."""
     from pyspark.sql import functions as F
 
-    json_names = [hadoop_file_name(spark, f.uri) for f in files if formats[f.uri] == "json"]
-    name = F.col("_file")
-    source_file = (
-        F.when(name.startswith("s3a://"), F.concat(F.lit("s3://"), name.substr(7, 1 << 20)))
-        .when(
-            name.startswith("file:/") & ~name.startswith("file:///"),
-            F.concat(F.lit("file:///"), name.substr(7, 1 << 20)),
-        )
-        .otherwise(name)
-    )
+    json_uris = [f.uri for f in files if formats[f.uri] == "json"]
     # input_file_name() in its own projection: non-deterministic, it is evaluated once per line there
     # instead of once per reference in the expression below
     lines = (
-        spark.read.text([spark_uri(f.uri) for f in files])
+        spark.read.text(read_paths([f.uri for f in files]))
         .select(F.col("value").alias("line"), F.input_file_name().alias("_file"))
-        .select("line", source_file.alias("source_file"))
+        .select("line", source_file_col(F.col("_file")).alias("source_file"))
     )
-    is_json = F.col("source_file").isin(json_names) if json_names else F.lit(False)
+    is_json = F.col("source_file").isin(json_uris) if json_uris else F.lit(False)
     return lines.select("line", "source_file", is_json.alias("is_json"))
 
 
@@ -761,7 +737,7 @@ def find_unreadable(spark, files: Sequence[FileInfo]) -> Optional[Tuple[str, str
         if not info.uri.endswith((".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")):
             continue
         try:
-            spark.read.text(spark_uri(info.uri)).count()
+            spark.read.text(read_paths([info.uri])).count()
         except Exception as error:
             return info.uri, _cause(error)
     return None
@@ -770,38 +746,9 @@ def find_unreadable(spark, files: Sequence[FileInfo]) -> Optional[Tuple[str, str
 # --- the ledger ----------------------------------------------------------------------------
 
 
-@dataclass
-class Plan:
-    """Which files this run reads and what it replaces."""
-
-    read: List[FileInfo]
-    skipped: List[FileInfo]
-    changed: List[str]
-
-
-def ledger_uri(lake, source: str) -> str:
-    return lake.state(JOB, source, "ledger.json")
-
-
 def load_ledger(spark, lake, source: str) -> Dict[str, dict]:
     """uri -> {size, mtime_ms, run_id, dates, lines} of every file taken so far."""
-    text = read_text(spark, ledger_uri(lake, source))
-    return json.loads(text)["files"] if text else {}
-
-
-def plan_files(listed: Sequence[FileInfo], ledger: Dict[str, dict], reprocess: bool) -> Plan:
-    """New or changed files are read; files the ledger has with the same size and mtime are skipped."""
-    read, skipped, changed = [], [], []
-    for info in listed:
-        known = ledger.get(info.uri)
-        same = known is not None and known["size"] == info.size and known["mtime_ms"] == info.mtime_ms
-        if same and not reprocess:
-            skipped.append(info)
-            continue
-        if known is not None and not same:
-            changed.append(info.uri)
-        read.append(info)
-    return Plan(read, skipped, changed)
+    return read_ledger(spark, ledger_uri(lake, JOB, source)).get("files", {})
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -815,7 +762,8 @@ def run(spark, args) -> RunSummary:
     summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date, inputs=[args.input])
 
     with stage("list_files") as counts:
-        listed = list_files(spark, args.input)
+        listing = list_tree(spark, args.input)
+        listed = listing.files
         ledger = load_ledger(spark, lake, args.source)
         plan = plan_files(listed, ledger, args.reprocess)
         counts.update(listed=len(listed), to_read=len(plan.read), skipped=len(plan.skipped))
@@ -827,12 +775,18 @@ def run(spark, args) -> RunSummary:
         "files_taken": 0,
         "files_skipped": len(plan.skipped),
         "files_changed": len(plan.changed),
+        "files_ignored": len(listing.ignored),
+        "files_empty": sum(f.size == 0 for f in plan.read),
         "lines_read": 0,
         "rows_written": 0,
         "rejected": {},
     }
+    empty = [f for f in plan.read if f.size == 0]
+    plan.read = [f for f in plan.read if f.size > 0]
     if not plan.read:
-        logger.info("no new files under %s", args.input)
+        logger.info("no new files with lines under %s", args.input)
+        _write_ledger(spark, args, ledger, empty, {})
+        summary.counts["files_taken"] = len(empty)
         summary.outputs = [table_uri]
         return summary
 
@@ -866,7 +820,7 @@ def run(spark, args) -> RunSummary:
         facts["rejected_total"],
     )
     summary.counts.update(
-        files_taken=len(plan.read),
+        files_taken=len(plan.read) + len(empty),
         files_by_format={k: sum(v == k for v in formats.values()) for k in ("access", "json")},
         lines_read=facts["lines"],
         lines_by_parser=facts["by_parser"],
@@ -879,8 +833,7 @@ def run(spark, args) -> RunSummary:
     top = dict(sorted(facts["reasons"].items(), key=lambda kv: -kv[1])[:5])
     check_reject_gate(facts["lines"], facts["rejected_total"], RejectPolicy(max_fraction=args.max_reject_fraction), top)
 
-    names = {f.uri: hadoop_file_name(spark, f.uri) for f in plan.read}
-    taken_files = f"source_file IN ({sql_list(sorted(names.values()))})"
+    taken_files = f"source_file IN ({sql_list(sorted(f.uri for f in plan.read + empty))})"
     where = taken_files
     if args.reprocess and facts["dates"]:
         where = f"(event_date IN ({sql_list(facts['dates'])}) OR {taken_files})"
@@ -910,31 +863,31 @@ def run(spark, args) -> RunSummary:
         publish_quarantine(rejected, quarantine_uri, taken_files)
         counts.update(rows=facts["rejected_total"])
 
-    with stage("ledger") as counts:
-        for info in plan.read:
-            per_file = facts["files"].get(names[info.uri], {"dates": [], "lines": 0})
-            ledger[info.uri] = {
-                "size": info.size,
-                "mtime_ms": info.mtime_ms,
-                "run_id": args.run_id,
-                "dates": per_file["dates"],
-                "lines": per_file["lines"],
-            }
-        write_text(
-            spark,
-            ledger_uri(lake, args.source),
-            json.dumps({"source": args.source, "files": ledger}, indent=1, sort_keys=True),
-        )
-        counts.update(files=len(ledger))
+    _write_ledger(spark, args, ledger, plan.read + empty, facts["files"])
     summary.outputs = [table_uri, quarantine_uri]
     return summary
+
+
+def _write_ledger(spark, args, ledger: Dict[str, dict], taken: Sequence[FileInfo], per_file: Dict[str, dict]) -> None:
+    """Record the files taken (with their dates and line counts) and write the ledger."""
+    with stage("ledger") as counts:
+        for info in taken:
+            found = per_file.get(info.uri, {"dates": [], "lines": 0})
+            ledger[info.uri] = {
+                **identity(info),
+                "run_id": args.run_id,
+                "dates": found["dates"],
+                "lines": found["lines"],
+            }
+        write_ledger(spark, ledger_uri(args.lake, JOB, args.source), {"source": args.source, "files": ledger})
+        counts.update(files=len(ledger))
 
 
 def _kind(fmt: str) -> str:
     return "json" if fmt == "json" else "access"
 
 
-def _with_same_date_files(spark, plan: Plan, ledger: Dict[str, dict], listed: Sequence[FileInfo]) -> Plan:
+def _with_same_date_files(spark, plan: FilePlan, ledger: Dict[str, dict], listed: Sequence[FileInfo]) -> FilePlan:
     """For --reprocess: add every existing ledger file that shares an event date with the files read."""
     reading = {f.uri for f in plan.read}
     dates = {d for uri in reading for d in ledger.get(uri, {}).get("dates", [])}
