@@ -83,6 +83,20 @@ def default_schema_uri(spark, data_uri: str) -> str:
     return uri + ".schema"
 
 
+def read_schema(spark, uri: Optional[str], flag: str = "--schema") -> Dict[str, Any]:
+    """The normalized Amazon ML schema at a URI; exit 2 naming the flag when missing or invalid."""
+    from features.schema import SchemaError, load_schema
+    from jobs.common.lake import read_text
+
+    text = read_text(spark, uri) if uri else None
+    if text is None:
+        raise UsageError(f"{flag} {uri}: no such file; give the Amazon ML schema JSON (default: <data>.schema)")
+    try:
+        return load_schema(text)
+    except SchemaError as error:
+        raise UsageError(f"{flag} {uri}: {error}") from None
+
+
 # --- lines and their positions ----------------------------------------------------------------
 
 

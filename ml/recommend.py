@@ -245,19 +245,18 @@ def ranking_metrics(recs, relevant, k: int) -> Dict[str, float]:
     }
 
 
-def evaluate(spark, model, train, test, cols: Dict[str, str], implicit: bool, k: int = 10):
-    """RECOMMEND Evaluation: RMSE (explicit) beside the training mean, precision@k and NDCG@k."""
+def evaluate(spark, model, seen, mean: float, test, cols: Dict[str, str], implicit: bool, k: int = 10):
+    """RECOMMEND Evaluation: RMSE (explicit) beside the training mean, precision@k and NDCG@k of unseen items."""
     from pyspark.sql import functions as F
 
     from ml.metrics import Evaluation
 
     user, item, rating = cols["user_col"], cols["item_col"], cols["rating_col"]
     scored = model.transform(test).select(F.col(rating).cast("double").alias("r"), "prediction")
-    mean = float(train.agg(F.avg(rating)).first()[0])
     row = scored.agg(
         F.avg((F.col("prediction") - F.col("r")) ** 2), F.avg((F.col("r") - mean) ** 2), F.count("r")
     ).first()
-    recs = recommend(spark, model, test, train, k, user, item)
+    recs = recommend(spark, model, test, seen, k, user, item)
     keep = F.lit(True) if implicit else F.col(rating) >= RELEVANT_RATING
     relevant = test.where(keep).select(
         F.col(user).cast("string").alias("user"), F.col(item).cast("string").alias("item")
@@ -270,8 +269,14 @@ def evaluate(spark, model, train, test, cols: Dict[str, str], implicit: bool, k:
         metrics["rmse"] = math.sqrt(float(row[0]))
         baseline["rmse"] = math.sqrt(float(row[1]))
         worse = not metrics["rmse"] < baseline["rmse"]
-    tables = {"ranking": [{"k": k, **{key: v for key, v in ranking.items()}}]}
-    return Evaluation("RECOMMEND", metrics, baseline, worse, tables)
+    return Evaluation("RECOMMEND", metrics, baseline, worse, {"ranking": [{"k": k, **ranking}]})
+
+
+def training_mean(train, rating: str) -> float:
+    """The mean rating of the training interactions (the RMSE baseline)."""
+    from pyspark.sql import functions as F
+
+    return float(train.agg(F.avg(rating)).first()[0])
 
 
 def recommend_columns(

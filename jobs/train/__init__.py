@@ -97,7 +97,7 @@ def validate(args) -> None:
     args.split_spec = parse_split(args.split)
     for flag in ("data", "schema", "recipe"):
         if getattr(args, flag):
-            normalize_uri(getattr(args, flag), f"--{flag.replace('_', '-')}")
+            setattr(args, flag, normalize_uri(getattr(args, flag), f"--{flag}"))
 
 
 def quarantine(spark, args, data) -> None:
@@ -159,7 +159,9 @@ def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
         model, params = R.fit_recommender(train_i, cols, args.implicit, args.mllib_params)
         counts.update(algorithm="als", rank=params["rank"])
     with stage("evaluate") as counts:
-        evaluation = R.evaluate(spark, model, train_i, test_i, cols, args.implicit, args.k)
+        evaluation = R.evaluate(
+            spark, model, train_i, R.training_mean(train_i, cols["rating_col"]), test_i, cols, args.implicit, args.k
+        )
         counts.update(evaluation.metrics)
     extras = {"recommend": {**cols, "implicit": args.implicit}}
     fitted = Fitted(model, params)

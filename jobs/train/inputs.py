@@ -29,19 +29,6 @@ class TrainingInput:
     reasons: Dict[str, int] = field(default_factory=dict)
 
 
-def read_schema(spark, uri: Optional[str], flag: str = "--schema") -> Dict[str, Any]:
-    """The normalized Amazon ML schema at a URI; exit 2 naming the flag when missing or invalid."""
-    from features.schema import SchemaError, load_schema
-
-    text = read_text(spark, uri) if uri else None
-    if text is None:
-        raise UsageError(f"{flag} {uri}: no such file; give the Amazon ML schema JSON (default: <data>.schema)")
-    try:
-        return load_schema(text)
-    except SchemaError as error:
-        raise UsageError(f"{flag} {uri}: {error}") from None
-
-
 def read_recipe(spark, uri: Optional[str]) -> Optional[Dict[str, Any]]:
     """The parsed recipe at --recipe, or None (the suggested recipe is used)."""
     from features.recipe import RecipeError, parse_recipe
@@ -69,7 +56,7 @@ def check_recipe_fits(schema: Dict[str, Any], recipe: Optional[Dict[str, Any]], 
 
 def from_datasource(spark, args) -> TrainingInput:
     """--data (+ --schema, default <data>.schema): the CSV datasource, rejects kept for the quarantine."""
-    from ml.datasource import default_schema_uri, read_datasource
+    from ml.datasource import default_schema_uri, read_datasource, read_schema
 
     schema_uri = normalize_uri(args.schema, "--schema") if args.schema else default_schema_uri(spark, args.data)
     schema = read_schema(spark, schema_uri)
@@ -92,7 +79,7 @@ def from_datasource(spark, args) -> TrainingInput:
 
 def from_table(spark, args) -> TrainingInput:
     """--table NAME --schema: a lake table's columns named by the schema."""
-    from ml.datasource import read_table_datasource
+    from ml.datasource import read_schema, read_table_datasource
 
     if not args.schema:
         raise UsageError("--table needs --schema (the Amazon ML schema naming the table's columns)")

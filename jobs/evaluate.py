@@ -1,0 +1,170 @@
+"""evaluate: score a labelled datasource with a registered model and write the same report as train.
+
+    ./spark-submit.sh local|emr evaluate --name NAME [--version vN] --data URI [--schema URI] [--cutoff C]
+
+The model is the champion unless --version names another complete version. The datasource is
+read by the CSV rules (rejects to <lake>/quarantine/evaluate/, over 10,000 fail with exit 3); its
+attributes take the training schema's types where both have them (Amazon ML coerced an
+evaluation datasource to the training types). Metrics sit beside the baseline the training
+recorded (AUC 0.5, the most frequent training class, the training mean). The report (HTML, PNGs,
+JSON) goes to <lake>/reports/evaluate/<run_date>/<name>-<version>/.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from jobs.common.cli import local_file
+from jobs.common.errors import UsageError
+from jobs.common.lake import join, normalize_uri
+from jobs.common.log import stage
+from jobs.common.summary import RunSummary
+
+HELP = "score a labelled datasource with a registered model (champion or --version) and write its evaluation report"
+JOB = "evaluate"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--name", required=True, help="model name in the lake's registry")
+    parser.add_argument("--version", help="vN (default: the champion)")
+    parser.add_argument("--data", required=True, type=local_file, help="labelled CSV datasource: a file or prefix")
+    parser.add_argument(
+        "--schema", type=local_file, help="its Amazon ML schema (default <data>.schema, else the model's)"
+    )
+    parser.add_argument("--cutoff", type=float, help="BINARY: scores >= cutoff are 1 (default: the model's)")
+    parser.add_argument("--k", type=int, help="RECOMMEND: list length (default: the model's)")
+
+
+def validate(args) -> None:
+    from ml.registry import check_name, version_number
+
+    check_name(args.name)
+    if args.version:
+        version_number(args.version)
+    args.data = normalize_uri(args.data, "--data")
+    args.schema = normalize_uri(args.schema, "--schema") if args.schema else None
+    if args.cutoff is not None and not 0 <= args.cutoff <= 1:
+        raise UsageError("--cutoff must be from 0 to 1")
+
+
+def coerce_schema(schema: Dict[str, Any], training: Dict[str, Any]) -> Dict[str, Any]:
+    """The evaluation schema with each attribute's type taken from the training schema where it has one."""
+    trained = {a["attributeName"]: a["attributeType"] for a in training.get("attributes", [])}
+    attributes = [
+        {**a, "attributeType": trained.get(a["attributeName"], a["attributeType"])} for a in schema["attributes"]
+    ]
+    return {
+        **schema,
+        "attributes": attributes,
+        "targetAttributeName": schema.get("targetAttributeName") or training.get("targetAttributeName"),
+    }
+
+
+def evaluation_schema(spark, args, meta: Dict[str, Any]) -> Dict[str, Any]:
+    """--schema, else <data>.schema when it exists, else the model's training schema; coerced to training types."""
+    from jobs.common.lake import exists
+    from ml.datasource import default_schema_uri, read_schema
+
+    uri = normalize_uri(args.schema, "--schema") if args.schema else default_schema_uri(spark, args.data)
+    if args.schema or exists(spark, uri):
+        return coerce_schema(read_schema(spark, uri), meta.get("schema") or {})
+    if not (meta.get("schema") or {}).get("attributes"):
+        raise UsageError(f"--schema: the model {args.name} was trained on a feature set; give the data's schema")
+    return meta["schema"]
+
+
+def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
+    """The Evaluation of the model on the rows, against the baseline the training recorded."""
+    from ml.metrics import evaluate_predictions
+
+    kind = meta["model_type"]
+    if kind == "RECOMMEND":
+        from jobs.common.lake import spark_uri
+        from ml import recommend as R
+        from ml.registry import version_uri
+
+        rec = meta["recommend"]
+        seen = spark.read.parquet(spark_uri(join(version_uri(args.lake, args.name, meta["version"]), "seen")))
+        test = R.interactions(rows, rec, rec["implicit"])
+        k = args.k or int(meta.get("metrics", {}).get("k", 10))
+        return R.evaluate(spark, model, seen, float(meta["baseline"]["mean"]), test, rec, rec["implicit"], k)
+    classes = meta.get("classes") or []
+    baseline = meta.get("baseline") or {}
+    info = {
+        "majority": classes.index(baseline["class"]) if baseline.get("class") in classes else 0,
+        "mean": baseline.get("mean", 0.0),
+    }
+    cutoff = args.cutoff if args.cutoff is not None else float(meta.get("cutoff") or 0.5)
+    args.cutoff = cutoff
+    return evaluate_predictions(kind, model.transform(rows), info, cutoff, classes)
+
+
+def run(spark, args) -> RunSummary:
+    from jobs.common.quality import publish_quarantine, sql_list, to_quarantine
+    from jobs.common.report import Report, write_json
+    from ml.datasource import read_datasource
+    from ml.plots import add_evaluation
+    from ml.registry import load_version
+
+    model, meta = load_version(spark, args.lake, args.name, args.version)
+    schema = evaluation_schema(spark, args, meta)
+    with stage("read datasource") as counts:
+        ds = read_datasource(spark, args.data, schema, require_target=True)
+        counts.update(rows_in=ds.rows_in, rejected=ds.rows_rejected)
+    if ds.rows_rejected:
+        shaped = to_quarantine(ds.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
+        publish_quarantine(
+            shaped, args.lake.quarantine(JOB), f"run_date = '{args.run_date}' AND source_file IN ({sql_list(ds.files)})"
+        )
+    with stage("evaluate") as counts:
+        evaluation = evaluate_rows(spark, args, model, meta, ds.rows)
+        counts.update(evaluation.metrics)
+    report = Report(f"evaluate: {args.name} {meta['version']}")
+    report.heading("Run")
+    report.table(
+        [
+            {"field": k, "value": v}
+            for k, v in (
+                ("model", f"{args.name} {meta['version']}"),
+                ("model type", meta["model_type"]),
+                ("data", ds.source),
+                ("rows read", ds.rows_in),
+                ("rows rejected", ds.rows_rejected),
+                ("training metrics", json.dumps(meta.get("metrics"))),
+            )
+        ]
+    )
+    add_evaluation(report, evaluation, args.cutoff or 0.5)
+    folder = join(args.lake.reports(JOB, args.run_date), f"{args.name}-{meta['version']}")
+    written = report.write(spark, folder)
+    facts = {
+        "name": args.name,
+        "version": meta["version"],
+        "data": ds.source,
+        "metrics": evaluation.metrics,
+        "baseline": evaluation.baseline,
+        "worse_than_baseline": evaluation.worse_than_baseline,
+        "rows_in": ds.rows_in,
+        "rows_rejected": ds.rows_rejected,
+        "run_id": args.run_id,
+    }
+    write_json(spark, join(folder, "report.json"), facts)
+    return RunSummary(
+        job=JOB,
+        run_id=args.run_id,
+        run_date=args.run_date,
+        inputs=ds.files,
+        outputs=[folder],
+        rows_in=ds.rows_in,
+        rows_out=ds.rows_in - ds.rows_rejected,
+        rows_rejected=ds.rows_rejected,
+        counts={
+            "name": args.name,
+            "version": meta["version"],
+            "metrics": evaluation.metrics,
+            "baseline": evaluation.baseline,
+            "worse_than_baseline": evaluation.worse_than_baseline,
+            "report": written[-1],
+        },
+    )
