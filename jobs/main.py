@@ -23,6 +23,7 @@ JOBS = {
     "nightly": ("jobs.nightly", "the whole pipeline for a run date (ingest, features, profile, train, score), run report"),
     "profile": ("jobs.profile", "Amazon ML data insights of a datasource, table or feature set, with plots and drift"),
     "train": ("jobs.train", "train an MLlib model from a datasource/table/feature set; evaluate, register, gate"),
+    "evaluate": ("jobs.evaluate", "score a labelled dataset with a registered model and write its evaluation report"),
 }
 
 USAGE = """usage: python -m jobs JOB [flags]      (or ./spark-submit.sh local|emr JOB [flags])

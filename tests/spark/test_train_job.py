@@ -87,7 +87,7 @@ def first(spark, folder):
     os.chdir(folder)
     try:
         argv = "--data train.csv --schema train.csv.schema --recipe recipe.json --model-type BINARY --name adult"
-        code, summary = run_in_process(spark, "train", argv.split() + ["--lake", "./lake", "--run-date", "2026-11-20"])
+        code, summary = run_in_process(spark, "train", [*argv.split(), "--lake", "./lake", "--run-date", "2026-11-20"])
     finally:
         os.chdir(before)
     return code, summary
@@ -212,7 +212,7 @@ def test_bad_inputs_exit_2_naming_the_field(spark, folder, tmp_path, case, argv,
     if "--recipe-text" in argv:
         at = argv.index("--recipe-text")
         (tmp_path / "r.json").write_text(argv[at + 1])
-        argv = argv[:at] + ["--recipe", str(tmp_path / "r.json")]
+        argv = [*argv[:at], "--recipe", str(tmp_path / "r.json")]
     code, summary = run_in_process(
         spark,
         "train",
@@ -233,7 +233,7 @@ def test_bad_inputs_exit_2_naming_the_field(spark, folder, tmp_path, case, argv,
 
 
 def test_one_class_only_exits_2(spark, tmp_path):
-    data = [r[:-1] + ["yes"] for r in rows(60, 5)]
+    data = [[*r[:-1], "yes"] for r in rows(60, 5)]
     write_csv(tmp_path / "one.csv", data)
     json.dump(schema(), open(tmp_path / "one.csv.schema", "w"))
     code, summary = run_in_process(
