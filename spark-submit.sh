@@ -39,6 +39,7 @@ case "$target" in
     source "$ROOT/bootstrap/local.sh"
     LAKEML_CACHE="${LAKEML_CACHE:-$HOME/.cache/lakeml}"
     mkdir -p "$LAKEML_CACHE" || exit 1
+    lakeml_check_prereqs || exit 1
     lakeml_setup_venv || exit 1
     lakeml_setup_jvm || exit 1
     export LAKEML_JVM_JAR

@@ -174,10 +174,42 @@ lakeml_setup_jvm() {
   LAKEML_JVM_JAR="$dir/lakeml-jvm.jar"
 }
 
+_lakeml_jars_ready() {
+  local key
+  key="$(_lakeml_hash "$LAKEML_ROOT/bootstrap/jars/pom.xml" "$LAKEML_ROOT/bootstrap/jars/jars.sha256")"
+  [ -f "$LAKEML_CACHE/jars-$key/.ready" ]
+}
+
+lakeml_check_prereqs() {
+  # Every tool set-up needs, checked before anything is downloaded (a few seconds at most): Java 17,
+  # its javac and jar (lakeml compiles jvm/), Python 3.11 with its venv module, and Maven when the
+  # jars are not cached yet. All missing ones are named at once.
+  local python="${LAKEML_PYTHON:-python3.11}" missing=0 tool
+  lakeml_check_java || missing=1
+  for tool in javac jar; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      _lakeml_fail "no '$tool' on PATH; lakeml compiles its JVM parser (jvm/) once, which needs a Java ${LAKEML_JAVA_MAJOR} JDK, not only a JRE. Install it (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless; macOS: brew install openjdk@17)."
+      missing=1
+    fi
+  done
+  if ! command -v "$python" >/dev/null 2>&1; then
+    _lakeml_fail "no '$python' on PATH; lakeml's local stack needs Python 3.11 (as on EMR 7). Install it (Debian/Ubuntu: apt-get install python3.11 python3.11-venv) or set LAKEML_PYTHON to a Python 3.11 interpreter."
+    missing=1
+  elif ! "$python" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info[:2] != (3, 11))' >/dev/null 2>&1; then
+    _lakeml_fail "'$python' is not a Python 3.11 with its venv module (Debian/Ubuntu: apt-get install python3.11-venv); set LAKEML_PYTHON to one that is."
+    missing=1
+  fi
+  if ! _lakeml_jars_ready && ! command -v mvn >/dev/null 2>&1; then
+    _lakeml_fail "no 'mvn' on PATH; lakeml fetches its jars (Delta, hadoop-aws, AWS SDK) with Maven once. Install it (Debian/Ubuntu: apt-get install maven; macOS: brew install maven)."
+    missing=1
+  fi
+  [ "$missing" = 0 ] || { _lakeml_say "nothing was downloaded; install what is named above and run again."; return 1; }
+}
+
 lakeml_setup() {
   LAKEML_CACHE="${LAKEML_CACHE:-$HOME/.cache/lakeml}"
   mkdir -p "$LAKEML_CACHE" || { _lakeml_fail "cannot create the cache folder $LAKEML_CACHE; set LAKEML_CACHE to a writable folder."; return 1; }
-  lakeml_check_java || return 1
+  lakeml_check_prereqs || return 1
   lakeml_setup_jars || return 1
   lakeml_setup_venv || return 1
   SPARK_HOME="$(_lakeml_spark_home)" || return 1
