@@ -8,8 +8,7 @@ vectors, maps, structs, binary) are not profiled and are listed as skipped.
 Per attribute i the prepared frame holds (all built-in expressions, no UDF):
   NUMERIC      n{i} double (null when missing or invalid), m{i} missing, x{i} invalid (unparseable,
                NaN or infinite)
-  BINARY       b{i} int 0/1 (Amazon ML spellings 0 n no f false / 1 y yes t true, case and
-               surrounding blanks ignored), m{i}, x{i}
+  BINARY       b{i} int 0/1 (features.categorical.parse_binary: Amazon ML's spellings), m{i}, x{i}
   CATEGORICAL  c{i} string (null when missing), m{i}
   TEXT         t{i} the words: lowercased whitespace tokens with leading and trailing punctuation
                stripped, joined by one space (null when missing), m{i}
@@ -25,12 +24,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from features.categorical import parse_binary
 from features.text import lowercase_text, no_punct_text
 
 NUMERIC, CATEGORICAL, BINARY, TEXT = "NUMERIC", "CATEGORICAL", "BINARY", "TEXT"
 STRING = "STRING"  # an inferred string column, CATEGORICAL or TEXT once the first pass has counted its words
-TRUE_SPELLINGS = ("1", "y", "yes", "t", "true")
-FALSE_SPELLINGS = ("0", "n", "no", "f", "false")
 TEXT_MIN_WORDS = 3.0  # inferred strings with at least this many words per value on average are TEXT
 
 
@@ -125,9 +123,8 @@ def binary_columns(src: Column, data_type: T.DataType, i: int) -> List[Column]:
         value = F.when(src == 1, F.lit(1)).when(src == 0, F.lit(0))
         missing = src.isNull()
     else:
-        text = F.lower(F.trim(src.cast("string")))
-        value = F.when(text.isin(*TRUE_SPELLINGS), F.lit(1)).when(text.isin(*FALSE_SPELLINGS), F.lit(0))
-        missing = _blank(text)
+        value = parse_binary(src)
+        missing = _blank(src.cast("string"))
     bad = (~missing) & value.isNull()
     return [value.alias(f"b{i}"), missing.alias(f"m{i}"), bad.alias(f"x{i}")]
 

@@ -124,7 +124,7 @@ def histogram_bin(value: Column, edges: Sequence[float]) -> Column:
     if len(edges) <= 2:
         return F.when(value.isNotNull(), F.lit(0))
     lo, width, last = edges[0], edges[1] - edges[0], len(edges) - 2
-    return F.least(F.floor((value - F.lit(lo)) / F.lit(width)), F.lit(last)).cast("int")
+    return F.when(value.isNotNull(), F.least(F.floor((value - F.lit(lo)) / F.lit(width)), F.lit(last)).cast("int"))
 
 
 def decile_bin(value: Column, edges: Sequence[float]) -> Column:
