@@ -127,3 +127,109 @@ def test_other_types_equal_the_pipeline(spark, lake, tmp_path, model_type):
         assert abs(sum(probs) - 1.0) < 1e-9
         assert probs == pytest.approx(list(want[tag]["probability"]), abs=1e-12)
         assert row["bestAnswer"] == classes[int(want[tag]["prediction"])]
+
+
+def _csv_with_schema(folder, schema, lines):
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(str(folder), "p.csv")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    with open(path + ".schema", "w", encoding="utf-8") as handle:
+        json.dump({**schema, "dataFileContainsHeader": False}, handle)
+    return path
+
+
+def _partitions(spark, lake):
+    table = spark.read.format("delta").load(spark_uri(lake.scores("adult")))
+    return sorted({str(r["run_date"]) for r in table.select("run_date").collect()})
+
+
+def test_missing_or_retyped_column_is_exit_2_and_writes_nothing(spark, binary, tmp_path):
+    lake = binary["lake"]
+    schema = prediction_schema("BINARY", extra=False)
+    no_color = {**schema, "attributes": [a for a in schema["attributes"] if a["attributeName"] != "color"]}
+    retyped = {
+        **schema,
+        "attributes": [
+            {**a, "attributeType": "CATEGORICAL"} if a["attributeName"] == "x" else a for a in schema["attributes"]
+        ],
+    }
+    for folder, sch, line, needle in (
+        ("a", no_color, "r1,good,1.0", "color"),
+        ("b", retyped, "r1,good,1.0,a", "x is CATEGORICAL, the model's is NUMERIC"),
+    ):
+        data = _csv_with_schema(tmp_path / folder, sch, [line])
+        argv = ["--name", "adult", "--lake", lake.root, "--data", data, "--run-date", "2026-11-21"]
+        code, summary = run_in_process(spark, "score", argv)
+        assert code == 2 and needle in summary["message"]
+    code, summary = run_in_process(
+        spark, "score", ["--name", "adult", "--lake", lake.root, "--data", data, "--version", "v9"]
+    )
+    assert code == 2 and "versions v1 (champion v1)" in summary["message"]
+    assert _partitions(spark, lake) == [RUN_DATE]
+
+
+def test_over_10000_rejects_exit_3_and_publish_nothing(spark, binary, tmp_path):
+    lake = binary["lake"]
+    lines = [f"r{i},good,abc,a" for i in range(10_001)] + ["r-ok,good,1.0,a"]
+    data = _csv_with_schema(tmp_path, prediction_schema("BINARY", extra=False), lines)
+    code, summary = run_in_process(
+        spark, "score", ["--name", "adult", "--lake", lake.root, "--data", data, "--run-date", "2026-11-22"]
+    )
+    assert code == 3 and summary["rows_rejected"] == 10_001 and "nothing was published" in summary["message"]
+    assert _partitions(spark, lake) == [RUN_DATE]
+    quarantine = spark.read.format("delta").load(spark_uri(lake.quarantine("score") + "/adult"))
+    assert {str(r["run_date"]) for r in quarantine.select("run_date").collect()} == {RUN_DATE}
+
+
+def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
+    from features.schema import load_schema
+    from ml.recommend import fit_recommender, write_seen
+
+    pairs = [(f"u{u}", f"i{(u * 3 + j) % 15}", float((u + j) % 5 + 1)) for u in range(8) for j in range(5)]
+    train = spark.createDataFrame(pairs, ["user", "item", "rating"])
+    cols = {"user_col": "user", "item_col": "item", "rating_col": "rating"}
+    model, _params = fit_recommender(train, cols, False, {"rank": 3, "maxIter": 3})
+    schema = load_schema(
+        {
+            "targetAttributeName": "rating",
+            "attributes": [
+                {"attributeName": "user", "attributeType": "CATEGORICAL"},
+                {"attributeName": "item", "attributeType": "CATEGORICAL"},
+                {"attributeName": "rating", "attributeType": "NUMERIC"},
+            ],
+        }
+    )
+    meta = {
+        "model_type": "RECOMMEND",
+        "schema": schema,
+        "metrics": {"rmse": 1.0},
+        "recommend": {**cols, "implicit": False},
+    }
+    version = registry.publish_version(spark, lake, "rec", model, meta, lambda folder: write_seen(train, cols, folder))
+    registry.set_champion(spark, lake, "rec", version, reason="test")
+    data = _csv_with_schema(
+        tmp_path,
+        {"attributes": [{"attributeName": "user", "attributeType": "CATEGORICAL"}]},
+        ["u0", "u3", "u7", "u99", "u3"],
+    )
+    code, summary = run_in_process(
+        spark, "score", ["--name", "rec", "--lake", lake.root, "--data", data, "--top-k", "4", "--run-date", RUN_DATE]
+    )
+    assert code == 0, summary
+    table = spark.read.format("delta").load(spark_uri(lake.scores("rec")))
+    assert table.columns == ["user", "item", "rank", "score", "model_version", "run_id", "run_date"]
+    rows = table.collect()
+    seen = set((u, i) for u, i, _ in pairs)
+    by_user = {}
+    for r in rows:
+        by_user.setdefault(r["user"], []).append(r)
+    assert sorted(by_user) == ["u0", "u3", "u7", "u99"]
+    for user, recs in by_user.items():
+        assert sorted(r["rank"] for r in recs) == [1, 2, 3, 4]
+        assert not any((user, r["item"]) in seen for r in recs)
+    known = spark.createDataFrame([(r["user"], r["item"]) for r in rows if r["user"] != "u99"], ["user", "item"])
+    want = {(r["user"], r["item"]): r["prediction"] for r in model.transform(known).collect()}
+    for r in rows:
+        if r["user"] != "u99":
+            assert r["score"] == pytest.approx(want[(r["user"], r["item"])], rel=1e-5)
