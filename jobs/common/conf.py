@@ -167,6 +167,18 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
+PLAIN = {
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "model_type": "must be a mapping",
+    "dict_type": "must be a mapping",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+}
+
+
 def _one_error(error: Dict[str, Any], model: Type[BaseModel]) -> str:
     """One pydantic error as `field X ...`."""
     loc = tuple(error.get("loc") or ())
@@ -187,6 +199,8 @@ def _one_error(error: Dict[str, Any], model: Type[BaseModel]) -> str:
         info = _fields(owner).get(loc[-1]) if owner and loc else None
         choices = ", ".join(_choices(info.annotation)) if info else str(ctx.get("expected", "")).replace("'", "")
         return f"{where} {value!r} must be one of {choices}"
+    if kind in PLAIN:
+        return f"{where} {value!r} {PLAIN[kind]}"
     message = str(error.get("msg", "")).replace("Value error, ", "")
     return f"{where} {value!r}: {message}" if not isinstance(value, (dict, list)) else f"{where}: {message}"
 

@@ -63,7 +63,7 @@ def test_a_valid_model_is_frozen():
     "change, expected",
     [
         ({"format": "avro"}, "--tables table hr.employee: field format 'avro' must be one of csv, parquet"),
-        ({"history": "yes"}, "--tables table hr.employee: field history 'yes': Input should be a valid boolean"),
+        ({"history": "yes"}, "--tables table hr.employee: field history 'yes' must be true or false"),
         ({"key": ["nope"]}, "--tables table hr.employee: field key names 'nope', which is not in columns"),
         (
             {"columns": [{"name": "id", "type": "integr"}]},
@@ -89,7 +89,7 @@ def test_missing_field_and_several_errors_in_one_message():
 def test_format_validation_error_without_a_model():
     with pytest.raises(ValidationError) as error:
         Column.model_validate({"name": 3})
-    assert format_validation_error(error.value, "--config") == "--config: field name 3: Input should be a valid string"
+    assert format_validation_error(error.value, "--config") == "--config: field name 3 must be a string"
 
 
 def test_field_error_with_nested_path():
