@@ -9,7 +9,7 @@ is exit 2 naming what exists.
 Input: --data, an Amazon ML CSV datasource (a file or a prefix; --schema defaults to `<file>.schema`
 or `<prefix>/.schema`), with or without the target; --features SET, the run date's partition of
 <lake>/features/<SET>/; --table NAME, the Delta table <lake>/tables/<NAME>/.
-Checks before scoring (jobs/score/inputs.py): a feature attribute of the model missing from the input,
+Checks before scoring (jobs/score/inputs.py, docs/scoring.md): a feature attribute of the model missing from the input,
 or declared with another type, is exit 2; a value that is not of its attribute's type (a NUMERIC that
 is not a number, a BINARY that is not one of Amazon ML's spellings) quarantines its row with the
 reason `invalid <TYPE> value in <attribute>`; an empty value is missing and scored as in training;

@@ -1,4 +1,4 @@
-"""Amazon ML's batch prediction layout (docs/amazon-ml.md, "Batch predictions"), written beside the Delta table.
+"""Amazon ML's batch prediction layout (docs/scoring.md, "Batch prediction CSV"), written beside the Delta table.
 
     <csv>/batch-prediction/<run_id>.manifest                     JSON: input file URI -> its result file URI
     <csv>/batch-prediction/result/<run_id>-<input file>.gz       gzip CSV with a header, rows in input order
