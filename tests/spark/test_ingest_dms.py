@@ -110,8 +110,6 @@ def test_csv_details_quoting_nulls_gzip_date_folders_rerun_and_late_changes(spar
                 "columns": columns,
                 "change_seq_column": "seq",
                 "timestamp_column": "ts",
-                "cdc_date_folders": True,
-                "compression": "gzip",
             }
         ],
     )

@@ -1,0 +1,177 @@
+"""ingest_dms: AWS DMS full-load and CDC files on S3 applied to current-state Delta tables, in order, exactly once.
+
+Input: `<input>/<schema>/<table>/` as DMS writes it (full load `LOAD*.csv|parquet`, CDC files named by
+time, optionally under date folders); CONF (`--tables`) declares each table (jobs/ingest_dms/conf.py).
+The semantics (file order, change order, stale changes, partial images, full reloads, history, exactly
+once) are written down in docs/dms.md. Parts: conf (CONF models), files (listing, order, reading),
+changes (pure transforms), batch (plans and the ledger), delta_io (Delta commits), table (one table's run).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from jobs.common.cli import local_file
+from jobs.common.conf import read_conf
+from jobs.common.errors import QualityGateError
+from jobs.common.lake import normalize_uri
+from jobs.common.summary import RunSummary
+from jobs.ingest_dms.batch import (
+    LEDGER_NAME,
+    STEP_CDC,
+    STEP_CDC_SCHEMA,
+    STEP_LOAD,
+    STEP_LOAD_SCHEMA,
+    Plan,
+    commit_plan,
+    empty_ledger,
+    plan_batch,
+    txn_version,
+    with_pending,
+)
+from jobs.ingest_dms.changes import (
+    OPS,
+    SEQ_COL,
+    TS_COL,
+    apply_to_rows,
+    history_rows,
+    last_change_per_key,
+    normalize_changes,
+    order_columns,
+    table_rows,
+)
+from jobs.ingest_dms.conf import EPILOG, TableSpec, parse_conf, parse_document, parse_table, select_tables
+from jobs.ingest_dms.files import cdc_sort_key, classify_files, load_sort_key
+from jobs.ingest_dms.table import JOB, TableResult, apply_table
+
+__all__ = [
+    "HELP",
+    "JOB",
+    "LEDGER_NAME",
+    "OPS",
+    "SEQ_COL",
+    "STEP_CDC",
+    "STEP_CDC_SCHEMA",
+    "STEP_LOAD",
+    "STEP_LOAD_SCHEMA",
+    "TS_COL",
+    "Plan",
+    "TableResult",
+    "TableSpec",
+    "add_arguments",
+    "apply_table",
+    "apply_to_rows",
+    "cdc_sort_key",
+    "classify_files",
+    "commit_plan",
+    "empty_ledger",
+    "history_rows",
+    "last_change_per_key",
+    "load_sort_key",
+    "normalize_changes",
+    "order_columns",
+    "parse_conf",
+    "parse_document",
+    "parse_table",
+    "plan_batch",
+    "run",
+    "select_tables",
+    "table_rows",
+    "txn_version",
+    "validate",
+    "with_pending",
+]
+
+HELP = "apply AWS DMS full-load and CDC files (CSV or Parquet) to current-state Delta tables, in order, exactly once"
+
+
+def add_arguments(parser) -> None:
+    """The job's flags; the epilog lists the CONF fields (generated from TableSpec)."""
+    parser.epilog = EPILOG
+    parser.add_argument("--input", required=True, help="DMS target folder: <input>/<schema>/<table>/ (s3:// or local)")
+    parser.add_argument(
+        "--tables", required=True, type=local_file, help="CONF file (JSON or YAML; local path or s3://), see conf/"
+    )
+    parser.add_argument("--table", default=None, help="apply only this schema.table of the CONF")
+    parser.add_argument(
+        "--full-reload", action="store_true", help="rebuild the table(s) from the full load, then apply all CDC files"
+    )
+
+
+def validate(args) -> None:
+    """Normalize --input and validate a local CONF before any JVM starts."""
+    args.input = normalize_uri(args.input, "--input")
+    args.tables_uri = normalize_uri(args.tables, "--tables")
+    args.table_specs = None
+    if args.tables_uri.startswith("file://"):
+        args.table_specs = load_specs(None, args)
+
+
+def load_specs(spark, args) -> List[TableSpec]:
+    """The CONF's tables (read through the lake layer when it is not local), `--table` applied."""
+    if getattr(args, "table_specs", None) is not None:
+        return args.table_specs
+    document = read_conf(spark, args.tables_uri, "--tables")
+    return select_tables(parse_document(document, f"--tables {args.tables}"), args.table)
+
+
+def table_counts(result: TableResult) -> dict:
+    """One table's entry in the summary's counts."""
+    return {
+        "batch": result.batch,
+        "full_load": result.full_load,
+        "files_applied": result.files_applied,
+        "rows_in": result.rows_in,
+        "rows_rejected": result.rows_rejected,
+        "ops": result.ops,
+        "rows_in_table": result.rows_in_table,
+        "merge": result.merge,
+        "added_columns": result.added_columns,
+    }
+
+
+def add_result(summary: RunSummary, ops: Dict[str, int], result: TableResult) -> None:
+    """Add one table's rows, files and ops to the run's summary."""
+    summary.rows_in += result.rows_in
+    summary.rows_rejected += result.rows_rejected
+    summary.inputs += result.inputs
+    summary.outputs += result.outputs
+    for op, n in result.ops.items():
+        ops[op] = ops.get(op, 0) + n
+
+
+def finish(summary: RunSummary, ops: Dict[str, int], tables: Dict[str, dict], gate_errors: list) -> RunSummary:
+    """The run's totals; exit 3 (QualityGateError) when any table's gate tripped, after the others were applied."""
+    summary.rows_out = summary.rows_in - summary.rows_rejected
+    summary.counts = {
+        "ops": ops,
+        "files_applied": sum(t["files_applied"] for t in tables.values()),
+        "rows_in_table": sum(t["rows_in_table"] for t in tables.values()),
+        "tables": tables,
+    }
+    if gate_errors:
+        raise QualityGateError(
+            " | ".join(str(e) for e in gate_errors),
+            counts={"rows_in": summary.rows_in, "rows_rejected": summary.rows_rejected, **summary.counts},
+        )
+    return summary
+
+
+def run(spark, args) -> RunSummary:
+    """Apply each CONF table's next batch; a table whose gate trips does not stop the others."""
+    specs = load_specs(spark, args)
+    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date)
+    tables: Dict[str, dict] = {}
+    ops: Dict[str, int] = {}
+    gate_errors: List[QualityGateError] = []
+    for spec in specs:
+        try:
+            result = apply_table(spark, args, spec)
+        except QualityGateError as error:
+            gate_errors.append(error)
+            summary.rows_in += int(error.counts.get("rows_in", 0))
+            summary.rows_rejected += int(error.counts.get("rows_rejected", 0))
+            continue
+        add_result(summary, ops, result)
+        tables[spec.name] = table_counts(result)
+    return finish(summary, ops, tables, gate_errors)

@@ -1,0 +1,126 @@
+"""The Delta side of ingest_dms: idempotent commits (txnAppId/txnVersion), MERGE of changes, SCD2 history."""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List
+
+from jobs.common.lake import spark_uri
+from jobs.common.session import session_confs
+from jobs.ingest_dms.changes import STALE, merge_assignments
+from jobs.ingest_dms.conf import TableSpec
+
+
+def txn_confs(app_id: str, version: int, metadata: dict) -> Dict[str, str]:
+    """Confs that make the next Delta DML commit idempotent (txnAppId/txnVersion) and labelled."""
+    return {
+        "spark.databricks.delta.write.txnAppId": app_id,
+        "spark.databricks.delta.write.txnVersion": str(version),
+        "spark.databricks.delta.commitInfo.userMetadata": json.dumps(metadata),
+    }
+
+
+def new_table_confs(spec: TableSpec) -> Dict[str, str]:
+    """Table properties for tables this job creates: deletion vectors when the CONF keeps them on."""
+    return {"spark.databricks.delta.properties.defaults.enableDeletionVectors": str(spec.deletion_vectors).lower()}
+
+
+def delta_exists(spark, uri: str) -> bool:
+    """True when a Delta table is at the URI."""
+    from delta.tables import DeltaTable
+
+    return bool(DeltaTable.isDeltaTable(spark, spark_uri(uri)))
+
+
+def create_empty(spark, spec: TableSpec, uri: str, rows) -> None:
+    """Create the table with the rows' schema and no rows, unless it exists."""
+    if not delta_exists(spark, uri):
+        with session_confs(spark, new_table_confs(spec)):
+            rows.limit(0).write.format("delta").mode("ignore").save(spark_uri(uri))
+
+
+def overwrite(spark, spec: TableSpec, path: str, rows, app_id: str, version: int, metadata: dict) -> None:
+    """Replace the table's rows (and schema) in one idempotent commit."""
+    with session_confs(spark, new_table_confs(spec)):
+        (
+            rows.write.format("delta")
+            .mode("overwrite")
+            .option("overwriteSchema", "true")
+            .option("txnAppId", app_id)
+            .option("txnVersion", version)
+            .option("userMetadata", json.dumps(metadata))
+            .save(path)
+        )
+
+
+def add_columns(spark, path: str, source, app_id: str, version: int, metadata: dict) -> List[str]:
+    """Add the source's columns the table lacks (schema drift), as one idempotent zero-row append."""
+    target = spark.read.format("delta").load(path)
+    missing = [c for c in source.columns if c.lower() not in {t.lower() for t in target.columns}]
+    if missing:
+        (
+            source.limit(0)
+            .write.format("delta")
+            .mode("append")
+            .option("mergeSchema", "true")
+            .option("txnAppId", app_id)
+            .option("txnVersion", version)
+            .option("userMetadata", json.dumps(metadata))
+            .save(path)
+        )
+    return missing
+
+
+def merge_changes(spark, path: str, reduced, key: List[str], columns: List[str], partial: bool) -> None:
+    """One MERGE: D deletes, I/U upsert, changes older than the stored row ignored."""
+    from delta.tables import DeltaTable
+
+    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    assignments = merge_assignments(columns, key, partial)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(reduced.alias("s"), condition)
+        .whenMatchedDelete(condition=f"s._op = 'D' AND NOT {STALE}")
+        .whenMatchedUpdate(condition=f"s._op <> 'D' AND NOT {STALE}", set=assignments)
+        .whenNotMatchedInsert(condition="s._op <> 'D'", values={k: f"s.`{k[1:-1]}`" for k in assignments})
+        .execute()
+    )
+
+
+def merge_history(spark, path: str, rows, key: List[str], close_all: bool) -> None:
+    """SCD2 apply: close the current rows of the batch's keys (all keys on a full load), append the new rows."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    target = spark.read.format("delta").load(path)
+    if close_all:
+        first = rows.agg(F.min("valid_from").alias("_close")).collect()[0]["_close"]
+        closing = (
+            target.where("is_current").select(*key).distinct().withColumn("_close", F.lit(first).cast("timestamp"))
+        )
+    else:
+        closing = rows.groupBy(*key).agg(F.min("valid_from").alias("_close"))
+    staged = closing.select(*key, "_close", F.lit(True).alias("_closing")).unionByName(
+        rows.withColumn("_close", F.lit(None).cast("timestamp")).withColumn("_closing", F.lit(False)),
+        allowMissingColumns=True,
+    )
+    condition = "s._closing AND t.is_current AND " + " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(staged.alias("s"), condition)
+        .whenMatchedUpdate(set={"valid_to": "s._close", "is_current": "false"})
+        .whenNotMatchedInsert(condition="NOT s._closing", values={f"`{c}`": f"s.`{c}`" for c in rows.columns})
+        .execute()
+    )
+
+
+def last_metrics(spark, path: str) -> Dict[str, int]:
+    """Row counts of the table's last commit (inserted, updated, deleted, output)."""
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, path).history(1).select("operation", "operationMetrics").collect()[0]
+    metrics = row["operationMetrics"] or {}
+    wanted = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted", "numOutputRows")
+    return {k: int(v) for k, v in metrics.items() if k in wanted}

@@ -1,0 +1,328 @@
+"""One table's run: plan the batch, read and count its changes, gate, apply, record history, commit the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from jobs.common.errors import LakemlError, QualityGateError, UsageError
+from jobs.common.lake import join, list_files, spark_uri
+from jobs.common.log import logger, stage
+from jobs.common.session import session_confs
+from jobs.ingest_dms import batch as ledgers
+from jobs.ingest_dms.batch import (
+    LEDGER_NAME,
+    STEP_CDC,
+    STEP_CDC_SCHEMA,
+    STEP_LOAD,
+    STEP_LOAD_SCHEMA,
+    Plan,
+    commit_plan,
+    plan_batch,
+    txn_version,
+    with_pending,
+)
+from jobs.ingest_dms.changes import (
+    SEQ_COL,
+    TS_COL,
+    apply_to_rows,
+    canonical_file_col,
+    history_rows,
+    last_change_per_key,
+    normalize_changes,
+    table_rows,
+    union_all,
+)
+from jobs.ingest_dms.conf import TableSpec
+from jobs.ingest_dms.delta_io import (
+    add_columns,
+    create_empty,
+    delta_exists,
+    last_metrics,
+    merge_changes,
+    merge_history,
+    overwrite,
+    txn_confs,
+)
+from jobs.ingest_dms.files import classify_files, read_files
+
+JOB = "ingest_dms"
+
+
+@dataclass
+class TableResult:
+    """What one table's run did."""
+
+    name: str
+    rows_in: int = 0
+    rows_rejected: int = 0
+    ops: Dict[str, int] = field(default_factory=dict)
+    files_applied: int = 0
+    batch: int = 0
+    full_load: bool = False
+    rows_in_table: int = 0
+    added_columns: List[str] = field(default_factory=list)
+    merge: Dict[str, int] = field(default_factory=dict)
+    outputs: List[str] = field(default_factory=list)
+    inputs: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Target:
+    """Where one table's input, outputs and ledger are, and the ids its Delta commits carry."""
+
+    spec: TableSpec
+    base: str
+    table_uri: str
+    history_uri: str
+    ledger_uri: str
+    app_id: str
+
+    @classmethod
+    def of(cls, args, spec: TableSpec) -> Target:
+        return cls(
+            spec,
+            join(args.input, spec.schema, spec.table),
+            args.lake.table(spec.table_name),
+            args.lake.table(spec.history_name),
+            args.lake.state(JOB, spec.schema, spec.table, LEDGER_NAME),
+            f"lakeml.{JOB}:{spec.table_name}",
+        )
+
+    @property
+    def path(self) -> str:
+        return spark_uri(self.table_uri)
+
+    @property
+    def hpath(self) -> str:
+        return spark_uri(self.history_uri)
+
+
+@dataclass
+class Part:
+    """The changes of one kind (full load or CDC) of a batch, cached for the passes over them."""
+
+    kind: str
+    changes: object
+    extra: List[str]
+
+
+def plan_table(spark, args, target: Target, ledger: dict):
+    """(the next batch or None, the LOAD files, the CDC files) of the table's folder."""
+    spec = target.spec
+    with stage(f"plan {spec.name}") as counts:
+        loads, cdcs, ignored = classify_files(list_files(spark, target.base), target.base, spec.format)
+        if ignored:
+            logger.warning(
+                "table %s: ignoring %d files that are not %s: %s", spec.name, len(ignored), spec.format, ignored[:5]
+            )
+        plan = plan_batch(ledger, loads, cdcs, args.full_reload, delta_exists(spark, target.table_uri))
+        counts.update(load_files=len(loads), cdc_files=len(cdcs), new=len(plan.files) if plan else 0)
+    return plan, loads, cdcs
+
+
+def check_plan(target: Target, plan: Plan, loads, cdcs) -> None:
+    """Refuse a batch that cannot be applied: no full load to rebuild from, or files of a pending batch gone."""
+    if plan.full and not loads and not plan.resumed:
+        raise UsageError(f"table {target.spec.name}: no LOAD files under {target.base}")
+    present = {info.uri for info in loads + cdcs}
+    missing = [u for u in plan.files if u not in present]
+    if missing:
+        raise LakemlError(
+            f"table {target.spec.name}: batch {plan.batch} was interrupted and {len(missing)} of its files are gone "
+            f"(e.g. {missing[0]}); run again with --full-reload to rebuild the table from the full load"
+        )
+
+
+def rows_without_batch(spark, target: Target, ledger: dict) -> int:
+    """The table's row count when nothing is applied: the ledger's, else counted."""
+    rows = ledger.get("rows_in_table")
+    if rows is None:
+        rows = spark.read.format("delta").load(target.path).count() if delta_exists(spark, target.table_uri) else 0
+    return rows
+
+
+def read_parts(spark, spec: TableSpec, plan: Plan) -> List[Part]:
+    """The batch's changes, typed and cached: the full load (if any), then the CDC files."""
+    from pyspark import StorageLevel
+
+    parts = []
+    for kind, uris, has_op in (("load", plan.load_files, spec.include_op_for_full_load), ("cdc", plan.cdc_files, True)):
+        if uris:
+            raw, extra, present_op = read_files(spark, spec, uris, has_op)
+            changes = normalize_changes(raw, spec, present_op, spec.format, extra)
+            parts.append(Part(kind, changes.persist(StorageLevel.MEMORY_AND_DISK), extra))
+    return parts
+
+
+def count_parts(spec: TableSpec, parts: List[Part], result: TableResult) -> Dict[str, int]:
+    """Count rows, ops and reject reasons of every part in one pass each; the reasons."""
+    reasons: Dict[str, int] = {}
+    for part in parts:
+        with stage(f"read {spec.name} {part.kind}") as counts:
+            ops: Dict[str, int] = {}
+            rows = 0
+            for r in part.changes.groupBy("_op", "_reason").count().collect():
+                bucket, name = (reasons, r["_reason"]) if r["_reason"] is not None else (ops, r["_op"])
+                bucket[name] = bucket.get(name, 0) + int(r["count"])
+                rows += int(r["count"])
+            counts.update(rows=rows, **ops)
+        for op, n in ops.items():
+            label = "L" if part.kind == "load" else op
+            result.ops[label] = result.ops.get(label, 0) + n
+        result.rows_in += rows
+    return reasons
+
+
+def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int, reasons: Dict[str, int]) -> int:
+    """Publish the batch's rejects; raise when the column count is off or the reject gate trips."""
+    from pyspark.sql import functions as F
+
+    from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, to_quarantine
+
+    rejects = changes.where(F.col("_reason").isNotNull())
+    reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
+    rejected = sum(reasons.values())
+    if rejected:
+        rejects = rejects.withColumn("_file", canonical_file_col(F.col("_file")))
+        quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
+        publish_quarantine(
+            quarantine,
+            args.lake.quarantine(JOB),
+            f"run_date = '{args.run_date}' AND source_file IN ({sql_list(plan.files)})",
+        )
+        logger.warning("table %s: %d rows quarantined: %s", spec.name, rejected, reasons)
+    if reasons.get("column_count"):
+        bad_files = sorted(
+            r["_file"] for r in rejects.where("_reason = 'column_count'").select("_file").distinct().collect()
+        )
+        raise QualityGateError(
+            f"table {spec.name}: {reasons['column_count']} rows in {', '.join(bad_files[:5])} do not have the "
+            f"{len(spec.columns)} fields (after Op) that CONF declares; the source table's columns changed. "
+            f"Update columns of {spec.name} in the CONF (--tables) to the new file layout, then run again; "
+            f"the rows are in the quarantine ({args.lake.quarantine(JOB)}). Nothing was applied to this table.",
+            counts={"rows_in": rows_in, "rows_rejected": rejected, "reasons": reasons},
+        )
+    check_reject_gate(rows_in, rejected, RejectPolicy(), reasons)
+    return rejected
+
+
+def reduce_parts(spec: TableSpec, parts: List[Part]) -> Dict[str, Tuple[object, object, List[str]]]:
+    """kind -> (valid changes, last change per key, data columns) of every part."""
+    from pyspark.sql import functions as F
+
+    out = {}
+    for part in parts:
+        valid = part.changes.where(F.col("_reason").isNull())
+        columns = spec.column_names + part.extra
+        out[part.kind] = (valid, last_change_per_key(valid, list(spec.key), columns, spec.partial_updates), columns)
+    return out
+
+
+def publish_load(spark, target: Target, plan: Plan, reduced, meta: dict, result: TableResult) -> Optional[int]:
+    """Rebuild the table from the full load (with the batch's CDC applied in the same commit); rows written."""
+    spec = target.spec
+    _, load_reduced, data_columns = reduced["load"]
+    rebuilt = table_rows(load_reduced, data_columns)
+    if "cdc" in reduced:  # CDC present at load time: applied to the rebuilt rows in the same commit
+        _, cdc_reduced, cdc_columns = reduced["cdc"]
+        result.added_columns += [c for c in cdc_columns if c not in data_columns]
+        columns = data_columns + result.added_columns
+        rebuilt = apply_to_rows(rebuilt, cdc_reduced, list(spec.key), [*columns, SEQ_COL, TS_COL], spec.partial_updates)
+    rows_now = None
+    with stage(f"load {spec.name}") as counts:
+        step_meta = {**meta, "step": "load"}
+        overwrite(spark, spec, target.path, rebuilt, target.app_id, txn_version(plan.batch, STEP_LOAD), step_meta)
+        if not plan.resumed:
+            rows_now = last_metrics(spark, target.path).get("numOutputRows")
+        counts.update(batch=plan.batch, rows=rows_now)
+    return rows_now
+
+
+def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: TableResult, rows_now):
+    """MERGE the batch's last change per key into the table (new columns added first); rows after it, if known."""
+    spec = target.spec
+    _, cdc_reduced, data_columns = reduced["cdc"]
+    create_empty(spark, spec, target.table_uri, table_rows(cdc_reduced, data_columns))
+    source = cdc_reduced.select(*data_columns, SEQ_COL, TS_COL, "_op", "_full")
+    version = txn_version(plan.batch, STEP_CDC_SCHEMA)
+    schema_meta = {**meta, "step": "schema"}
+    result.added_columns += add_columns(
+        spark, target.path, source.drop("_op", "_full"), target.app_id, version, schema_meta
+    )
+    with stage(f"merge {spec.name}") as counts:
+        confs = txn_confs(target.app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
+        with session_confs(spark, confs):
+            columns = [*data_columns, SEQ_COL, TS_COL]
+            merge_changes(spark, target.path, source, list(spec.key), columns, spec.partial_updates)
+        result.merge = last_metrics(spark, target.path)
+        if rows_now is not None and not plan.resumed:
+            merged = result.merge
+            rows_now += merged.get("numTargetRowsInserted", 0) - merged.get("numTargetRowsDeleted", 0)
+        counts.update(batch=plan.batch, **result.merge)
+    return rows_now
+
+
+def publish_history(spark, target: Target, plan: Plan, valid, data_columns: List[str], kind: str, meta: dict) -> None:
+    """Write the batch's SCD2 rows to `<schema>_<table>_history`, idempotently."""
+    spec = target.spec
+    app_id = target.app_id + ":history"
+    step, schema_step = (STEP_LOAD, STEP_LOAD_SCHEMA) if kind == "load" else (STEP_CDC, STEP_CDC_SCHEMA)
+    rows = history_rows(valid, list(spec.key), data_columns, load=kind == "load")
+    create_empty(spark, spec, target.history_uri, rows)
+    add_columns(spark, target.hpath, rows, app_id, txn_version(plan.batch, schema_step), {**meta, "step": "schema"})
+    with stage(f"history {spec.name} {kind}") as counts:
+        confs = txn_confs(app_id, txn_version(plan.batch, step), {**meta, "step": f"history-{kind}"})
+        with session_confs(spark, confs):
+            merge_history(spark, target.hpath, rows, list(spec.key), close_all=kind == "load")
+        counts["batch"] = plan.batch
+
+
+def publish(spark, args, target: Target, plan: Plan, parts: List[Part], ledger: dict, result: TableResult) -> None:
+    """Apply the gated batch: pending ledger, table, history, then the committed ledger with the row count."""
+    spec = target.spec
+    meta = {"job": JOB, "run_id": args.run_id, "batch": plan.batch}
+    rows_now = None if plan.full else ledger.get("rows_in_table")
+    if not plan.resumed:  # recorded before the first data commit, after the gate
+        ledgers.write_ledger(spark, target.ledger_uri, with_pending(ledger, plan))
+    reduced = reduce_parts(spec, parts)
+    if "load" in reduced:
+        rows_now = publish_load(spark, target, plan, reduced, meta, result)
+    elif "cdc" in reduced:
+        rows_now = publish_cdc(spark, target, plan, reduced, meta, result, rows_now)
+    if spec.history:
+        for kind, (valid, _, data_columns) in reduced.items():
+            publish_history(spark, target, plan, valid, data_columns, kind, meta)
+    with stage(f"commit {spec.name}") as counts:
+        if rows_now is None:  # a resumed batch may have skipped commits: count the table
+            rows_now = spark.read.format("delta").load(target.path).count()
+        ledgers.write_ledger(spark, target.ledger_uri, commit_plan(ledger, plan, args.run_id, rows_now))
+        result.rows_in_table = rows_now
+        counts["batch"] = plan.batch
+
+
+def apply_table(spark, args, spec: TableSpec) -> TableResult:
+    """Plan, read, check, apply and record one table's next batch."""
+    result = TableResult(spec.name)
+    target = Target.of(args, spec)
+    ledger = ledgers.read_ledger(spark, target.ledger_uri, spec.name)
+    plan, loads, cdcs = plan_table(spark, args, target, ledger)
+    if plan is None:
+        result.rows_in_table = rows_without_batch(spark, target, ledger)
+        return result
+    check_plan(target, plan, loads, cdcs)
+    result.batch, result.full_load, result.inputs = plan.batch, plan.full, plan.files
+    parts = read_parts(spark, spec, plan)
+    try:
+        reasons = count_parts(spec, parts, result)
+        with stage(f"gate {spec.name}") as counts:
+            changes = union_all([p.changes for p in parts])
+            result.rows_rejected = quarantine_and_gate(args, spec, changes, plan, result.rows_in, reasons)
+            counts["rejected"] = result.rows_rejected
+        publish(spark, args, target, plan, parts, ledger, result)
+    finally:
+        for part in parts:
+            part.changes.unpersist()
+    result.files_applied = len(plan.files)
+    result.outputs = [target.table_uri] + ([target.history_uri] if spec.history else [])
+    return result
