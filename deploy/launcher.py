@@ -165,7 +165,7 @@ def plan(options: argparse.Namespace, job_args: List[str], params: Dict[str, str
         )
         return requests
     if options.create:
-        requests["RunJobFlow"] = steps.run_job_flow_request(params, keep_alive=options.keep_alive)
+        requests["RunJobFlow"] = steps.run_job_flow_request(params, keep_alive=bool(options.keep_alive))
     cluster_id = options.cluster_id or steps.DRY_RUN_CLUSTER_ID
     if options.terminate_after:
         requests["SetKeepJobFlowAliveWhenNoSteps"] = {"JobFlowIds": [cluster_id], "KeepJobFlowAliveWhenNoSteps": False}

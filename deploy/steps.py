@@ -154,15 +154,17 @@ def add_job_flow_steps_request(
 
 
 def run_job_flow_request(
-    params: Dict[str, str], config_dir: Optional[str] = None, *, keep_alive: bool = False
+    params: Dict[str, str], config_dir: Optional[str] = None, *, keep_alive: Optional[bool] = None
 ) -> Dict[str, Any]:
     """The RunJobFlow request: emr_config/cluster.json with the parameters filled in.
 
-    The cluster is transient (KeepJobFlowAliveWhenNoSteps false: it ends when its last step
-    ends); keep_alive keeps it up between steps until its AutoTerminationPolicy idle timeout.
+    keep_alive=False makes the cluster transient (KeepJobFlowAliveWhenNoSteps false: it ends when its
+    last step ends; the launcher's --create); None keeps the template's setting (a cluster that waits
+    for steps, as the DAG's, which adds them stage by stage and terminates the cluster itself).
     """
     request = render(load_config("cluster.json", config_dir), params)
-    request["Instances"]["KeepJobFlowAliveWhenNoSteps"] = bool(keep_alive)
+    if keep_alive is not None:
+        request["Instances"]["KeepJobFlowAliveWhenNoSteps"] = bool(keep_alive)
     return request
 
 

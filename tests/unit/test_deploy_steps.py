@@ -89,8 +89,9 @@ def test_cluster_request_is_pinned_emr7_with_fleets_spot_scaling_termination_log
     assert limits["UnitType"] == "InstanceFleetUnits"
     assert limits["MinimumCapacityUnits"] <= limits["MaximumOnDemandCapacityUnits"] <= limits["MaximumCapacityUnits"]
     assert 60 <= request["AutoTerminationPolicy"]["IdleTimeout"] <= 604800
-    assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False  # transient: ends after its last step
-    assert steps.run_job_flow_request(PARAMS, keep_alive=True)["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
+    assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True  # the template waits for steps (the DAG)
+    transient = steps.run_job_flow_request(PARAMS, keep_alive=False)  # the launcher's --create
+    assert transient["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
     action = request["BootstrapActions"][0]["ScriptBootstrapAction"]
     assert action["Path"] == "s3://example-bucket/artifacts/0.1.0-abc/emr_install_deps.sh"
     assert action["Args"] == [
