@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from jobs.common.cli import local_file
 from jobs.common.errors import QualityGateError, UsageError
 from jobs.common.lake import join, read_text
 from jobs.common.log import stage
@@ -54,10 +55,14 @@ METHOD = {
 
 def add_arguments(parser) -> None:
     group = parser.add_argument_group("profile")
-    group.add_argument("--data", help="an Amazon ML CSV datasource: a file or a prefix (local or s3://)")
+    group.add_argument(
+        "--data", type=local_file, help="an Amazon ML CSV datasource: a file or a prefix (local or s3://)"
+    )
     group.add_argument("--table", help="a lake table: <lake>/tables/NAME")
     group.add_argument("--features", help="a feature set: <lake>/features/SET, partition --run-date")
-    group.add_argument("--schema", help="Amazon ML schema JSON (default for --data: <data>.schema; else inferred)")
+    group.add_argument(
+        "--schema", type=local_file, help="Amazon ML schema JSON (default for --data: <data>.schema; else inferred)"
+    )
     group.add_argument("--target", help="without a schema: the column to correlate with")
     group.add_argument("--name", help="report name (default: the table, feature set or data file name)")
     from jobs.common.cli import parse_run_date

@@ -188,7 +188,8 @@ def second_pass_frame(keys: DataFrame) -> DataFrame:
     """Counts per (slot, value, target bin), values beyond the top folded into `other` (value null)."""
     grouped = keys.groupBy("key", "tbin").count()
     parts = F.split("key", SEP, 2)
-    grouped = grouped.select(parts[0].alias("slot"), parts[1].alias("value"), "tbin", "count")
+    # one shuffle by slot serves both windows and the fold below (Spark adds no exchange for them)
+    grouped = grouped.select(parts[0].alias("slot"), parts[1].alias("value"), "tbin", "count").repartition("slot")
     by_value = Window.partitionBy("slot", "value")
     grouped = grouped.withColumn("total", F.sum("count").over(by_value))
     by_slot = Window.partitionBy("slot")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jobs.profile import count_jobs
-from jobs.profile.attributes import all_attribute_stats
+from jobs.profile.attributes import all_attribute_stats, prominent_without_target
 from jobs.profile.correlation import cramers_v
 from jobs.profile.prepare import plan_attributes
 from jobs.profile.stats import ACCURACY, run_passes
@@ -44,10 +44,25 @@ def frame(spark):
     return spark.createDataFrame(ROWS, "num string, color string, flag string, txt string, same string, y int")
 
 
+def passes_in_group(spark, df, types, group):
+    """The two passes under a job group; returns (passes, the number of Spark jobs they ran)."""
+    attrs, _ = plan_attributes(df, types)
+    spark.sparkContext.setJobGroup(group, "test")
+    try:
+        passes = run_passes(df, attrs, "y" if "y" in df.columns else None)
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    return passes, count_jobs(spark, group)
+
+
 @pytest.fixture(scope="module")
-def profiled(frame):
-    attrs, _ = plan_attributes(frame, TYPES)
-    return {s["name"]: s for s in all_attribute_stats(run_passes(frame, attrs, "y"), "y")}
+def counted(spark, frame):
+    return passes_in_group(spark, frame, TYPES, "profile-stats-6")
+
+
+@pytest.fixture(scope="module")
+def profiled(counted):
+    return {s["name"]: s for s in all_attribute_stats(counted[0], "y")}
 
 
 def test_numeric(profiled):
@@ -122,7 +137,7 @@ def test_cramers_v_against_its_formula():
     assert cramers_v(table.tolist()) == pytest.approx(math.sqrt(phi2 / min(r_corr - 1, k_corr - 1)))
 
 
-def test_inferred_types_and_prominent_words_without_target(frame):
+def test_inferred_types(frame):
     inferred = frame.drop("num", "flag")
     attrs, skipped = plan_attributes(inferred, None)
     stats = {s["name"]: s for s in all_attribute_stats(run_passes(inferred, attrs, None), None)}
@@ -133,29 +148,22 @@ def test_inferred_types_and_prominent_words_without_target(frame):
         "y": ("NUMERIC", "inferred"),
     }
     assert skipped == {}
-    attrs, _ = plan_attributes(frame.select("txt"), {"txt": "TEXT"})
-    txt = all_attribute_stats(run_passes(frame.select("txt"), attrs, None), None)[0]
+    assert stats["y"]["correlation"] is None and stats["y"]["mean"] == pytest.approx(6 / 11)
+
+
+def test_prominent_words_without_target(profiled):
+    top = [{"word": w["word"], "count": w["count"]} for w in profiled["txt"]["top_words"]]
+    prominent = prominent_without_target(top, 11)
     # rows x ln(N / rows): the 3 x ln(11/3) = 3.90, then the 2-row words 2 x ln(11/2) = 3.41
-    assert [w["word"] for w in txt["prominent_words"][:5]] == ["the", "cat", "dog", "end", "sat"]
-    assert txt["prominent_words"][0]["score"] == pytest.approx(3 * math.log(11 / 3))
+    assert [w["word"] for w in prominent[:5]] == ["the", "cat", "dog", "end", "sat"]
+    assert prominent[0]["score"] == pytest.approx(3 * math.log(11 / 3))
 
 
-def test_spark_jobs_do_not_grow_with_the_attributes(spark, frame):
+def test_spark_jobs_do_not_grow_with_the_attributes(spark, frame, counted):
     wide = frame
-    for k in range(4):  # 6 attributes -> 30
+    for k in range(2):  # 6 attributes -> 18
         wide = wide.select("*", *[wide[c].alias(f"{c}_{k}") for c in TYPES])
     wide_types = {c: TYPES[c.split("_")[0]] for c in wide.columns}
-
-    def jobs(df, types, group):
-        attrs, _ = plan_attributes(df, types)
-        spark.sparkContext.setJobGroup(group, "test")
-        try:
-            run_passes(df, attrs, "y")
-        finally:
-            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        return count_jobs(spark, group)
-
-    few = jobs(frame.select("num", "color", "y"), {"num": "NUMERIC", "color": "CATEGORICAL", "y": "BINARY"}, "few")
-    many = jobs(wide, wide_types, "many")
-    assert few == many
+    _, many = passes_in_group(spark, wide, wide_types, "profile-stats-18")
+    assert counted[1] == many
     assert many <= 4
