@@ -51,6 +51,8 @@ def add_arguments(parser) -> None:
         help="write the demo shop's raw zone into the lake where missing; CONF defaults to conf/nightly_demo.yaml",
     )
     parser.add_argument("--scale", type=float, default=None, help="with --demo: the demo's size (CONF demo.scale)")
+    # without --run-date: today (UTC), or with --demo the demo's last day, so the demo is the same everywhere
+    parser.set_defaults(run_date=None)
 
 
 def validate(args) -> None:
@@ -65,13 +67,26 @@ def validate(args) -> None:
         args.conf = parse_conf(read_local_file(args.config_uri, "--config"), f"--config {args.config_uri}")
     if args.scale is not None and not 0 < args.scale <= 64:
         raise UsageError(f"--scale {args.scale}: give a number in (0, 64]")
+    if args.run_date is None:
+        args.run_date = default_run_date(args)
+
+
+def default_run_date(args) -> str:
+    """Today (UTC); with --demo the demo's last day."""
+    if not args.demo:
+        return dt.datetime.now(dt.timezone.utc).date().isoformat()
+    spec = demo_spec(args.conf, args.scale) if args.conf is not None else None
+    from jobs.nightly.demo import DemoSpec
+
+    spec = spec or DemoSpec()
+    return spec.day_date(spec.days).isoformat()
 
 
 def demo_spec(conf, scale):
     """The DemoSpec of the CONF's demo section (defaults without one), --scale overriding its scale."""
     from jobs.nightly.demo import DemoSpec
 
-    settings = conf.demo
+    settings = conf.demo if conf is not None else None
     start = dt.date.fromisoformat(settings.start_date) if settings else DemoSpec().start_date
     return DemoSpec(
         scale=scale if scale is not None else (settings.scale if settings else 1.0),

@@ -97,24 +97,37 @@ def bar_figure(labels: List[str], series: Dict[str, List[float]], ylabel: str, l
     return fig
 
 
-def model_rows(results: List[StepResult]) -> List[Dict[str, Any]]:
-    """One row per train step: version, metric, baseline, champion, promoted (as the job recorded them)."""
+KEY_METRIC = {"BINARY": "auc", "MULTICLASS": "macro_f1", "REGRESSION": "rmse", "RECOMMEND": "rmse"}
+
+
+def _number(value: Any) -> Any:
+    """A metric for a table cell: rounded when it is a number."""
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def model_rows(spark, lake: Lake, results: List[StepResult]) -> List[Dict[str, Any]]:
+    """One row per train step: version, key metric against its baseline, the champion, promoted or not."""
+    from ml.registry import champion
+
     rows = []
     for r in results:
         if r.stage != "train" or not r.summary:
             continue
         c = r.summary.get("counts") or {}
+        name, kind = argv_value(r.argv, "--name") or "", argv_value(r.argv, "--model-type") or ""
+        key = KEY_METRIC.get(kind, "")
+        current = champion(spark, lake, name) or {}
         rows.append(
             {
-                "model": argv_value(r.argv, "--name"),
-                "type": argv_value(r.argv, "--model-type"),
+                "model": name,
+                "type": kind,
                 "version": c.get("version", ""),
-                "metric": c.get("metric", ""),
-                "value": c.get("value", c.get("metric_value", "")),
-                "baseline": c.get("baseline", c.get("baseline_value", "")),
-                "champion before": c.get("champion_before", c.get("champion", "")),
-                "promoted": c.get("promoted", ""),
-                "reason": c.get("promotion_reason", c.get("reason", "")),
+                "metric": key,
+                "value": _number((c.get("metrics") or {}).get(key, "")),
+                "baseline": _number((c.get("baseline") or {}).get(key, "")),
+                "champion now": f"{current.get('version', '-')} ({_number(current.get('value', ''))})",
+                "promoted": "unchanged input" if c.get("unchanged") else c.get("promoted", ""),
+                "reason": c.get("reason", r.message),
             }
         )
     return rows
@@ -161,17 +174,21 @@ def score_histograms(spark, lake: Lake, run_date: str, results: List[StepResult]
 
 
 def stage_links(spark, lake: Lake, run_date: str, results: List[StepResult], report: Report) -> None:
-    """Links to each job's own report of the run date and to each step's stored summary."""
+    """Links to each step's own report of the run date (the job's folder, or a folder named after the step)."""
     here = lake.reports("nightly", run_date)
-    for job in dict.fromkeys(r.job for r in results if r.exit_code is not None):
-        if job == "nightly":
-            continue
-        folder = lake.reports(job, run_date)
-        if exists(spark, join(folder, "index.html")):
-            report.link(f"{job} report", relative(here, join(folder, "index.html")))
+    seen = set()
     for r in results:
-        if r.summary:
-            report.link(f"{r.name} summary", relative(here, lake.run_summary(r.job, run_date, r.run_id)))
+        if r.exit_code is None:
+            continue
+        name = argv_value(r.argv, "--name") or argv_value(r.argv, "--features") or argv_value(r.argv, "--table")
+        folder = lake.reports(r.job, run_date)
+        for page in ([join(folder, name, "index.html")] if name else []) + [join(folder, "index.html")]:
+            if page not in seen and exists(spark, page):
+                seen.add(page)
+                report.link(f"{r.name}: report", relative(here, page))
+                break
+        if r.summary.get("run_id"):
+            report.link(f"{r.name}: run summary", relative(here, lake.run_summary(r.job, run_date, r.run_id)))
 
 
 def relative(folder: str, target: str) -> str:
@@ -211,7 +228,7 @@ def write_report(spark, lake: Lake, run_date: str, run_id: str, results: List[St
             "quarantine",
             caption="quarantined rows by reason",
         )
-    models = model_rows(results)
+    models = model_rows(spark, lake, results)
     if models:
         report.heading("Models")
         report.table(models)
