@@ -1,12 +1,30 @@
 #!/usr/bin/env bash
-# The test command: sets up the pinned venv and jars if needed, then runs the whole suite.
-#   ./test.sh                 everything
-#   ./test.sh tests/unit -x   any pytest arguments
+# The test command: sets up the pinned venvs and jars if needed, then runs the whole suite.
+#   ./test.sh                 everything: lakeml's suite, then the Airflow suite in its own venv
+#   ./test.sh tests/unit -x   any pytest arguments (tests/airflow/... paths run in the Airflow venv)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=bootstrap/local.sh
 source "$ROOT/bootstrap/local.sh"
+# shellcheck source=bootstrap/airflow.sh
+source "$ROOT/bootstrap/airflow.sh"
 lakeml_setup || exit 1
 cd "$ROOT" || exit 1
 export SPARK_LOCAL_IP=127.0.0.1
-exec "$LAKEML_VENV/bin/python" -m pytest "$@"
+
+airflow_suite() {
+  lakeml_setup_airflow || return 1
+  "$LAKEML_AIRFLOW_VENV/bin/python" -m pytest "$@"
+}
+
+case "${1:-}" in
+  tests/airflow*) airflow_suite "$@"; exit $? ;;
+esac
+"$LAKEML_VENV/bin/python" -m pytest "$@"
+status=$?
+if [ $# -eq 0 ]; then
+  airflow_suite tests/airflow
+  airflow_status=$?
+  [ "$status" -eq 0 ] && status=$airflow_status
+fi
+exit "$status"

@@ -56,10 +56,9 @@ from jobs.nightly.conf import Step, parse_conf, plan  # noqa: E402
 DAG_ID = "lakeml_nightly"
 TARGETS = ("emr", "serverless", "local")
 AWS_CONN_ID = "aws_default"
-LAKE = "{{ params.lake }}"
-RUN_DATE = "{{ ds }}"
-# lakeml run ids take [A-Za-z0-9._-]: the logical date's timestamp, the same for every try of a date.
-RUN_ID = "af{{ ts_nodash }}"
+PLANNED = "{{ ti.xcom_pull(task_ids='plan_night')"
+# The graph is built from the CONF with a stand-in lake and date; plan_night computes the real flags per run.
+SHAPE_LAKE, SHAPE_DATE = "s3://lake", "2000-01-01"
 CLUSTER_ID = "{{ ti.xcom_pull(task_ids='cluster_id') }}"
 POKE_SECONDS = int(os.environ.get("LAKEML_AIRFLOW_POKE_SECONDS", "60"))
 DEFAULT_ARGS = {
@@ -106,9 +105,42 @@ def write_conf_files(lake: str, files: Dict[str, str], aws_conn_id: str = AWS_CO
     return written
 
 
+def run_id_of(ts_nodash: str) -> str:
+    """lakeml's run id for a DAG run ([A-Za-z0-9._-]): the logical date's, the same for every try of a date."""
+    return f"af{ts_nodash}"
+
+
+def plan_night(conf_path: str, target: str, params: Dict[str, Any], ds: str, ts_nodash: str) -> Dict[str, Any]:
+    """This run's steps: writes the CONF's inline files into the lake and returns each step's request.
+
+    emr: {name: [AddJobFlowSteps step]} (what `./spark-submit.sh emr --dry-run` prints); serverless:
+    {name: StartJobRun fields}; local: {name: shell command}.
+    """
+    steps, files = plan(read_conf(conf_path), params["lake"], ds, run_id_of(ts_nodash))
+    write_conf_files(params["lake"], files)
+    if target == "local":
+        return {
+            s.name: shlex.join([os.path.join(LAKEML_ROOT, "spark-submit.sh"), "local", s.job, *s.argv]) for s in steps
+        }
+    values = artifact_params(params)
+    venv = params.get("venv_archive") or None
+    if target == "emr":
+        return {s.name: [emr_steps.emr_step(s.job, list(s.argv), values, venv_archive=venv)] for s in steps}
+    return {s.name: serverless_fields(s, params, values, venv) for s in steps}
+
+
+def serverless_fields(step: Step, params: Dict[str, Any], values: Dict[str, str], venv: Optional[str]) -> Dict:
+    """The StartJobRun fields of one step (the launcher's request, less what the operator adds itself)."""
+    values = {**values, "SERVERLESS_EXECUTION_ROLE_ARN": params["execution_role_arn"]}
+    request = emr_steps.serverless_job_run_request(
+        params["application_id"], step.job, list(step.argv), values, client_token="-", venv_archive=venv
+    )
+    return {key: request[key] for key in ("name", "jobDriver", "configurationOverrides") if key in request}
+
+
 def cluster_choice(params: Dict[str, Any]) -> str:
     """Branch: create a cluster unless the run names one."""
-    return "use_cluster" if params.get("cluster_id") else "create_cluster"
+    return "use_cluster" if params.get("cluster_id") else "render_cluster"
 
 
 def pick_cluster_id(params: Dict[str, Any], ti) -> str:
@@ -149,7 +181,7 @@ def emr_job(step: Step, upstream) -> Any:
             task_id="add_step",
             job_flow_id=CLUSTER_ID,
             aws_conn_id=AWS_CONN_ID,
-            steps="{{ ti.xcom_pull(task_ids='render_steps')['" + step.name + "'] }}",
+            steps=PLANNED + "['" + step.name + "'] }}",
             execution_role_arn="{{ params.execution_role_arn }}",
         )
         LakemlStepSensor(
@@ -166,36 +198,16 @@ def emr_job(step: Step, upstream) -> Any:
     return group
 
 
-def render_steps(params: Dict[str, Any], steps: List[Step], **context) -> Dict[str, List[Dict[str, Any]]]:
-    """Each step's AddJobFlowSteps definition for this run (the same as `./spark-submit.sh emr --dry-run`)."""
-    values = artifact_params(params)
-    out = {}
-    for step in steps:
-        argv = [context["task"].render_template(arg, context) for arg in step.argv]
-        out[step.name] = [emr_steps.emr_step(step.job, argv, values, venv_archive=params.get("venv_archive") or None)]
-    return out
-
-
 def serverless_job(step: Step, upstream) -> Any:
-    """One EMR Serverless job run of the step's job."""
-    request = emr_steps.serverless_job_run_request(
-        "{{ params.application_id }}",
-        step.job,
-        list(step.argv),
-        emr_steps.artifact_params(
-            "{{ params.bucket }}",
-            "{{ params.artifact_version }}",
-            extra={"SERVERLESS_EXECUTION_ROLE_ARN": "{{ params.execution_role_arn }}"},
-        ),
-        client_token="unused",
-    )
+    """One EMR Serverless job run of the step's job (fields rendered natively from plan_night)."""
+    fields = PLANNED + "['" + step.name + "']"
     task = EmrServerlessStartJobOperator(
         task_id=group_id(step),
         application_id="{{ params.application_id }}",
         execution_role_arn="{{ params.execution_role_arn }}",
-        job_driver=request["jobDriver"],
-        configuration_overrides=request.get("configurationOverrides"),
-        name=request["name"],
+        job_driver=fields + "['jobDriver'] }}",
+        configuration_overrides=fields + ".get('configurationOverrides') }}",
+        name=fields + "['name'] }}",
         aws_conn_id=AWS_CONN_ID,
         wait_for_completion=True,
     )
@@ -205,8 +217,7 @@ def serverless_job(step: Step, upstream) -> Any:
 
 def local_job(step: Step, upstream) -> Any:
     """One `./spark-submit.sh local JOB ...` run."""
-    command = shlex.join([os.path.join(LAKEML_ROOT, "spark-submit.sh"), "local", step.job, *step.argv])
-    task = BashOperator(task_id=group_id(step), bash_command=command, cwd=LAKEML_ROOT)
+    task = BashOperator(task_id=group_id(step), bash_command=PLANNED + "['" + step.name + "'] }}", cwd=LAKEML_ROOT)
     upstream >> task
     return task
 
@@ -241,7 +252,7 @@ def build_dag(target: str, conf_path: str) -> DAG:
     """The DAG for one target and CONF."""
     if target not in TARGETS:
         raise ValueError(f"lakeml_target {target!r}: choose one of {', '.join(TARGETS)}")
-    steps, files = plan(read_conf(conf_path), LAKE, RUN_DATE, RUN_ID)
+    steps, _ = plan(read_conf(conf_path), SHAPE_LAKE, SHAPE_DATE, run_id_of("shape"))
     with DAG(
         dag_id=DAG_ID,
         description=f"lakeml nightly pipeline ({target}) from {conf_path}",
@@ -253,9 +264,10 @@ def build_dag(target: str, conf_path: str) -> DAG:
         dagrun_timeout=dt.timedelta(hours=8),
         tags=["lakeml", target],
         params=dag_params(),
+        render_template_as_native_obj=target == "serverless",
     ) as dag:
         prepare = PythonOperator(
-            task_id="write_conf_files", python_callable=write_conf_files, op_kwargs={"lake": LAKE, "files": files}
+            task_id="plan_night", python_callable=plan_night, op_kwargs={"conf_path": conf_path, "target": target}
         )
         if target == "emr":
             emr_graph(steps, prepare)
@@ -284,12 +296,10 @@ def emr_graph(steps: List[Step], prepare) -> None:
     cluster = PythonOperator(
         task_id="cluster_id", python_callable=pick_cluster_id, trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
     )
-    rendered = PythonOperator(task_id="render_steps", python_callable=render_steps, op_kwargs={"steps": steps})
     prepare >> choose >> [render_cluster, use]
     render_cluster >> create >> cluster
     use >> cluster
-    cluster >> rendered
-    ends = chain_stages(steps, rendered, emr_job)
+    ends = chain_stages(steps, cluster, emr_job)
     created = ShortCircuitOperator(
         task_id="cluster_was_created",
         python_callable=lambda ti: bool(ti.xcom_pull(task_ids="create_cluster")),
