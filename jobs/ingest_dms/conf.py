@@ -75,7 +75,7 @@ class TableSpec(ConfModel):
     csv_null_value: StrictStr = Field("NULL", description="default NULL")
     partial_updates: StrictBool = False
     history: StrictBool = False
-    deletion_vectors: StrictBool = True
+    deletion_vectors: StrictBool = False  # delta-rs (pandas, Polars) cannot read tables with them
 
     @field_validator("source_schema", "table")
     @classmethod
