@@ -129,10 +129,9 @@ def fit_recommender(train, cols: Dict[str, str], implicit: bool, params: Dict[st
         userCol="__u",
         itemCol="__i",
         ratingCol=rating,
-        predictionCol="__als",
         coldStartStrategy="nan",
         implicitPrefs=implicit,
-    )
+    ).setPredictionCol("__als")  # ALS's constructor takes no predictionCol
     chosen = {**ALS_DEFAULTS, **params}
     for key, value in chosen.items():
         if not als.hasParam(key) or key in ("userCol", "itemCol", "ratingCol", "predictionCol", "coldStartStrategy"):
