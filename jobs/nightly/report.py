@@ -18,7 +18,7 @@ from jobs.common.summary import RunSummary
 from jobs.nightly.runner import StepResult
 
 INGEST_STAGES = ("ingest_logs", "ingest_dms")
-REASON_KEYS = ("reasons", "rejects_by_reason", "quarantined_by_reason", "reject_reasons")
+REASON_KEYS = ("reasons", "rejected", "rejects_by_reason", "quarantined_by_reason", "reject_reasons")
 
 
 def reasons_of(summary: Dict[str, Any]) -> Dict[str, int]:
