@@ -12,6 +12,10 @@ train and the last 30 % evaluate, as Amazon ML's console did.
 - random: each row gets a number in [0, 100) from a hash of randomSeed and its position, and is
   kept when the number falls in [percentBegin, percentEnd). Amazon ML seeds with the row's byte
   offset; lakeml uses its position, which like the offset is fixed for a given input.
+- holdout (a lakeml extension, not Amazon ML's): {"strategy": "holdout", "strategyParams":
+  {"column": "subject", "values": [2, 4, 9]}} holds out the rows whose column (compared as text)
+  is one of the values: they evaluate, the others train (a split by group: no subject on both
+  sides). The split is named after the column (`split_name`); percentBegin/percentEnd do not apply.
 Both sides come from the same thresholds, so every row lands on exactly one side.
 """
 
@@ -23,7 +27,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from jobs.common.errors import UsageError
 
-STRATEGIES = ("sequential", "random")
+STRATEGIES = ("sequential", "random", "holdout")
 _KEYS = ("percentBegin", "percentEnd", "complement", "strategy", "randomSeed", "strategyParams")
 
 
@@ -36,6 +40,13 @@ class Split:
     strategy: str = "sequential"
     random_seed: str = "0"
     complement: bool = False
+    column: Optional[str] = None  # holdout: the column whose listed values are held out
+    values: Tuple[str, ...] = ()
+
+    @property
+    def split_name(self) -> str:
+        """What the split is called in metrics: the strategy, or a holdout's column."""
+        return self.column if self.strategy == "holdout" and self.column else self.strategy
 
     def to_dict(self) -> Dict[str, Any]:
         """The split as recorded in metadata."""
@@ -82,16 +93,35 @@ def parse_split(text: Optional[str]) -> Split:
     strategy = str(raw.get("strategy", "sequential")).lower()
     if strategy not in STRATEGIES:
         raise UsageError(f"--split: strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if strategy == "holdout":
+        return parse_holdout(raw)
     complement = _bool(raw.get("complement", False))
     if not complement and begin == 0 and end == 100:
         raise UsageError("--split: 0-100 leaves no rows for evaluation; train on a smaller range")
     return Split(begin, end, strategy, str(raw.get("randomSeed", "0")), complement)
 
 
+def parse_holdout(raw: Dict[str, Any]) -> Split:
+    """The holdout Split: strategyParams {column, values}; the listed values evaluate."""
+    params = raw.get("strategyParams")
+    if not isinstance(params, dict) or set(params) != {"column", "values"}:
+        raise UsageError('--split: holdout needs "strategyParams": {"column": NAME, "values": [...]}')
+    column, values = params["column"], params["values"]
+    if not isinstance(column, str) or not column or not isinstance(values, list) or not values:
+        raise UsageError("--split: holdout strategyParams.column must be a name and values a non-empty list")
+    if "percentBegin" in raw or "percentEnd" in raw:
+        raise UsageError("--split: holdout takes no percentBegin/percentEnd (the values decide)")
+    return Split(0.0, 100.0, "holdout", "0", _bool(raw.get("complement", False)), column, tuple(map(str, values)))
+
+
 def in_range(df, split: Split, position: str = "_row"):
-    """The boolean column: the row lies in the split's percent range."""
+    """The boolean column: the row lies in the split's percent range (holdout: is not held out)."""
     from pyspark.sql import functions as F
 
+    if split.strategy == "holdout":
+        if split.column not in df.columns:
+            raise UsageError(f"--split: holdout column {split.column} is not a column of the input")
+        return ~F.coalesce(F.col(split.column).cast("string").isin(list(split.values)), F.lit(False))
     if split.strategy == "random":
         number = F.pmod(F.xxhash64(F.lit(split.random_seed), F.col(position)), F.lit(1_000_000)) / 10_000.0
         return (number >= split.percent_begin) & (number < split.percent_end)

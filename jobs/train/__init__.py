@@ -120,7 +120,8 @@ def split_rows(data, args):
     n_train, n_test = train.count(), test.count()
     if not n_train or not n_test:
         raise UsageError(f"--split leaves {n_train} training and {n_test} evaluation rows; both need rows")
-    return train, test, {**args.split_spec.to_dict(), "train_rows": n_train, "eval_rows": n_test}
+    record = {**args.split_spec.to_dict(), "name": args.split_spec.split_name}
+    return train, test, {**record, "train_rows": n_train, "eval_rows": n_test}
 
 
 def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
@@ -178,6 +179,10 @@ def run(spark, args) -> RunSummary:
     train, test, split = split_rows(data, args)
     trainer = train_recommender if args.model_type == "RECOMMEND" else train_supervised
     fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
+    evaluation.metrics["split"] = split["name"]  # which rows the metrics come from, in metrics.json too
+    if evaluation.tables.get("per_class") and evaluation.tables.get("classes"):
+        pairs = zip(evaluation.tables["classes"], evaluation.tables["per_class"])
+        evaluation.metrics["per_class_f1"] = {str(c): stats["f1"] for c, stats in pairs}
     implicit = args.implicit if args.model_type == "RECOMMEND" else None
     decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
     info = {
