@@ -213,6 +213,21 @@ def ship_plan(job: str, argv: List[str], bucket: str, cwd: Optional[str] = None)
     return out, shipped
 
 
+def refuse_local_paths(argv: List[str], cwd: Optional[str] = None) -> None:
+    """Refuse a local path left in the job's flags (a folder such as --input ./logs): the cluster cannot read it."""
+    cwd = cwd or os.getcwd()
+    for flag, value in zip(argv, [*argv[1:], ""]):
+        for text in (value, flag.split("=", 1)[1] if flag.startswith("--") and "=" in flag else ""):
+            looks_like_path = text.startswith(("file://", "./", "../", "/", "~")) or os.sep in text
+            if text and not URI_SCHEME.match(text.replace("file://", "", 1)) and looks_like_path:
+                if is_local(text) and os.path.exists(local_path(text, cwd)):
+                    name = flag.split("=", 1)[0] if "=" in flag else flag
+                    raise ShipError(
+                        f"{name} {text} is a path on this machine, which the cluster cannot read; upload it "
+                        f"(aws s3 sync or aws s3 cp) and give its s3:// URI"
+                    )
+
+
 def upload(s3, shipped: List[Shipped]) -> None:
     """Upload each shipped file (skipping keys that already hold it: the key is its content)."""
     from botocore.exceptions import ClientError

@@ -144,6 +144,11 @@ def check_options(options: argparse.Namespace) -> None:
     if options.target == "serverless":
         if not options.application_id:
             raise LaunchError("--target serverless needs --application-id ID")
+        if not options.venv_archive:
+            raise LaunchError(
+                "--target serverless needs --venv-archive: EMR Serverless has no bootstrap actions, so lakeml's "
+                "Python dependencies come in the environment archive; build it with bootstrap/build_venv.sh"
+            )
         if options.cluster_id or options.create or options.keep_alive or options.terminate_after:
             raise LaunchError("--cluster-id/--create/--keep-alive/--terminate-after are for --target emr")
         return
@@ -308,6 +313,7 @@ def launch(options, job_args: List[str], environ: Dict[str, str], session=None) 
     job_args, lake, run_date, run_id = check_job_args(options.job, job_args, environ)
     params = collect_params(options, environ)
     job_args, shipped = files.ship_plan(options.job, job_args, params["BUCKET"])
+    files.refuse_local_paths(job_args)
     archive = venv_archive.plan(options.venv_archive, params["BUCKET"]) if options.venv_archive else None
     if archive:
         options.venv_archive = archive.uri

@@ -135,3 +135,15 @@ def test_a_summary_gives_the_jobs_own_exit_code():
 def test_every_job_module_loads_for_its_parser():
     for job in JOBS:
         assert hasattr(load_job(job), "add_arguments")
+
+
+def test_a_local_path_left_in_the_flags_is_refused(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with pytest.raises(files.ShipError, match=r"--input .* is a path on this machine"):
+        files.refuse_local_paths(["--source", "web", "--input", str(logs)])
+    with pytest.raises(files.ShipError, match="--input"):
+        files.refuse_local_paths([f"--input=file://{logs}"])
+    files.refuse_local_paths(
+        ["--source", "logs", "--input", "s3://b/raw/logs", "--run-date", "2026-11-21"], str(tmp_path)
+    )

@@ -350,8 +350,15 @@ def test_serverless_dry_run_prints_a_start_job_run_request_botocore_accepts(caps
 
     role = "arn:aws:iam::123456789012:role/lakeml-job"
     argv = ["doctor", "--lake", "s3://l/x", "--target", "serverless", "--application-id", "00fabc123"]
-    assert launcher.main([*argv, "--bucket", "b", "--execution-role-arn", role, "--dry-run"], environ={}) == 0
+    argv += ["--bucket", "b", "--execution-role-arn", role, "--dry-run"]
+    assert launcher.main(argv, environ={}) == 2  # no bootstrap actions on Serverless: the archive is required
+    assert "build it with bootstrap/build_venv.sh" in capsys.readouterr().err
+    assert launcher.main([*argv, "--venv-archive", "s3://b/envs/env.tar.gz"], environ={}) == 0
     request = json.loads(capsys.readouterr().out)["StartJobRun"]
+    assert (
+        "spark.archives=s3://b/envs/env.tar.gz#environment"
+        in request["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
+    )
     validate("emr-serverless", "StartJobRun", request)
     assert request["clientToken"] != "***" and request["executionRoleArn"] == role
 
