@@ -63,8 +63,6 @@ CLUSTER_ID = "{{ ti.xcom_pull(task_ids='cluster_id') }}"
 POKE_SECONDS = int(os.environ.get("LAKEML_AIRFLOW_POKE_SECONDS", "60"))
 DEFAULT_ARGS = {
     "owner": "lakeml",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=5),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=30),
     "execution_timeout": dt.timedelta(hours=3),
@@ -260,7 +258,7 @@ def build_dag(target: str, conf_path: str) -> DAG:
         start_date=dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc),
         catchup=True,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args={**DEFAULT_ARGS, "retries": int(setting("retries", "2")), "retry_delay": dt.timedelta(minutes=5)},
         dagrun_timeout=dt.timedelta(hours=8),
         tags=["lakeml", target],
         params=dag_params(),

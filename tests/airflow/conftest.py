@@ -21,6 +21,7 @@ os.environ.update(
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
     AIRFLOW__CORE__DAGS_FOLDER=os.path.join(ROOT, "dags"),
     LAKEML_AIRFLOW_POKE_SECONDS="1",
+    AIRFLOW_VAR_LAKEML_RETRIES="0",  # a failure in a test is final: no 5-minute retry waits
 )
 
 

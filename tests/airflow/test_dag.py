@@ -22,13 +22,18 @@ RUN_DATE = "2026-11-20"
 TS_NODASH = "20261120T000000"
 
 
-def load_dag(target: str):
-    """The DAG as the DAG processor sees it with the Variable lakeml_target set."""
+def load_dag(target: str, defaults: bool = False):
+    """The DAG as the DAG processor sees it with the Variable lakeml_target set (defaults: no other Variable)."""
+    saved = dict(os.environ)
     os.environ["AIRFLOW_VAR_LAKEML_TARGET"] = target
+    if defaults:
+        for key in [k for k in os.environ if k.startswith("AIRFLOW_VAR_") and k != "AIRFLOW_VAR_LAKEML_TARGET"]:
+            del os.environ[key]
     try:
         bag = DagBag(dag_folder=DAG_FILE)
     finally:
-        os.environ.pop("AIRFLOW_VAR_LAKEML_TARGET")
+        os.environ.clear()
+        os.environ.update(saved)
     assert bag.import_errors == {}
     return bag.dags["lakeml_nightly"]
 
@@ -47,7 +52,7 @@ def upstream_ids(dag, task_id: str) -> set:
 
 def test_the_dag_parses_without_pyspark():
     assert importlib.util.find_spec("pyspark") is None
-    dag = load_dag("emr")
+    dag = load_dag("emr", defaults=True)
     assert dag.max_active_runs == 1 and dag.catchup is True
     assert dag.default_args["retries"] >= 1 and dag.default_args["retry_exponential_backoff"] is True
 
