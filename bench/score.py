@@ -100,7 +100,11 @@ def fit_sklearn(train_pdf):
     features = ColumnTransformer(
         [
             ("text", HashingVectorizer(ngram_range=(1, 2), n_features=2**18, binary=True, norm=None), "review"),
-            ("bins", KBinsDiscretizer(n_bins=20, encode="onehot", strategy="quantile"), ["x", "z"]),
+            (
+                "bins",
+                KBinsDiscretizer(n_bins=20, encode="onehot", strategy="quantile", quantile_method="linear"),
+                ["x", "z"],
+            ),
         ]
     )
     model = Pipeline([("features", features), ("lr", LogisticRegression(max_iter=200))])

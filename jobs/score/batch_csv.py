@@ -88,15 +88,16 @@ def write_batch_csv(spark, scored, meta: Dict[str, Any], files: List[str], csv_u
         .partitionBy("_f")
         .csv(spark_uri(tmp))
     )
-    manifest = {}
-    for i, uri in enumerate(files):
-        target = join(base, "result", names[0 if meta["model_type"] == "RECOMMEND" else i])
-        part = _part_file(spark, join(tmp, f"_f={0 if meta['model_type'] == 'RECOMMEND' else i}"))
-        if part is not None and target not in manifest.values():
-            _rename(spark, part, target)
-        elif part is None:
-            write_bytes(spark, target, header_only(columns))
-        manifest[uri] = target
+    single = meta["model_type"] == "RECOMMEND"
+    results = {}
+    for i in [0] if single else range(len(files)):
+        results[i] = join(base, "result", names[i])
+        part = _part_file(spark, join(tmp, f"_f={i}"))
+        if part is None:  # every row of that input file was rejected
+            write_bytes(spark, results[i], header_only(columns))
+        else:
+            _rename(spark, part, results[i])
+    manifest = {uri: results[0 if single else i] for i, uri in enumerate(files)}
     delete(spark, tmp)
     manifest_uri = join(base, f"{run_id}.manifest")
     write_text(spark, manifest_uri, json.dumps(manifest, indent=2) + "\n")

@@ -214,7 +214,22 @@ def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
         ["u0", "u3", "u7", "u99", "u3"],
     )
     code, summary = run_in_process(
-        spark, "score", ["--name", "rec", "--lake", lake.root, "--data", data, "--top-k", "4", "--run-date", RUN_DATE]
+        spark,
+        "score",
+        [
+            "--name",
+            "rec",
+            "--lake",
+            lake.root,
+            "--data",
+            data,
+            "--top-k",
+            "4",
+            "--run-date",
+            RUN_DATE,
+            "--csv",
+            str(tmp_path / "out"),
+        ],
     )
     assert code == 0, summary
     table = spark.read.format("delta").load(spark_uri(lake.scores("rec")))
@@ -228,8 +243,35 @@ def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
     for user, recs in by_user.items():
         assert sorted(r["rank"] for r in recs) == [1, 2, 3, 4]
         assert not any((user, r["item"]) in seen for r in recs)
+    (result,) = set(summary["counts"]["csv_results"].values())
+    with gzip.open(local_path(result), "rt", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0] == ["user", "item", "rank", "score"] and len(lines) == 1 + 16
     known = spark.createDataFrame([(r["user"], r["item"]) for r in rows if r["user"] != "u99"], ["user", "item"])
     want = {(r["user"], r["item"]): r["prediction"] for r in model.transform(known).collect()}
     for r in rows:
         if r["user"] != "u99":
             assert r["score"] == pytest.approx(want[(r["user"], r["item"])], rel=1e-5)
+
+
+def test_feature_set_scores_the_run_dates_partition_and_ignores_extra_columns(spark, binary):
+    from pyspark.sql import functions as F
+
+    from tests.model_factory import rows_for
+
+    lake = binary["lake"]
+    rows = rows_for("BINARY", 30, seed=5)
+    df = spark.createDataFrame(rows, ["id", "review", "x", "color", "y"]).withColumn("label", F.lit(1.0))
+    dated = df.withColumn("run_date", F.when(F.col("id") < "r2", F.lit("2026-11-23")).otherwise(F.lit("2026-11-24")))
+    dated = dated.withColumn("run_date", F.to_date("run_date"))
+    dated.write.format("delta").partitionBy("run_date").save(spark_uri(lake.features("fs")))
+    want_rows = dated.where("run_date = '2026-11-24'").count()
+    argv = ["--name", "adult", "--lake", lake.root, "--features", "fs", "--run-date", "2026-11-24"]
+    code, summary = run_in_process(spark, "score", argv)
+    assert code == 0, summary["message"]
+    assert summary["rows_in"] == summary["rows_out"] == want_rows
+    assert set(summary["counts"]["extra_columns"]) == {"y", "label", "run_date"}
+    got = {r["tag"]: r["score"] for r in scores(spark, lake, "adult")[0].where("run_date = '2026-11-24'").collect()}
+    table_rows = dated.where("run_date = '2026-11-24'").drop("y", "label")
+    want = {r["id"]: float(r["probability"][1]) for r in binary["model"].transform(table_rows).collect()}
+    assert got == pytest.approx(want, abs=1e-12)
