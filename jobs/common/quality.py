@@ -14,6 +14,7 @@ from typing import Dict, Optional, Sequence
 from jobs.common.errors import QualityGateError
 
 MAX_REJECTS = 10_000
+MAX_REJECT_FRACTION = 0.1  # lakeml's default share of rejected rows that fails a run (--max-reject-fraction)
 MAX_RAW_BYTES = 100 * 1024  # Amazon ML's observation limit; longer raw records are cut
 QUARANTINE_COLUMNS = ("raw", "source_file", "reason", "job", "run_id", "run_date")
 
@@ -39,32 +40,54 @@ def gate_verdict(rows_in: int, rows_rejected: int, policy: RejectPolicy) -> Opti
 
 
 def check_reject_gate(
-    rows_in: int, rows_rejected: int, policy: RejectPolicy, top_reasons: Optional[Dict[str, int]] = None
+    rows_in: int,
+    rows_rejected: int,
+    policy: RejectPolicy,
+    top_reasons: Optional[Dict[str, int]] = None,
+    quarantine: Optional[str] = None,
 ) -> None:
-    """Raise QualityGateError (exit 3) when the rejects exceed the policy."""
+    """Raise QualityGateError (exit 3) when the rejects exceed the policy.
+
+    `quarantine` is where the job stored the rejected rows before calling (the message sends the user
+    there); without it the message says they were not stored and that the reasons come from the input."""
     verdict = gate_verdict(rows_in, rows_rejected, policy)
     if verdict is None:
         return
     reasons = ", ".join(f"{reason}: {count}" for reason, count in (top_reasons or {}).items())
+    if quarantine:
+        where = f" The rejected rows are in the quarantine ({quarantine}): inspect them, fix the input"
+    else:
+        where = " The rejected rows were not stored; the reasons above name what is wrong in the input: fix it"
     raise QualityGateError(
         f"reject gate tripped: {verdict}; nothing was published."
         + (f" Top reasons: {reasons}." if reasons else "")
-        + " Inspect the quarantine, fix the input or raise the limit, then run again.",
+        + where
+        + " or raise the limit, then run again.",
         counts={"rows_in": rows_in, "rows_rejected": rows_rejected, "reasons": dict(top_reasons or {})},
     )
 
 
-def to_quarantine(df, raw_col, source_file_col, reason_col, job: str, run_id: str, run_date: str):
-    """Shape rejected rows for the quarantine: raw record (cut to 100 KB), source file, reason, run."""
+def to_quarantine(
+    df, raw_col, source_file_col, reason_col, job: str, run_id: str, run_date: str, raw_bytes_col: Optional[str] = None
+):
+    """Shape rejected rows for the quarantine: raw record (cut to 100 KB), source file, reason, run.
+
+    `raw` is valid UTF-8 whatever the input held (Java's decoder puts U+FFFD for invalid bytes), so that
+    every engine reads the table; `raw_bytes_col`, when given, is kept as `raw_bytes` (binary, cut to
+    100 KB): the record's original bytes.
+    """
     from pyspark.sql import functions as F
 
+    raw = F.decode(F.encode(F.col(raw_col).cast("string"), "UTF-8"), "UTF-8")
+    extra = [F.substring(F.col(raw_bytes_col), 1, MAX_RAW_BYTES).alias("raw_bytes")] if raw_bytes_col else []
     return df.select(
-        F.substring(F.col(raw_col).cast("string"), 1, MAX_RAW_BYTES).alias("raw"),
+        F.substring(raw, 1, MAX_RAW_BYTES).alias("raw"),
         F.col(source_file_col).cast("string").alias("source_file"),
         F.col(reason_col).cast("string").alias("reason"),
         F.lit(job).alias("job"),
         F.lit(run_id).alias("run_id"),
         F.to_date(F.lit(run_date)).alias("run_date"),
+        *extra,
     )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from jobs.common.cli import local_file
+from jobs.common.cli import fraction, local_file
 from jobs.common.conf import read_conf
 from jobs.common.errors import QualityGateError
 from jobs.common.lake import normalize_uri
+from jobs.common.quality import MAX_REJECT_FRACTION
 from jobs.common.summary import RunSummary
 from jobs.ingest_dms.batch import (
     LEDGER_NAME,
@@ -94,7 +95,14 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--table", default=None, help="apply only this schema.table of the CONF")
     parser.add_argument(
-        "--full-reload", action="store_true", help="rebuild the table(s) from the full load, then apply all CDC files"
+        "--full-reload", action="store_true", help="rebuild the table(s) from the full load, then apply newer CDC files"
+    )
+    parser.add_argument(
+        "--max-reject-fraction",
+        type=fraction,
+        default=MAX_REJECT_FRACTION,
+        help="fail a table (exit 3, nothing applied to it) when more than this fraction of its batch's rows is "
+        "rejected (a lakeml policy); over 10,000 rejects always fails (Amazon ML's rule)",
     )
 
 

@@ -37,6 +37,7 @@ class Plan:
     cdc_files: List[str] = field(default_factory=list)
     load_identity: Dict[str, List[int]] = field(default_factory=dict)
     resumed: bool = False
+    superseded: List[str] = field(default_factory=list)
 
     @property
     def files(self) -> List[str]:
@@ -49,6 +50,7 @@ class Plan:
             "load_files": self.load_files,
             "cdc_files": self.cdc_files,
             "load_identity": self.load_identity,
+            "superseded": self.superseded,
         }
 
     @classmethod
@@ -60,13 +62,29 @@ class Plan:
             cdc_files=list(data["cdc_files"]),
             load_identity=dict(data.get("load_identity") or {}),
             resumed=True,
+            superseded=list(data.get("superseded") or []),
         )
 
 
+def older_than_load(loads: List[FileInfo], cdcs: List[FileInfo]) -> List[str]:
+    """The CDC files written before the full load's first LOAD file (by modification time): superseded by it."""
+    if not loads:
+        return []
+    load_time = min(info.mtime_ms for info in loads)
+    return [info.uri for info in cdcs if info.mtime_ms < load_time]
+
+
 def plan_batch(
-    ledger: dict, loads: List[FileInfo], cdcs: List[FileInfo], full_reload: bool, table_exists: bool
+    ledger: dict,
+    loads: List[FileInfo],
+    cdcs: List[FileInfo],
+    full_reload: bool,
+    table_exists: bool,
+    by_file_time: bool = False,
 ) -> Optional[Plan]:
-    """The next batch: a pending one first; else a full load when one is new (or forced); else new CDC files."""
+    """The next batch: a pending one first; else a full load when one is new (or forced); else new CDC files.
+
+    `by_file_time` (tables without a timestamp column): a full load supersedes the CDC files older than it."""
     pending = ledger.get("pending")
     if pending and not full_reload:
         return Plan.from_dict(pending)
@@ -75,12 +93,14 @@ def plan_batch(
     new_load = any(known_load.get(info.uri) != _identity(info) for info in loads)
     lost_table = not table_exists and bool(ledger.get("applied"))
     if loads and (full_reload or new_load or lost_table):
+        superseded = older_than_load(loads, cdcs) if by_file_time else []
         return Plan(
             batch,
             True,
             [info.uri for info in loads],
-            [info.uri for info in cdcs],
+            [info.uri for info in cdcs if info.uri not in superseded],
             {info.uri: _identity(info) for info in loads},
+            superseded=superseded,
         )
     if full_reload and not loads:
         raise UsageError(f"--full-reload: no full-load (LOAD...) files for {ledger.get('table')}")
@@ -96,10 +116,14 @@ def with_pending(ledger: dict, plan: Plan) -> dict:
     return {**ledger, "pending": plan.to_dict()}
 
 
-def commit_plan(ledger: dict, plan: Plan, run_id: str, rows_in_table: Optional[int] = None) -> dict:
-    """The ledger after the batch's commits: its files applied, nothing pending."""
+def commit_plan(
+    ledger: dict, plan: Plan, run_id: str, rows_in_table: Optional[int] = None, load_time: Optional[str] = None
+) -> dict:
+    """The ledger after the batch's commits: its files applied (superseded ones too), nothing pending.
+
+    `load_time` (a full batch of a table with timestamps) is kept so later batches skip older changes."""
     applied = {} if plan.full else dict(ledger.get("applied") or {})
-    for uri in plan.files:
+    for uri in plan.files + plan.superseded:
         applied[uri] = plan.batch
     batches = list(ledger.get("batches") or [])
     batches.append({"batch": plan.batch, "full": plan.full, "files": len(plan.files), "run_id": run_id})
@@ -111,6 +135,7 @@ def commit_plan(ledger: dict, plan: Plan, run_id: str, rows_in_table: Optional[i
         "batches": batches[-1000:],
         "pending": None,
         "rows_in_table": rows_in_table,
+        "load_time": load_time if plan.full else ledger.get("load_time"),
     }
 
 

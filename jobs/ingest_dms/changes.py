@@ -188,6 +188,58 @@ def history_rows(changes, key: List[str], data_columns: List[str], load: bool):
     )
 
 
+def not_older_than(changes, load_time):
+    """The changes not older than the full load (docs/dms.md §5); all of them when the load's time is unknown."""
+    from pyspark.sql import functions as F
+
+    if load_time is None:
+        return changes
+    return changes.where(F.col(TS_COL).isNull() | (F.col(TS_COL) >= F.lit(load_time).cast("timestamp")))
+
+
+def ranked_history_rows(changes, key: List[str], data_columns: List[str]):
+    """The batch's CDC changes as history rows (valid_from, op) with `_rank`, their order within the batch."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = Window.partitionBy(*key).orderBy(*order_columns())
+    return changes.select(
+        *data_columns,
+        SEQ_COL,
+        F.col(TS_COL).alias("valid_from"),
+        F.col("_op").alias("op"),
+        F.row_number().over(window).alias("_rank"),
+    )
+
+
+def rebuild_history(existing, ranked, key: List[str]):
+    """All history rows of the batch's keys with intervals rebuilt in change order (docs/dms.md §6).
+
+    Order per key: reload epoch (full-load rows start one), change sequence, valid_from, stored before new,
+    then the batch's order. valid_to is the next row's valid_from (never before valid_from), kept when a
+    reload closed the row earlier; a D row's is its valid_from; a row is current when it has no valid_to.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    stored_rank = F.when(F.col("is_current"), 2).when(F.col("op") == "D", 1).otherwise(0)
+    rows = existing.select("*", F.lit(0).alias("_new"), stored_rank.alias("_rank")).unionByName(
+        ranked.select("*", F.lit(1).alias("_new")), allowMissingColumns=True
+    )
+    by_time = Window.partitionBy(*key).orderBy("valid_from").rangeBetween(Window.unboundedPreceding, 0)
+    rows = rows.withColumn("_epoch", F.sum((F.col("op") == "L").cast("int")).over(by_time))
+    order = [F.col("_epoch"), F.col(SEQ_COL).asc_nulls_first(), F.col("valid_from").asc_nulls_first()]
+    window = Window.partitionBy(*key).orderBy(*order, "_new", "_rank")
+    closed = F.when((F.col("_new") == 0) & ~F.col("is_current"), F.col("valid_to"))
+    to = F.least(F.lead("valid_from").over(window), closed)
+    valid_to = F.when(F.col("op") == "D", F.col("valid_from")).when(to.isNotNull(), F.greatest("valid_from", to))
+    return (
+        rows.withColumn("valid_to", valid_to.cast("timestamp"))
+        .withColumn("is_current", F.col("valid_to").isNull())
+        .drop("_new", "_rank", "_epoch")
+    )
+
+
 def merge_assignments(columns: List[str], key: List[str], partial: bool) -> Dict[str, str]:
     """SET clause of the upsert: the source value, or (partial images) the source coalesced with the stored row."""
     out = {}

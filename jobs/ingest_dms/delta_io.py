@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
+from jobs.common.errors import LakemlError
 from jobs.common.lake import spark_uri
 from jobs.common.session import session_confs
-from jobs.ingest_dms.changes import STALE, merge_assignments
+from jobs.ingest_dms.changes import STALE, merge_assignments, rebuild_history
 from jobs.ingest_dms.conf import TableSpec
 
 
@@ -88,19 +90,14 @@ def merge_changes(spark, path: str, reduced, key: List[str], columns: List[str],
     )
 
 
-def merge_history(spark, path: str, rows, key: List[str], close_all: bool) -> None:
-    """SCD2 apply: close the current rows of the batch's keys (all keys on a full load), append the new rows."""
+def close_and_append_history(spark, path: str, rows, key: List[str]) -> None:
+    """SCD2 for a full load: close every current row at the load's time, append the load's rows."""
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     target = spark.read.format("delta").load(path)
-    if close_all:
-        first = rows.agg(F.min("valid_from").alias("_close")).collect()[0]["_close"]
-        closing = (
-            target.where("is_current").select(*key).distinct().withColumn("_close", F.lit(first).cast("timestamp"))
-        )
-    else:
-        closing = rows.groupBy(*key).agg(F.min("valid_from").alias("_close"))
+    first = rows.agg(F.min("valid_from").alias("_close")).collect()[0]["_close"]
+    closing = target.where("is_current").select(*key).distinct().withColumn("_close", F.lit(first).cast("timestamp"))
     staged = closing.select(*key, "_close", F.lit(True).alias("_closing")).unionByName(
         rows.withColumn("_close", F.lit(None).cast("timestamp")).withColumn("_closing", F.lit(False)),
         allowMissingColumns=True,
@@ -116,6 +113,28 @@ def merge_history(spark, path: str, rows, key: List[str], close_all: bool) -> No
     )
 
 
+def rebuild_history_keys(spark, path: str, ranked, key: List[str]) -> None:
+    """SCD2 for CDC: the batch's keys' rows replaced by their history rebuilt with the new changes, one MERGE."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    target = spark.read.format("delta").load(path)
+    touched = ranked.select(*key).distinct()
+    rebuilt = rebuild_history(target.join(touched, key, "left_semi"), ranked, key)
+    staged = touched.withColumn("_drop", F.lit(True)).unionByName(
+        rebuilt.withColumn("_drop", F.lit(False)), allowMissingColumns=True
+    )
+    condition = "s._drop AND " + " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(staged.alias("s"), condition)
+        .whenMatchedDelete()
+        .whenNotMatchedInsert(condition="NOT s._drop", values={f"`{c}`": f"s.`{c}`" for c in target.columns})
+        .execute()
+    )
+
+
 def last_metrics(spark, path: str) -> Dict[str, int]:
     """Row counts of the table's last commit (inserted, updated, deleted, output)."""
     from delta.tables import DeltaTable
@@ -124,3 +143,39 @@ def last_metrics(spark, path: str) -> Dict[str, int]:
     metrics = row["operationMetrics"] or {}
     wanted = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted", "numOutputRows")
     return {k: int(v) for k, v in metrics.items() if k in wanted}
+
+
+CONFLICTS = (
+    "ConcurrentAppendException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+    "DeltaConcurrentModificationException",
+)
+
+
+def is_commit_conflict(error: BaseException) -> bool:
+    """True for Delta's optimistic-concurrency failures (another writer committed first), however surfaced."""
+    from delta.exceptions import DeltaConcurrentModificationException
+
+    if isinstance(error, DeltaConcurrentModificationException):
+        return True
+    text = f"{type(error).__name__}: {str(error)[:2000]}"
+    return any(name in text for name in CONFLICTS)
+
+
+@contextlib.contextmanager
+def one_run_per_table(name: str) -> Iterator[None]:
+    """Turn a lost Delta commit race into one line (exit 1); the batch stays pending for the next run."""
+    try:
+        yield
+    except Exception as error:
+        if not is_commit_conflict(error):
+            raise
+        raise LakemlError(
+            f"table {name}: another run holds the table (a concurrent Delta commit won); this run stopped with "
+            "its batch pending and the next run completes it: run again once the other run has finished"
+        ) from None

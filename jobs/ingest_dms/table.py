@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from jobs.common.errors import LakemlError, QualityGateError, UsageError
 from jobs.common.lake import join, list_files, spark_uri
@@ -30,18 +30,22 @@ from jobs.ingest_dms.changes import (
     history_rows,
     last_change_per_key,
     normalize_changes,
+    not_older_than,
+    ranked_history_rows,
     table_rows,
     union_all,
 )
 from jobs.ingest_dms.conf import TableSpec
 from jobs.ingest_dms.delta_io import (
     add_columns,
+    close_and_append_history,
     create_empty,
     delta_exists,
     last_metrics,
     merge_changes,
-    merge_history,
+    one_run_per_table,
     overwrite,
+    rebuild_history_keys,
     txn_confs,
 )
 from jobs.ingest_dms.files import classify_files, read_files
@@ -116,7 +120,8 @@ def plan_table(spark, args, target: Target, ledger: dict):
             logger.warning(
                 "table %s: ignoring %d files that are not %s: %s", spec.name, len(ignored), spec.format, ignored[:5]
             )
-        plan = plan_batch(ledger, loads, cdcs, args.full_reload, delta_exists(spark, target.table_uri))
+        exists = delta_exists(spark, target.table_uri)
+        plan = plan_batch(ledger, loads, cdcs, args.full_reload, exists, by_file_time=not spec.timestamp_column)
         counts.update(load_files=len(loads), cdc_files=len(cdcs), new=len(plan.files) if plan else 0)
     return plan, loads, cdcs
 
@@ -180,17 +185,16 @@ def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int
 
     from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, to_quarantine
 
+    quarantine_uri = args.lake.quarantine(JOB)
+
     rejects = changes.where(F.col("_reason").isNotNull())
     reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
     rejected = sum(reasons.values())
     if rejected:
         rejects = rejects.withColumn("_file", canonical_file_col(F.col("_file")))
         quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
-        publish_quarantine(
-            quarantine,
-            args.lake.quarantine(JOB),
-            f"run_date = '{args.run_date}' AND source_file IN ({sql_list(plan.files)})",
-        )
+        # keyed by file, not run date: a batch re-run on another day replaces its rejects
+        publish_quarantine(quarantine, quarantine_uri, f"source_file IN ({sql_list(plan.files)})")
         logger.warning("table %s: %d rows quarantined: %s", spec.name, rejected, reasons)
     if reasons.get("column_count"):
         bad_files = sorted(
@@ -200,27 +204,45 @@ def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int
             f"table {spec.name}: {reasons['column_count']} rows in {', '.join(bad_files[:5])} do not have the "
             f"{len(spec.columns)} fields (after Op) that CONF declares; the source table's columns changed. "
             f"Update columns of {spec.name} in the CONF (--tables) to the new file layout, then run again; "
-            f"the rows are in the quarantine ({args.lake.quarantine(JOB)}). Nothing was applied to this table.",
+            f"the rows are in the quarantine ({quarantine_uri}). Nothing was applied to this table.",
             counts={"rows_in": rows_in, "rows_rejected": rejected, "reasons": reasons},
         )
-    check_reject_gate(rows_in, rejected, RejectPolicy(), reasons)
+    policy = RejectPolicy(max_fraction=args.max_reject_fraction)
+    check_reject_gate(rows_in, rejected, policy, reasons, quarantine_uri if rejected else None)
     return rejected
 
 
-def reduce_parts(spec: TableSpec, parts: List[Part]) -> Dict[str, Tuple[object, object, List[str]]]:
-    """kind -> (valid changes, last change per key, data columns) of every part."""
+def load_time(spec: TableSpec, plan: Plan, parts: List[Part], ledger: dict):
+    """The time of the full load the table holds (docs/dms.md §5): this batch's, else the ledger's; or None."""
+    import datetime as dt
+
+    from pyspark.sql import functions as F
+
+    if not spec.timestamp_column:
+        return None
+    if plan.full:
+        load = [p for p in parts if p.kind == "load"]
+        return load[0].changes.where(F.col("_reason").isNull()).agg(F.min(TS_COL)).first()[0] if load else None
+    stored = ledger.get("load_time")
+    return dt.datetime.fromisoformat(stored) if stored else None
+
+
+def reduce_parts(spec: TableSpec, parts: List[Part], since) -> Dict[str, Tuple[object, object, List[str]]]:
+    """kind -> (valid changes, last change per key, data columns) of every part; CDC older than `since` dropped."""
     from pyspark.sql import functions as F
 
     out = {}
     for part in parts:
         valid = part.changes.where(F.col("_reason").isNull())
+        if part.kind == "cdc":
+            valid = not_older_than(valid, since)
         columns = spec.column_names + part.extra
         out[part.kind] = (valid, last_change_per_key(valid, list(spec.key), columns, spec.partial_updates), columns)
     return out
 
 
-def publish_load(spark, target: Target, plan: Plan, reduced, meta: dict, result: TableResult) -> Optional[int]:
-    """Rebuild the table from the full load (with the batch's CDC applied in the same commit); rows written."""
+def publish_load(spark, target: Target, plan: Plan, reduced, meta: dict, result: TableResult) -> None:
+    """Rebuild the table from the full load, with the batch's newer CDC applied in the same commit."""
     spec = target.spec
     _, load_reduced, data_columns = reduced["load"]
     rebuilt = table_rows(load_reduced, data_columns)
@@ -229,18 +251,14 @@ def publish_load(spark, target: Target, plan: Plan, reduced, meta: dict, result:
         result.added_columns += [c for c in cdc_columns if c not in data_columns]
         columns = data_columns + result.added_columns
         rebuilt = apply_to_rows(rebuilt, cdc_reduced, list(spec.key), [*columns, SEQ_COL, TS_COL], spec.partial_updates)
-    rows_now = None
     with stage(f"load {spec.name}") as counts:
         step_meta = {**meta, "step": "load"}
         overwrite(spark, spec, target.path, rebuilt, target.app_id, txn_version(plan.batch, STEP_LOAD), step_meta)
-        if not plan.resumed:
-            rows_now = last_metrics(spark, target.path).get("numOutputRows")
-        counts.update(batch=plan.batch, rows=rows_now)
-    return rows_now
+        counts["batch"] = plan.batch
 
 
-def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: TableResult, rows_now):
-    """MERGE the batch's last change per key into the table (new columns added first); rows after it, if known."""
+def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: TableResult) -> None:
+    """MERGE the batch's last change per key into the table (new columns added first)."""
     spec = target.spec
     _, cdc_reduced, data_columns = reduced["cdc"]
     create_empty(spark, spec, target.table_uri, table_rows(cdc_reduced, data_columns))
@@ -255,50 +273,54 @@ def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: 
         with session_confs(spark, confs):
             columns = [*data_columns, SEQ_COL, TS_COL]
             merge_changes(spark, target.path, source, list(spec.key), columns, spec.partial_updates)
-        result.merge = last_metrics(spark, target.path)
-        if rows_now is not None and not plan.resumed:
-            merged = result.merge
-            rows_now += merged.get("numTargetRowsInserted", 0) - merged.get("numTargetRowsDeleted", 0)
+        if not plan.resumed:
+            result.merge = last_metrics(spark, target.path)
         counts.update(batch=plan.batch, **result.merge)
-    return rows_now
 
 
 def publish_history(spark, target: Target, plan: Plan, valid, data_columns: List[str], kind: str, meta: dict) -> None:
-    """Write the batch's SCD2 rows to `<schema>_<table>_history`, idempotently."""
+    """Write the batch's SCD2 rows to `<schema>_<table>_history`, idempotently (docs/dms.md §6)."""
     spec = target.spec
     app_id = target.app_id + ":history"
+    key = list(spec.key)
     step, schema_step = (STEP_LOAD, STEP_LOAD_SCHEMA) if kind == "load" else (STEP_CDC, STEP_CDC_SCHEMA)
-    rows = history_rows(valid, list(spec.key), data_columns, load=kind == "load")
-    create_empty(spark, spec, target.history_uri, rows)
-    add_columns(spark, target.hpath, rows, app_id, txn_version(plan.batch, schema_step), {**meta, "step": "schema"})
+    rows = history_rows(valid, key, data_columns, load=True) if kind == "load" else None
+    ranked = ranked_history_rows(valid, key, data_columns) if kind == "cdc" else None
+    shape = rows if rows is not None else history_rows(valid, key, data_columns, load=False)
+    create_empty(spark, spec, target.history_uri, shape)
+    add_columns(spark, target.hpath, shape, app_id, txn_version(plan.batch, schema_step), {**meta, "step": "schema"})
     with stage(f"history {spec.name} {kind}") as counts:
         confs = txn_confs(app_id, txn_version(plan.batch, step), {**meta, "step": f"history-{kind}"})
         with session_confs(spark, confs):
-            merge_history(spark, target.hpath, rows, list(spec.key), close_all=kind == "load")
+            if rows is not None:
+                close_and_append_history(spark, target.hpath, rows, key)
+            else:
+                rebuild_history_keys(spark, target.hpath, ranked, key)
         counts["batch"] = plan.batch
 
 
 def publish(spark, args, target: Target, plan: Plan, parts: List[Part], ledger: dict, result: TableResult) -> None:
-    """Apply the gated batch: pending ledger, table, history, then the committed ledger with the row count."""
+    """Apply the gated batch: pending ledger, table, history, then the committed ledger with the table's count."""
     spec = target.spec
     meta = {"job": JOB, "run_id": args.run_id, "batch": plan.batch}
-    rows_now = None if plan.full else ledger.get("rows_in_table")
     if not plan.resumed:  # recorded before the first data commit, after the gate
         ledgers.write_ledger(spark, target.ledger_uri, with_pending(ledger, plan))
-    reduced = reduce_parts(spec, parts)
-    if "load" in reduced:
-        rows_now = publish_load(spark, target, plan, reduced, meta, result)
-    elif "cdc" in reduced:
-        rows_now = publish_cdc(spark, target, plan, reduced, meta, result, rows_now)
-    if spec.history:
-        for kind, (valid, _, data_columns) in reduced.items():
-            publish_history(spark, target, plan, valid, data_columns, kind, meta)
+    since = load_time(spec, plan, parts, ledger)
+    reduced = reduce_parts(spec, parts, since)
+    with one_run_per_table(spec.name):
+        if "load" in reduced:
+            publish_load(spark, target, plan, reduced, meta, result)
+        elif "cdc" in reduced:
+            publish_cdc(spark, target, plan, reduced, meta, result)
+        if spec.history:
+            for kind, (valid, _, data_columns) in reduced.items():
+                publish_history(spark, target, plan, valid, data_columns, kind, meta)
     with stage(f"commit {spec.name}") as counts:
-        if rows_now is None:  # a resumed batch may have skipped commits: count the table
-            rows_now = spark.read.format("delta").load(target.path).count()
-        ledgers.write_ledger(spark, target.ledger_uri, commit_plan(ledger, plan, args.run_id, rows_now))
-        result.rows_in_table = rows_now
-        counts["batch"] = plan.batch
+        result.rows_in_table = spark.read.format("delta").load(target.path).count()  # the committed table
+        stamp = since.isoformat() if since is not None else None
+        ledger_after = commit_plan(ledger, plan, args.run_id, result.rows_in_table, stamp)
+        ledgers.write_ledger(spark, target.ledger_uri, ledger_after)
+        counts.update(batch=plan.batch, rows=result.rows_in_table)
 
 
 def apply_table(spark, args, spec: TableSpec) -> TableResult:

@@ -230,7 +230,7 @@ def test_column_count_change_fails_with_quarantine_while_other_rejects_pass(spar
             },
         ],
     )
-    code, summary = job(spark, lake, src, conf)
+    code, summary = job(spark, lake, src, conf, "--max-reject-fraction", "0.5")  # hr.dept: 2 of 6 rows rejected
     assert code == 3
     assert "hr.employee" in summary["message"] and "Update columns" in summary["message"]
     assert not os.path.exists(os.path.join(lake.root[len("file://") :], "tables", "hr_employee"))

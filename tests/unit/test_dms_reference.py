@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 import pytest
 from hypothesis import given, settings
@@ -47,6 +48,84 @@ def reference_last_per_key(changes: list) -> dict:
     for _, op, key, value in sorted(changes, key=lambda c: c[0]):
         out[key] = (op, value)
     return out
+
+
+# A change of the batch model: dict(seq, ts, op, key, value, fname, pos, batch); seq None without a sequence
+# column, ts in seconds. The rules are docs/dms.md's: §3 order, §4 stale changes, §5 reloads, §6 history.
+
+
+def change_order(change: dict) -> tuple:
+    """The apply order within a batch: sequence, timestamp, file name, position (nulls first)."""
+    seq = change["seq"]
+    return (seq is not None, seq or 0, change["ts"], change["fname"], change["pos"])
+
+
+def reference_batches(load: dict, load_ts: int, batches: list, reloads: Optional[dict] = None) -> dict:
+    """key -> value after a full load and batches of CDC changes, batch by batch as ingest_dms applies them.
+
+    Per batch: the last change per key wins; a change older than the stored row (by sequence when both
+    have one, else by timestamp) is ignored, an equal one applied; D forgets the key (no tombstone).
+    `reloads` maps a batch index to (rows, ts): that batch starts from a new full load, and changes older
+    than the load's time are not applied then or later."""
+    reloads = reloads or {}
+    state = {k: (v, 0, load_ts) for k, v in load.items()}
+    since = load_ts
+    for number, changes in enumerate(batches):
+        if number in reloads:
+            rows, since = reloads[number]
+            state = {k: (v, 0, since) for k, v in rows.items()}
+        last = {}
+        for change in sorted((c for c in changes if c["ts"] >= since), key=change_order):
+            last[change["key"]] = change
+        for key, change in last.items():
+            if key in state:
+                _, seq, ts = state[key]
+                older = change["seq"] < seq if change["seq"] is not None and seq is not None else change["ts"] < ts
+                if older:
+                    continue
+            if change["op"] == "D":
+                state.pop(key, None)
+            else:
+                state[key] = (change["value"], change["seq"], change["ts"])
+    return {k: v for k, (v, _, _) in state.items()}
+
+
+def reference_current_history(load: dict, batches: list, reload: Optional[dict] = None) -> dict:
+    """key -> value of each key's current history row: its last received change in change order, not a D.
+
+    A reload (rows) ends every key's history that it does not hold and starts the ones it holds."""
+    if reload is not None:
+        return dict(reload)
+    received = {k: [((0, 0, -1, "", 0), "L", v)] for k, v in load.items()}
+    for number, changes in enumerate(batches):
+        for change in changes:
+            seq = change["seq"]
+            order = (seq or 0, change["ts"], number, change["fname"], change["pos"])
+            received.setdefault(change["key"], []).append((order, change["op"], change["value"]))
+    out = {}
+    for key, rows in received.items():
+        _, op, value = max(rows, key=lambda row: row[0])
+        if op != "D":
+            out[key] = value
+    return out
+
+
+def test_batches_model_stale_late_changes_reloads_and_no_tombstones():
+    def c(op, key, value, ts, seq=None, batch_name="f"):
+        return {"seq": seq, "ts": ts, "op": op, "key": key, "value": value, "fname": batch_name, "pos": 0}
+
+    load = {1: "a"}
+    late = [[c("U", 1, "new", 20)], [c("U", 1, "late", 10)]]
+    assert reference_batches(load, 0, late) == {1: "new"}  # the late change is older: ignored
+    equal = [[c("U", 1, "x", 20)], [c("U", 1, "y", 20)]]
+    assert reference_batches(load, 0, equal) == {1: "y"}  # an equal change is applied again
+    by_seq = [[c("U", 1, "x", 20, seq=5), c("U", 1, "y", 10, seq=6)]]
+    assert reference_batches(load, 0, by_seq) == {1: "y"}  # the sequence decides before the timestamp
+    resurrected = [[c("D", 1, None, 20)], [c("I", 1, "old", 10)]]
+    assert reference_batches(load, 0, resurrected) == {1: "old"}  # no tombstone
+    assert reference_current_history(load, resurrected) == {}  # the history's change order says deleted
+    reload = [[c("I", 2, "b", 10)], [c("I", 3, "c", 11)]]
+    assert reference_batches(load, 0, reload, {1: ({1: "r"}, 100)}) == {1: "r"}  # older changes not replayed
 
 
 def test_reference_model_aws_example():

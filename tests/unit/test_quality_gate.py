@@ -23,3 +23,12 @@ def test_tripped_gate_raises_exit_3_with_counts_and_reasons():
     assert "nothing was published" in str(error.value)
     assert "bad status: 30" in str(error.value)
     assert error.value.counts["rows_rejected"] == 50
+
+
+def test_gate_message_says_where_the_rejects_are():
+    with pytest.raises(QualityGateError) as stored:
+        check_reject_gate(100, 50, RejectPolicy(max_fraction=0.1), quarantine="s3://b/lake/quarantine/job")
+    assert "The rejected rows are in the quarantine (s3://b/lake/quarantine/job)" in str(stored.value)
+    with pytest.raises(QualityGateError) as not_stored:
+        check_reject_gate(100, 50, RejectPolicy(max_fraction=0.1))
+    assert "were not stored" in str(not_stored.value) and "Inspect the quarantine" not in str(not_stored.value)
