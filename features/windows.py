@@ -20,10 +20,11 @@ Readings are rows with entity columns (a device, a user and a recording, ...), a
   Body axes are channels like the others; of gravity the window keeps its mean vector's angle to
   each axis (radians) and its norm. Magnitudes may name body axes (`acc_x_body`, ...).
 - Per channel and window (`window_stats`, Spark built-ins): mean, std (population), min, max,
-  percentiles (exact, linear interpolation), mad (mean absolute deviation from the window's mean),
-  energy (mean of the squares); per listed channel pair, the Pearson correlation (0 when a channel
-  is constant).
-- Spectra (`features.windows_spectral`): per channel, the FFT of the window minus its mean;
+  mad (mean absolute deviation from the window's mean), energy (mean of the squares); per listed
+  channel pair, the Pearson correlation (0 when a channel is constant).
+- On the window's array (`features.windows_spectral`, one vectorized pandas function): percentiles
+  (exact, linear interpolation as numpy's default; Spark's exact `percentile` and a sorted
+  `collect_list` both measured far slower) and spectra: per channel, the FFT of the window minus its mean;
   band energies (mean power in [lo, hi) Hz, summing to the population variance over all bands up
   to Nyquist) and the dominant frequency (the strongest non-zero bin, 0 for a constant).
 
@@ -150,7 +151,7 @@ def gravity_names(spec: WindowSpec) -> List[str]:
 
 
 def stat_names(spec: WindowSpec) -> List[str]:
-    """The time-domain feature columns, in output order."""
+    """The time-domain feature columns (percentiles included), in output order."""
     names = []
     for c in stat_channels(spec):
         names += [f"{c}_{s}" for s in ("mean", "std", "min", "max")]
@@ -164,6 +165,21 @@ def spectral_names(spec: WindowSpec) -> List[str]:
     if not spec.spectral:
         return []
     return [n for c in stat_channels(spec) for n in [*band_names(spec, c), f"{c}_dom_freq"]]
+
+
+def array_names(spec: WindowSpec) -> List[str]:
+    """The columns computed on the window's array (windows_spectral): percentiles and spectra, per channel."""
+    names = []
+    for c in stat_channels(spec):
+        names += percentile_names(spec, c)
+        names += [*band_names(spec, c), f"{c}_dom_freq"] if spec.spectral else []
+    return names
+
+
+def aggregate_names(spec: WindowSpec) -> List[str]:
+    """The columns computed with Spark's aggregates (window_stats)."""
+    computed = set(array_names(spec))
+    return [n for n in stat_names(spec) if n not in computed]
 
 
 def feature_columns(spec: WindowSpec) -> List[str]:
@@ -265,7 +281,7 @@ def windowed_readings(readings: DataFrame, spec: WindowSpec) -> DataFrame:
 
 
 def _channel_aggregates(spec: WindowSpec, channel: str) -> List[Column]:
-    """mean, std, min, max, percentiles, mad, energy of one channel."""
+    """mean, std, min, max, mad, energy of one channel (percentiles: windows_spectral)."""
     x = F.col(channel)
     out = [
         F.avg(x).alias(f"{channel}_mean"),
@@ -273,18 +289,8 @@ def _channel_aggregates(spec: WindowSpec, channel: str) -> List[Column]:
         F.min(x).alias(f"{channel}_min"),
         F.max(x).alias(f"{channel}_max"),
     ]
-    if spec.percentiles:  # Spark's exact `percentile` aggregate measured far slower than sorting
-        out.append(F.array_sort(F.collect_list(x)).alias(f"_{channel}_sorted"))
     # `_<channel>_dev` (|x - the window's mean|) is added per row by window_stats
     return [*out, F.avg(F.col(f"_{channel}_dev")).alias(f"{channel}_mad"), F.avg(x * x).alias(f"{channel}_energy")]
-
-
-def interpolated(ordered: Column, p: float) -> Column:
-    """The p-quantile of a sorted array, interpolated linearly between neighbours (numpy's default)."""
-    position = (F.size(ordered) - 1) * float(p)
-    low, high = F.floor(position).cast("int"), F.ceil(position).cast("int")
-    fraction = position - low
-    return ordered[low] + (ordered[high] - ordered[low]) * fraction
 
 
 def window_stats(windowed: DataFrame, spec: WindowSpec) -> DataFrame:
@@ -315,9 +321,6 @@ def window_stats(windowed: DataFrame, spec: WindowSpec) -> DataFrame:
 def _unpack(out: DataFrame, spec: WindowSpec) -> DataFrame:
     """Percentile arrays to columns, gravity means to angles and norm, in output order."""
     cols = [F.col(c) for c in out.columns if not c.startswith("_")]
-    for c in stat_channels(spec) if spec.percentiles else ():
-        for p, name in zip(spec.percentiles, percentile_names(spec, c)):
-            cols.append(interpolated(F.col(f"_{c}_sorted"), p).alias(name))
     if spec.accelerometer:
         g = [F.col(f"_{axis}_g") for axis in spec.accelerometer]
         norm = F.sqrt(sum((v * v for v in g), F.lit(0.0)))
@@ -325,8 +328,8 @@ def _unpack(out: DataFrame, spec: WindowSpec) -> DataFrame:
             cosine = F.when(norm > 0, F.least(F.lit(1.0), F.greatest(F.lit(-1.0), v / norm))).otherwise(0.0)
             cols.append(F.acos(cosine).alias(f"{axis}_gravity_angle"))
         cols.append(norm.alias(f"{spec.accelerometer[0]}_gravity_norm"))
-    head = [c for c in out.columns if not c.startswith("_") and c not in stat_names(spec)]
-    return out.select(*cols).select(*head, *stat_names(spec))
+    head = [c for c in out.columns if not c.startswith("_") and c not in aggregate_names(spec)]
+    return out.select(*cols).select(*head, *aggregate_names(spec))
 
 
 def window_id(spec: WindowSpec) -> Column:
@@ -344,7 +347,7 @@ def window_features(readings: DataFrame, spec: WindowSpec) -> DataFrame:
         raise ValueError(f"readings have no column(s) {', '.join(missing)}")
     windowed = windowed_readings(readings, spec)
     out = window_stats(windowed, spec)
-    if spec.spectral:
+    if array_names(spec):
         out = out.join(window_spectra(windowed, spec), window_keys(spec), "inner")
     head = [*window_keys(spec), "window_id", "window_start", "window_end", "samples"]
     head += [spec.label] if spec.label else []

@@ -1,13 +1,15 @@
-"""Spectral window features: band energies and dominant frequency per channel (numpy.fft.rfft).
+"""Window features computed on the window's array: percentiles, band energies and dominant frequency.
 
 Spark has no FFT, so this one step is a vectorized pandas function (applyInPandas) over the
 readings of a segment: all the segment's windows go through one rfft call as a
-(windows x samples x channels) array. The FFT length is the window's nominal sample count
-(size, or size seconds * rate_hz), or the longest window's if longer; shorter windows are
-zero-padded after their mean is removed. Power per bin is one-sided and normalised so that the
-bins of a window sum to its population variance (Parseval); a band [lo, hi) Hz sums its bins,
-the last band also takes a bin exactly at its upper edge. The dominant frequency is the bin with
-the most power above 0 Hz (0.0 for a constant window).
+(windows x samples x channels) array. The percentiles are taken there too (numpy's linear
+interpolation), as Spark's exact `percentile` aggregate and a sorted `collect_list` (an object
+aggregate, which falls back to sorting past 128 groups) both measured far slower.
+The FFT length is the window's nominal sample count (size, or size seconds * rate_hz), or the
+longest window's if longer; shorter windows are zero-padded after their mean is removed. Power per
+bin is one-sided and normalised so that the bins of a window sum to its population variance
+(Parseval); a band [lo, hi) Hz sums its bins, the last band also takes a bin exactly at its upper
+edge. The dominant frequency is the bin with the most power above 0 Hz (0.0 for a constant window).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import List
 import numpy as np
 from pyspark.sql import DataFrame
 
-from features.windows import KEYS, WindowSpec, band_names, stat_channels, window_keys
+from features.windows import KEYS, WindowSpec, array_names, stat_channels, window_keys
 
 _POS = "_pos"
 
@@ -52,6 +54,25 @@ def power_spectra(values: np.ndarray, counts: np.ndarray, n_fft: int) -> np.ndar
     return spectrum * weight[None, :, None] / (n_fft * counts[:, None, None])
 
 
+def percentiles(values: np.ndarray, counts: np.ndarray, spec: WindowSpec) -> np.ndarray:
+    """(windows x channels x percentiles), linear interpolation; padding beyond a window's count ignored."""
+    q = [100.0 * p for p in spec.percentiles]
+    if counts.min() == counts.max() == values.shape[1]:
+        return np.moveaxis(np.percentile(values, q, axis=1), 0, -1)
+    present = np.arange(values.shape[1])[None, :, None] < counts[:, None, None]
+    return np.moveaxis(np.nanpercentile(np.where(present, values, np.nan), q, axis=1), 0, -1)
+
+
+def array_features(values: np.ndarray, counts: np.ndarray, spec: WindowSpec) -> np.ndarray:
+    """(windows x features) in array_names order: per channel its percentiles, bands, dominant frequency."""
+    parts = []
+    if spec.percentiles:
+        parts.append(percentiles(values, counts, spec))
+    if spec.spectral:
+        parts.append(spectral_features(values, counts, spec).reshape(values.shape[0], values.shape[2], -1))
+    return np.concatenate(parts, axis=2).reshape(values.shape[0], -1)
+
+
 def spectral_features(values: np.ndarray, counts: np.ndarray, spec: WindowSpec) -> np.ndarray:
     """(windows x features): per channel its band energies then its dominant frequency."""
     n_fft = max(fft_length(spec), values.shape[1])
@@ -82,11 +103,11 @@ def segment_spectra(spec: WindowSpec):
     import pandas as pd
 
     channels = stat_channels(spec)
-    names = [n for c in channels for n in [*band_names(spec, c), f"{c}_dom_freq"]]
+    names = array_names(spec)
 
     def compute(pdf: pd.DataFrame) -> pd.DataFrame:
         stacked, windows, counts = _stack(pdf, channels)
-        features = spectral_features(stacked, counts.astype(float), spec)
+        features = array_features(stacked, counts.astype(float), spec)
         out = pd.DataFrame(features, columns=names)
         for key in (*spec.entity, "segment"):
             out.insert(len(out.columns) - len(names), key, pdf[key].iloc[0])
@@ -97,11 +118,10 @@ def segment_spectra(spec: WindowSpec):
 
 
 def window_spectra(windowed: DataFrame, spec: WindowSpec) -> DataFrame:
-    """Spectral features per window: keys + `<channel>_band_<lo>_<hi>` and `<channel>_dom_freq`."""
+    """Array features per window: keys + `<channel>_p<q>`, `<channel>_band_<lo>_<hi>`, `<channel>_dom_freq`."""
     channels = stat_channels(spec)
     fields = [windowed.schema[k] for k in window_keys(spec)]
     schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
-    names = [n for c in channels for n in [*band_names(spec, c), f"{c}_dom_freq"]]
-    schema += "".join(f", `{n}` double" for n in names)
+    schema += "".join(f", `{n}` double" for n in array_names(spec))
     slim = windowed.select(*window_keys(spec), _POS, *channels)
     return slim.groupBy(*spec.entity, KEYS[0]).applyInPandas(segment_spectra(spec), schema)
