@@ -7,8 +7,8 @@ exact rank; the median is p50); BINARY the count of 1s; TEXT (and undecided stri
 in total and the least and most words in a row.
 
 Pass 2 (one exploded groupBy): every row becomes keys `<slot>\\x01<value>`, one per attribute
-(NUMERIC twice: its equal-width histogram bin between min and max, and its decile bin from the
-pass-1 percentiles; BINARY/CATEGORICAL its value; TEXT each distinct word of the row), plus
+(NUMERIC: the pair of its equal-width histogram bin between min and max and its decile bin from
+the pass-1 percentiles; BINARY/CATEGORICAL its value; TEXT each distinct word of the row), plus
 one key counting the row for the target; all are grouped with the row's target bin. Windows on
 the grouped result (small: values, not rows) give each attribute's distinct count, the rank of
 each value, and the shortest and longest word; values ranked beyond TOP (TOP_WORDS for words)
@@ -33,6 +33,7 @@ PERCENTILES = [p / 100 for p in range(1, 100)]
 HIST_BINS = 20
 TOP = 20
 TOP_WORDS = 500
+NUMERIC_KEYS = (HIST_BINS + 1) * 10  # every (histogram bin, decile bin) pair: never folded
 SEP = "\x01"
 TARGET_SLOT = "T"
 
@@ -157,10 +158,8 @@ def attribute_keys(a: Attr, first: Dict[str, object]) -> Tuple[List[Column], Lis
         n = F.col(f"n{i}")
         hist = histogram_bin(n, histogram_edges(first.get(f"min_{i}"), first.get(f"max_{i}")))
         dec = decile_bin(n, decile_edges(first.get(f"pct_{i}")))
-        return [
-            F.concat(F.lit(f"{i}h{SEP}"), hist.cast("string")),
-            F.concat(F.lit(f"{i}q{SEP}"), dec.cast("string")),
-        ], []
+        # one key for both bins: `<histogram bin>:<decile bin>`, split apart after the collect
+        return [F.concat(F.lit(f"{i}n{SEP}"), hist.cast("string"), F.lit(":"), dec.cast("string"))], []
     if a.kind == BINARY:
         return [F.concat(F.lit(f"{i}v{SEP}"), F.col(f"b{i}").cast("string"))], []
     if a.kind == CATEGORICAL:
@@ -200,7 +199,8 @@ def second_pass_frame(keys: DataFrame) -> DataFrame:
         F.min(F.length("value")).over(by_slot).alias("min_len"),
         F.max(F.length("value")).over(by_slot).alias("max_len"),
     )
-    limit = F.when(F.col("slot").endswith("w"), F.lit(TOP_WORDS)).otherwise(F.lit(TOP))
+    slot = F.col("slot")
+    limit = F.when(slot.endswith("w"), F.lit(TOP_WORDS)).when(slot.endswith("n"), F.lit(NUMERIC_KEYS)).otherwise(TOP)
     kept = F.when(F.col("rank") <= limit, F.col("value"))
     return ranked.groupBy("slot", kept.alias("value"), "tbin").agg(
         F.sum("count").alias("count"),
@@ -219,6 +219,25 @@ def collect_second(frame: DataFrame) -> Dict[str, dict]:
             {"distinct": int(row["distinct"]), "min_len": row["min_len"], "max_len": row["max_len"], "counts": {}},
         )
         slot["counts"].setdefault(row["value"], {})[row["tbin"]] = int(row["count"])
+    return split_numeric(out)
+
+
+def split_numeric(second: Dict[str, dict]) -> Dict[str, dict]:
+    """Each NUMERIC slot `<i>n` (values `h:q`) as a histogram slot `<i>h` and a decile slot `<i>q`."""
+    out = {k: v for k, v in second.items() if not k.endswith("n")}
+    for key, slot in second.items():
+        if not key.endswith("n"):
+            continue
+        hist: Dict[str, Dict[Optional[str], int]] = {}
+        dec: Dict[str, Dict[Optional[str], int]] = {}
+        for value, by_bin in slot["counts"].items():
+            h, q = value.split(":")
+            for table, part in ((hist, h), (dec, q)):
+                row = table.setdefault(part, {})
+                for tbin, count in by_bin.items():
+                    row[tbin] = row.get(tbin, 0) + count
+        for suffix, table in (("h", hist), ("q", dec)):
+            out[key[:-1] + suffix] = {"distinct": len(table), "min_len": None, "max_len": None, "counts": table}
     return out
 
 
