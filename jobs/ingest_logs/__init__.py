@@ -58,7 +58,9 @@ from jobs.ingest_logs.steps import (
     fact_counts,
     gate,
     input_counts,
+    nothing_new,
     plan_input,
+    publish_empty,
     publish_rejects,
     publish_table,
     record_ledger,
@@ -148,6 +150,16 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="re-read every file under --input even if the ledger has it, and rebuild the event dates they touch",
     )
+    parser.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="with --reprocess: remove the rows of ledger files that are gone (without it such a run is refused)",
+    )
+    parser.add_argument(
+        "--require-new",
+        action="store_true",
+        help="fail (exit 3) when there is no new or changed file under --input (a night without input)",
+    )
 
 
 def validate(args) -> None:
@@ -166,7 +178,10 @@ def run(spark, args) -> RunSummary:
     plan = plan_input(spark, args)
     summary.counts = input_counts(plan)
     if not plan.read:
-        if plan.empty:
+        if not plan.taken:
+            summary.message = nothing_new(args, plan)
+        if plan.empty or plan.dropped:
+            publish_empty(spark, args, plan)
             record_ledger(spark, args, plan, {})
         return summary
     formats = sniff(spark, plan.read, args.format)
@@ -174,7 +189,7 @@ def run(spark, args) -> RunSummary:
     facts = count_lines(spark, lines, plan.read, mapping)
     summary.rows_in, summary.rows_out, summary.rows_rejected = facts["lines"], facts["rows"], facts["rejected_total"]
     summary.counts.update(fact_counts(facts, formats, plan))
-    gate(facts, args.max_reject_fraction)
+    gate(args, lines, facts, plan, mapping)
     publish_table(spark, args, lines, facts, plan, mapping)
     publish_rejects(args, lines, facts, plan, mapping)
     record_ledger(spark, args, plan, facts["files"])

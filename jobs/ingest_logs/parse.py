@@ -26,14 +26,16 @@ from jobs.ingest_logs.access_regex import (
 )
 from jobs.ingest_logs.compiled import ACCESS_PARSER_SCHEMA, NOT_COMPILED_ERROR, compiled_parse
 from jobs.ingest_logs.json_lines import DEFAULT_JSON_MAPPING, json_schema, json_value, parse_json_mapping
-from jobs.ingest_logs.table import TABLE_COLUMNS
+from jobs.ingest_logs.table import TABLE_COLUMNS, in_event_range
 
 JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"}
 
 
 def parse_lines(lines, json_mapping: Optional[Dict[str, List[str]]] = None, compiled: bool = True, regex: bool = True):
     """Raw lines (`line`, `source_file`, `is_json`) -> every table column plus `reason` (null when
-    taken), `raw` and `parsed_by` (compiled, regex or json; null for empty and too long lines).
+    taken), `raw` (the line as valid UTF-8) and `raw_bytes` (its bytes) of rejects, `invalid_utf8` (the
+    line's bytes were not UTF-8: its text holds U+FFFD instead) and `parsed_by` (compiled, regex or json;
+    null for empty and too long lines).
 
     `compiled=False` sends every access line through the regex (the reference the compiled parser is
     tested against); `regex=False` leaves the regex out of the plan (a smaller, faster plan, for input
@@ -57,18 +59,33 @@ def _split_by_parser(lines, schema, compiled: bool, regex: bool):
         typed_access = F.lit(None).cast(ACCESS_PARSER_SCHEMA)
     # the compiled parse in a projection of its own, so that referring to it twice does not run it twice
     stage0 = lines.select("*", size_ok.alias("_size_ok"), F.when(~is_json & size_ok, typed_access).alias("_c"))
-    size_ok, fast = F.col("_size_ok"), F.col("_c").isNotNull()
+    size_ok, fast = F.col("_size_ok"), F.col("_fast")
     groups = F.split(F.regexp_replace(line, ACCESS_PATTERN, ACCESS_REPLACEMENT), SEP)
+    access_groups = F.when(~is_json & size_ok & ~fast, groups) if regex else F.lit(None).cast("array<string>")
+    return _valid_utf8(stage0).select(
+        "*",
+        access_groups.alias("_a"),
+        F.when(is_json & size_ok, F.from_json(line, schema, JSON_OPTIONS)).alias("_j"),
+    )
+
+
+def _valid_utf8(stage0):
+    """`_fast` (the compiled parser took the line), and the other lines as valid UTF-8 text (Java's decoder
+    puts U+FFFD for invalid bytes; the compiled parser takes printable ASCII only) with their bytes."""
+    # the compiled parser's event times outside the table's range are left to the regex path, which rejects them
+    fast = F.col("_c").isNotNull() & in_event_range(F.col("_c")["event_micros"])
+    line = F.col("line")
+    utf8 = F.encode(line, "UTF-8")
     return stage0.select(
         # a line the compiled parser took is never a reject, so its raw text is not needed further on
-        F.when(~fast, line).alias("line"),
+        F.when(~fast, F.decode(utf8, "UTF-8")).alias("line"),
+        F.when(~fast, line.cast("binary")).alias("_raw_bytes"),
+        F.coalesce(F.when(~fast, utf8 != line.cast("binary")), F.lit(False)).alias("_invalid_utf8"),
         "source_file",
         "is_json",
         "_size_ok",
         "_c",
         fast.alias("_fast"),
-        (F.when(~is_json & size_ok & ~fast, groups) if regex else F.lit(None).cast("array<string>")).alias("_a"),
-        F.when(is_json & size_ok, F.from_json(line, schema, JSON_OPTIONS)).alias("_j"),
     )
 
 
@@ -101,6 +118,8 @@ def _columns(split, mapping: Dict[str, List[str]], map_heads):
     properties = F.when(is_json, from_json_target("properties")) if "properties" in mapping else F.lit(None)
     return split.select(
         "line",
+        "_raw_bytes",
+        "_invalid_utf8",
         "source_file",
         "is_json",
         "_size_ok",
@@ -150,6 +169,7 @@ def reason_col(regex: bool):
         .when(~F.col("_parsed") & F.col("is_json"), "unparseable_json")
         .when(~F.col("_parsed"), "unparseable")
         .when(F.col("event_ts").isNull(), "bad_timestamp")
+        .when(~in_event_range(F.unix_micros("event_ts")), "event_time_out_of_range")
         .when(status_text.isNotNull() & ~F.col("status").between(100, 599), "bad_status")
         .when(status_text.isNotNull() & F.col("status").isNull(), "bad_status")
         .when(bytes_text.isNotNull() & (bytes_text != "-") & F.col("bytes").isNull(), "bad_bytes")
@@ -193,5 +213,7 @@ def _typed(df, regex: bool = True):
         *TABLE_COLUMNS[:-1],
         "reason",
         F.when(F.col("reason").isNotNull(), line).alias("raw"),
+        F.when(F.col("reason").isNotNull(), F.col("_raw_bytes")).alias("raw_bytes"),
+        F.col("_invalid_utf8").alias("invalid_utf8"),
         parsed_by.alias("parsed_by"),
     )

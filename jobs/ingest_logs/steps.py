@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
-from jobs.common.errors import LakemlError
-from jobs.common.files import Listing, list_tree
+from jobs.common.errors import LakemlError, QualityGateError, UsageError
+from jobs.common.files import Listing, list_input
 from jobs.common.lake import FileInfo, exists, list_files
-from jobs.common.ledger import identity, ledger_uri, plan_files, read_ledger, write_ledger
-from jobs.common.log import stage
-from jobs.common.quality import RejectPolicy, check_reject_gate, sql_list
+from jobs.common.ledger import identity, ledger_uri, missing_files, plan_files, read_ledger, write_ledger
+from jobs.common.log import logger, stage
+from jobs.common.quality import RejectPolicy, check_reject_gate, gate_verdict, sql_list
 from jobs.ingest_logs.parse import parse_lines
 from jobs.ingest_logs.reading import file_format, find_unreadable, first_lines, sniff_format
 from jobs.ingest_logs.stats import facts as stats_facts
@@ -18,6 +18,7 @@ from jobs.ingest_logs.stats import line_stats, not_compiled
 from jobs.ingest_logs.table import (
     JOB,
     compiled_rows,
+    delete_rows,
     no_rejects,
     rejected_rows,
     table_rows,
@@ -36,11 +37,17 @@ class InputPlan:
     empty: List[FileInfo] = field(default_factory=list)
     skipped: List[FileInfo] = field(default_factory=list)
     changed: List[str] = field(default_factory=list)
+    dropped: List[str] = field(default_factory=list)
 
     @property
     def taken(self) -> List[FileInfo]:
         """Every file this run takes (and records in the ledger)."""
         return sorted(self.read + self.empty, key=lambda f: f.uri)
+
+    @property
+    def new(self) -> List[FileInfo]:
+        """The taken files the ledger did not have."""
+        return [f for f in self.taken if f.uri not in self.ledger]
 
 
 def load_ledger(spark, lake, source: str) -> Dict[str, dict]:
@@ -51,38 +58,47 @@ def load_ledger(spark, lake, source: str) -> Dict[str, dict]:
 def plan_input(spark, args) -> InputPlan:
     """List --input, and decide from the ledger which files to take."""
     with stage("list_files") as counts:
-        listing = list_tree(spark, args.input)
+        listing = list_input(spark, args.input)
         ledger = load_ledger(spark, args.lake, args.source)
         files = plan_files(listing.files, ledger, args.reprocess)
         counts.update(listed=len(listing.files), to_read=len(files.read), skipped=len(files.skipped))
-    read = files.read
+    read, dropped = files.read, []
     if args.reprocess and read:
-        read = with_same_date_files(spark, read, ledger, listing.files)
-    plan = InputPlan(listing, ledger, skipped=files.skipped, changed=files.changed)
+        read, dropped = with_same_date_files(spark, read, ledger, listing.files)
+        refuse_vanished(dropped, args.drop_missing)
+    plan = InputPlan(listing, ledger, skipped=files.skipped, changed=files.changed, dropped=dropped)
     plan.read = [f for f in read if f.size > 0]
     plan.empty = [f for f in read if f.size == 0]
     return plan
 
 
+def refuse_vanished(vanished: List[str], drop_missing: bool) -> None:
+    """--reprocess replaces whole event dates: refuse when files holding rows of them are gone (unless asked)."""
+    if vanished and not drop_missing:
+        raise UsageError(
+            f"--reprocess: {len(vanished)} file(s) in the ledger share event dates with this run but are gone: "
+            f"{', '.join(vanished[:10])}{' ...' if len(vanished) > 10 else ''}. Restore them, or pass "
+            "--drop-missing to remove their rows from the table (nothing was changed)"
+        )
+
+
 def with_same_date_files(
     spark, read: List[FileInfo], ledger: Dict[str, dict], listed: Sequence[FileInfo]
-) -> List[FileInfo]:
-    """For --reprocess: add every existing ledger file that shares an event date with the files read."""
+) -> Tuple[List[FileInfo], List[str]]:
+    """For --reprocess: add every ledger file that shares an event date with the files read; the ones
+    that no longer exist are returned apart (vanished)."""
     reading = {f.uri for f in read}
     dates = {d for uri in reading for d in ledger.get(uri, {}).get("dates", [])}
     extra = [uri for uri, entry in ledger.items() if uri not in reading and dates & set(entry.get("dates", []))]
-    if not extra:
-        return read
     present = {f.uri: f for f in listed}
     read = list(read)
-    for uri in extra:
-        info = present.get(uri)
-        if info is None and exists(spark, uri):
-            found = list_files(spark, uri)
-            info = found[0] if found else None
-        if info is not None:
-            read.append(info)
-    return sorted(read, key=lambda f: f.uri)
+    for uri in missing_files(ledger, listed, extra):  # outside the listing: maybe elsewhere, maybe gone
+        found = list_files(spark, uri) if exists(spark, uri) else []
+        if found:
+            present[uri] = found[0]
+    read += [present[uri] for uri in extra if uri in present]
+    vanished = sorted(uri for uri in extra if uri not in present)
+    return sorted(read, key=lambda f: f.uri), vanished
 
 
 def input_counts(plan: InputPlan) -> Dict[str, object]:
@@ -92,8 +108,10 @@ def input_counts(plan: InputPlan) -> Dict[str, object]:
         "files_taken": len(plan.empty),
         "files_skipped": len(plan.skipped),
         "files_changed": len(plan.changed),
+        "files_new": len(plan.new),
         "files_ignored": len(plan.listing.ignored),
         "files_empty": len(plan.empty),
+        "files_dropped": plan.dropped,
         "lines_read": 0,
         "rows_written": 0,
         "rejected": {},
@@ -135,6 +153,7 @@ def fact_counts(facts: dict, formats: Dict[str, str], plan: InputPlan) -> Dict[s
         "files_by_format": {k: sum(v == k for v in formats.values()) for k in ("access", "json")},
         "lines_read": facts["lines"],
         "lines_by_parser": facts["by_parser"],
+        "lines_invalid_utf8": facts["invalid_utf8"],
         "rows_written": facts["rows"],
         "rejected": facts["reasons"],
         "event_time_min": facts["lo"],
@@ -143,15 +162,30 @@ def fact_counts(facts: dict, formats: Dict[str, str], plan: InputPlan) -> Dict[s
     }
 
 
-def gate(facts: dict, max_reject_fraction: float) -> None:
-    """The reject gate: exit 3 and nothing published when there are too many rejects."""
+def nothing_new(args, plan: InputPlan) -> str:
+    """The message of a run that takes no file; with --require-new that trips the gate (exit 3)."""
+    message = f"no new or changed files under {args.input} ({len(plan.skipped)} already taken); nothing to do"
+    if args.require_new:
+        raise QualityGateError(f"{message}, and --require-new was given: is the night's input missing?")
+    logger.info(message)
+    return message
+
+
+def gate(args, lines, facts: dict, plan: InputPlan, mapping: Dict[str, List[str]]) -> None:
+    """The reject gate: exit 3 and nothing published to the table when there are too many rejects; the
+    quarantine (diagnostic) still gets the taken files' rejects, and the message says where they are."""
+    policy = RejectPolicy(max_fraction=args.max_reject_fraction)
+    if gate_verdict(facts["lines"], facts["rejected_total"], policy) is None:
+        return
+    publish_rejects(args, lines, facts, plan, mapping)
     top = dict(sorted(facts["reasons"].items(), key=lambda kv: -kv[1])[:5])
-    check_reject_gate(facts["lines"], facts["rejected_total"], RejectPolicy(max_fraction=max_reject_fraction), top)
+    where = f"{args.lake.quarantine(JOB)}, run_id {args.run_id}"
+    check_reject_gate(facts["lines"], facts["rejected_total"], policy, top, quarantine=where)
 
 
 def taken_files_predicate(plan: InputPlan) -> str:
-    """The replaceWhere that selects the rows of the taken files."""
-    return f"source_file IN ({sql_list([f.uri for f in plan.taken])})"
+    """The replaceWhere that selects the rows of the taken (and the dropped) files."""
+    return f"source_file IN ({sql_list(sorted([f.uri for f in plan.taken] + plan.dropped))})"
 
 
 def publish_table(spark, args, lines, facts: dict, plan: InputPlan, mapping: Dict[str, List[str]]) -> None:
@@ -183,10 +217,20 @@ def publish_rejects(args, lines, facts: dict, plan: InputPlan, mapping: Dict[str
         counts.update(rows=facts["rejected_total"])
 
 
+def publish_empty(spark, args, plan: InputPlan) -> None:
+    """A run whose taken files hold no line: their earlier rows leave the table and the quarantine."""
+    with stage("publish_empty") as counts:
+        for uri in (args.lake.table(f"logs_{args.source}"), args.lake.quarantine(JOB)):
+            delete_rows(spark, uri, taken_files_predicate(plan))
+        counts.update(files=len(plan.taken) + len(plan.dropped))
+
+
 def record_ledger(spark, args, plan: InputPlan, per_file: Dict[str, dict]) -> None:
     """Record the files taken (with their dates and line counts) and write the ledger."""
     ledger = plan.ledger
     with stage("ledger") as counts:
+        for uri in plan.dropped:
+            ledger.pop(uri, None)
         for info in plan.taken:
             found = per_file.get(info.uri, {"dates": [], "lines": 0})
             entry = {"run_id": args.run_id, "dates": found["dates"], "lines": found["lines"]}

@@ -8,6 +8,7 @@ The table keeps Delta's data-skipping statistics only on the columns logs are fi
 
 from __future__ import annotations
 
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from jobs.common.lake import spark_uri
@@ -47,7 +48,16 @@ STATS_COLUMNS = "event_ts,status,client,path"
 # sorting the rows by date first (Spark sorts whatever dates a task meets beyond them): a night's files hold
 # a few dates, and the write without the sort is faster (bench/RESULTS.md, ingest_logs).
 DATE_WRITERS_PER_TASK = 8
+# Event times the table takes: from 1900-01-01 (Parquet's limit for timestamps without calendar rebasing)
+# to the end of year 9999 (what every engine and Python's datetime hold), UTC, as epoch microseconds
+EVENT_TIME_MIN_MICROS = -2_208_988_800_000_000
+EVENT_TIME_END_MICROS = 253_402_300_800_000_000
 TABLE_WRITE_CONFS = {"spark.sql.maxConcurrentOutputFileWriters": str(DATE_WRITERS_PER_TASK)}
+
+
+def in_event_range(micros):
+    """True for an event time (epoch microseconds) the table takes, null for null."""
+    return (micros >= EVENT_TIME_MIN_MICROS) & (micros < EVENT_TIME_END_MICROS)
 
 
 def table_rows(parsed, run_id: str):
@@ -58,7 +68,14 @@ def table_rows(parsed, run_id: str):
 def rejected_rows(parsed, run_id: str, run_date: str):
     """The rejected lines in the quarantine's shape."""
     return to_quarantine(
-        parsed.filter(F.col("reason").isNotNull()), "raw", "source_file", "reason", JOB, run_id, run_date
+        parsed.filter(F.col("reason").isNotNull()),
+        "raw",
+        "source_file",
+        "reason",
+        JOB,
+        run_id,
+        run_date,
+        raw_bytes_col="raw_bytes",
     )
 
 
@@ -68,7 +85,8 @@ def compiled_rows(lines, run_id: str):
     # the parse in a projection of its own, so that taking its fields does not run it once per field
     parsed = lines.select("source_file", compiled_parse(lines.sparkSession, F.col("line")).alias("_c"))
     typed = dict(ACCESS_PARSER_FIELDS)
-    micros = F.coalesce(F.col("_c.event_micros"), F.raise_error(F.lit(NOT_COMPILED_ERROR)).cast("bigint"))
+    taken = F.when(in_event_range(F.col("_c.event_micros")), F.col("_c.event_micros"))
+    micros = F.coalesce(taken, F.raise_error(F.lit(NOT_COMPILED_ERROR)).cast("bigint"))
     event_ts = F.timestamp_micros(micros)
     derived = {"event_ts": event_ts, "event_date": F.to_date(event_ts), "source_file": F.col("source_file")}
     derived["run_id"] = F.lit(run_id)
@@ -84,8 +102,10 @@ def compiled_rows(lines, run_id: str):
 
 def no_rejects(lines, run_id: str, run_date: str):
     """An empty frame in the quarantine's shape (its commit still clears the files' earlier rejects)."""
-    empty = lines.limit(0).select("line", "source_file", F.lit(None).cast("string").alias("reason"))
-    return to_quarantine(empty, "line", "source_file", "reason", JOB, run_id, run_date)
+    empty = lines.limit(0).select(
+        "line", "source_file", F.lit(None).cast("string").alias("reason"), F.col("line").cast("binary").alias("b")
+    )
+    return to_quarantine(empty, "line", "source_file", "reason", JOB, run_id, run_date, raw_bytes_col="b")
 
 
 def write_table(spark, table, uri: str, where: str) -> None:
@@ -102,5 +122,13 @@ def write_table(spark, table, uri: str, where: str) -> None:
 
 
 def write_quarantine(rejected, uri: str, taken_files: str) -> None:
-    """Replace the taken files' earlier rejects in the quarantine with these (one Delta commit)."""
-    publish_quarantine(rejected, uri, taken_files)
+    """Replace the taken files' earlier rejects in the quarantine with these (one Delta commit); a quarantine
+    written before it had `raw_bytes` gains the column."""
+    with session_confs(rejected.sparkSession, {"spark.databricks.delta.schema.autoMerge.enabled": "true"}):
+        publish_quarantine(rejected, uri, taken_files)
+
+
+def delete_rows(spark, uri: str, where: str) -> None:
+    """Delete the rows `where` selects from a Delta table, if there is one (one Delta commit)."""
+    if DeltaTable.isDeltaTable(spark, spark_uri(uri)):
+        DeltaTable.forPath(spark, spark_uri(uri)).delete(where)

@@ -190,11 +190,14 @@ def test_line_stats_count_as_the_full_parse_does(spark):
     frame = mixed_frame(spark)
     mapping = il.parse_json_mapping(il.DEFAULT_JSON_MAPPING)
     stats = il.line_stats(frame, mapping)
-    full = il.parse_lines(frame, mapping).groupBy("source_file", "event_date", "reason", "parsed_by")
-    expected = full.agg(F.count("*").alias("n"), F.min("event_ts").alias("lo"), F.max("event_ts").alias("hi"))
+    parsed = il.parse_lines(frame, mapping).select(
+        "*", F.unix_date("event_date").alias("event_day"), F.unix_micros("event_ts").alias("micros")
+    )
+    full = parsed.groupBy("source_file", "event_day", "reason", "parsed_by", "invalid_utf8")
+    expected = full.agg(F.count("*").alias("n"), F.min("micros").alias("lo"), F.max("micros").alias("hi"))
 
     def key(row):
-        return tuple(str(row[k]) for k in ("source_file", "event_date", "reason", "parsed_by"))
+        return tuple(str(row[k]) for k in ("source_file", "event_day", "reason", "parsed_by", "invalid_utf8"))
 
     assert {key(r): (r["n"], r["lo"], r["hi"]) for r in stats} == {
         key(r): (r["n"], r["lo"], r["hi"]) for r in expected.collect()
@@ -324,3 +327,51 @@ def test_mutated_lines_agree(spark):
     assert_same_as_regex(spark, lines)
     assert_time_decides_as_parser(spark, lines)
     assert taken_by_compiled(spark, lines) > 1000  # many mutations keep the line valid and typed
+
+
+def utc_micros(*parts) -> int:
+    """Epoch microseconds of a UTC (year, month, day, hour, minute, second)."""
+    return calendar.timegm((*parts, 0, 0, 0)) * 1_000_000
+
+
+MOZ_X11 = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Mobile/15E148 Safari/604.1"
+)
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+# the fixture's first 8 lines as the compiled parser must type them, written by hand from the lines:
+# client, user, method, url, path, query, protocol, status, bytes, referrer, user_agent, is_bot, extra, UTC time
+FIXTURE_EXPECTED = [
+    ("127.0.0.1", "frank", "GET", "/apache_pb.gif", "/apache_pb.gif", None, "HTTP/1.0", 200, 2326,
+     "http://www.example.com/start.html", "Mozilla/4.08 [en] (Win98; I ;Nav)", False, None,
+     utc_micros(2000, 10, 10, 20, 55, 36)),
+    ("127.0.0.1", "frank", "GET", "/apache_pb.gif", "/apache_pb.gif", None, "HTTP/1.0", 200, 2326, None, None, False,
+     None, utc_micros(2000, 10, 10, 20, 55, 36)),
+    ("192.0.2.10", None, "GET", "/search?q=shoes&page=2&q=boots", "/search", {"q": "shoes", "page": "2"}, "HTTP/1.1",
+     200, 5316, "https://www.example.org/", MOZ_X11, False, None, utc_micros(2026, 11, 20, 6, 25, 24)),
+    ("crawl-66-249-66-1.googlebot.com", None, "GET", "/robots.txt", "/robots.txt", None, "HTTP/1.1", 304, None, None,
+     GOOGLEBOT, True, None, utc_micros(2026, 11, 20, 6, 0, 1)),
+    ("203.0.113.7", None, "POST", "/api/v1/cart", "/api/v1/cart", None, "HTTP/2.0", 201, 87,
+     "https://shop.example.com/cart", IPHONE, False, ["198.51.100.4, 10.0.0.1"], utc_micros(2026, 11, 21, 4, 59, 59)),
+    ("2001:db8::1", "alice", "GET", "/a%20b/index.html", "/a%20b/index.html", None, "HTTP/1.1", 404, 153, None,
+     "curl/8.4.0", False, ["-", "0.003", "upstream=10.1.2.3:8080"], utc_micros(2026, 11, 20, 6, 30, 0)),
+    ("198.51.100.23", None, None, None, None, None, None, 400, 0, None, None, False, None,
+     utc_micros(2026, 11, 20, 12, 0, 1)),
+    ("198.51.100.24", None, "GET", '/quote?\\"x\\"', "/quote", {'\\"x\\"': ""}, "HTTP/1.1", 200, 12, None,
+     'Mozilla/5.0 \\"quoted\\" agent', False, None, utc_micros(2026, 11, 20, 12, 0, 2)),
+]  # fmt: skip
+
+
+def test_the_compiled_parser_types_real_lines_as_written_by_hand(spark):
+    """Fixed values, not a comparison with the regex path (one bug in both would pass that)."""
+    from pyspark.sql import functions as F
+
+    with open(FIXTURE_ACCESS, encoding="utf-8") as handle:
+        fixture = handle.read().splitlines()[:8]
+    fields = [name for name, _ in il.ACCESS_PARSER_FIELDS]
+    rows = lines_frame(spark, fixture).select("source_file", il.compiled_parse(spark, F.col("line")).alias("c"))
+    got = {int(r.source_file): r.c for r in rows.collect()}
+    for i, expected in enumerate(FIXTURE_EXPECTED):
+        assert got[i] is not None, fixture[i]
+        assert tuple(got[i][name] for name in fields) == expected, fixture[i]

@@ -9,6 +9,7 @@ import random
 import shutil
 
 import pytest
+from chispa import assert_df_equality
 
 from jobs import ingest_logs as il
 from jobs.common.errors import UsageError
@@ -89,15 +90,6 @@ def build_input(root: str, generated: int = 200) -> dict:
 
 def table(spark, lake, source="web"):
     return spark.read.format("delta").load(lake.table(f"logs_{source}"))
-
-
-def rows_without_run_id(df) -> list:
-    """Sorted table rows without run_id, as comparable tuples."""
-    cols = [c for c in df.columns if c != "run_id"]
-    return sorted(
-        repr(tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v for v in row))
-        for row in df.select(*cols).collect()
-    )
 
 
 def args_for(input_uri: str, lake, *extra: str) -> list:
@@ -213,12 +205,55 @@ def test_sniff_format():
 # --- whole runs ----------------------------------------------------------------------------
 
 
-def test_run_counts_every_line_and_reruns_are_idempotent(spark, lake, tmp_path):
-    raw = str(tmp_path / "raw")
+def comparable(df):
+    """A table's rows without run_id, maps as sorted entries: orderable, for chispa's assert_df_equality."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import MapType
+
+    maps = {f.name for f in df.schema.fields if isinstance(f.dataType, MapType)}
+    return df.select(*(F.array_sort(F.map_entries(c)).alias(c) if c in maps else F.col(c) for c in df.columns)).drop(
+        "run_id"
+    )
+
+
+def table_at(spark, lake, version: int):
+    return spark.read.format("delta").option("versionAsOf", version).load(lake.table("logs_web"))
+
+
+@pytest.fixture(scope="module")
+def runs(spark, tmp_path_factory):
+    """One lake, four runs: every kind of file; the same input again; a new file; --reprocess.
+    name -> (summary, the table's Delta version after the run); plus the lake, the input and its counts."""
+    from delta.tables import DeltaTable
+
+    from jobs.common.lake import Lake
+
+    base = tmp_path_factory.mktemp("runs")
+    raw = str(base / "raw")
     expected = build_input(raw)
-    code, summary = run_in_process(spark, "ingest_logs", args_for(raw, lake))
-    assert code == 0, summary["message"]
-    counts = summary["counts"]
+    lake = Lake.at(str(base / "lake"))
+    out = {"lake": lake, "raw": raw, "expected": expected}
+
+    def step(name, *extra):
+        code, summary = run_in_process(spark, "ingest_logs", args_for(raw, lake, *extra))
+        assert code == 0, summary["message"]
+        out[name] = (summary, DeltaTable.forPath(spark, lake.table("logs_web")).history(1).first().version)
+        if name == "first":
+            out["quarantine_first"] = spark.read.format("delta").load(lake.quarantine("ingest_logs")).collect()
+
+    step("first")
+    step("again")
+    with open(os.path.join(raw, "dt=2026-11-20", "access 2.log"), "w") as handle:
+        handle.write("\n".join(generated_lines(30, seed=99)) + "\n")
+    step("new_file")
+    step("reprocess", "--reprocess")
+    out["quarantine_last"] = spark.read.format("delta").load(lake.quarantine("ingest_logs")).count()
+    return out
+
+
+def test_every_line_is_a_row_or_a_reject_with_its_reason(runs):
+    summary, _ = runs["first"]
+    expected, counts = runs["expected"], summary["counts"]
     assert summary["rows_in"] == expected["lines"] == counts["lines_read"]
     assert summary["rows_out"] == expected["rows"] == counts["rows_written"]
     assert summary["rows_rejected"] == expected["rejected"]
@@ -227,57 +262,76 @@ def test_run_counts_every_line_and_reruns_are_idempotent(spark, lake, tmp_path):
     assert (counts["files_taken"], counts["files_skipped"]) == (4, 0)
     assert counts["files_by_format"] == {"access": 2, "json": 1}  # the zero-byte empty.log is not sniffed
     assert (counts["files_empty"], counts["files_ignored"]) == (1, 0)
-    by_parser = counts["lines_by_parser"]
-    assert by_parser["json"] == 6 and by_parser["compiled"] >= expected["lines"] - 30  # the generated lines
+    assert counts["lines_invalid_utf8"] == 2  # the binary junk and one user agent
+
+
+def test_the_compiled_parser_takes_the_ordinary_lines(runs):
+    by_parser = runs["first"][0]["counts"]["lines_by_parser"]
+    assert by_parser["json"] == 6 and by_parser["compiled"] >= runs["expected"]["lines"] - 30  # the generated lines
     assert by_parser["regex"] >= 7 + 6  # the fixture's odd lines and apachelogs' vhost lines
+
+
+def test_event_dates_and_times_are_summarized(spark, runs):
+    summary, version = runs["first"]
+    counts = summary["counts"]
     assert counts["event_time_min"] == "2000-10-10T20:55:36Z"
     assert "2026-11-20" in counts["event_dates"] and "2019-05-06" in counts["event_dates"]
+    first = table_at(spark, runs["lake"], version)
+    assert first.count() == runs["expected"]["rows"]
+    dates = {r.event_date.isoformat() for r in first.select("event_date").distinct().collect()}
+    assert dates == set(counts["event_dates"])
 
-    first = table(spark, lake)
-    assert first.count() == expected["rows"]
-    assert {r.event_date.isoformat() for r in first.select("event_date").distinct().collect()} == set(
-        counts["event_dates"]
-    )
+
+def test_source_file_is_the_files_literal_uri(spark, runs):
+    first = table_at(spark, runs["lake"], runs["first"][1])
     sources = {r.source_file for r in first.select("source_file").distinct().collect()}
-    assert any(s.endswith("/dt=2026-11-20/access 1.log") for s in sources), sources
+    assert "file://" + os.path.join(runs["raw"], "dt=2026-11-20", "access 1.log") in sources, sources
     assert all(s.startswith("file:///") for s in sources)
-    odd = first.filter("client = '192.0.2.2'").first()
-    assert odd is not None and "\ufffd" in odd.user_agent  # invalid UTF-8 replaced, not a crash
 
-    quarantine = spark.read.format("delta").load(lake.quarantine("ingest_logs"))
-    assert quarantine.count() == expected["rejected"]
-    longest = quarantine.filter("reason = 'too_long'").first()
-    assert len(longest.raw.encode()) == MAX_RAW_BYTES
-    assert {r.job for r in quarantine.select("job").distinct().collect()} == {"ingest_logs"}
-    snapshot = rows_without_run_id(first)
 
-    # same input again: nothing taken, nothing changed
-    from delta.tables import DeltaTable
+def test_invalid_utf8_in_a_taken_line_becomes_u_fffd(spark, runs):
+    odd = table_at(spark, runs["lake"], runs["first"][1]).filter("client = '192.0.2.2'").first()
+    assert odd is not None and odd.user_agent == "Mozilla/5.0 \ufffd\ufffd"
 
-    version = DeltaTable.forPath(spark, lake.table("logs_web")).history(1).first().version
-    code, again = run_in_process(spark, "ingest_logs", args_for(raw, lake))
-    assert code == 0 and again["counts"]["files_taken"] == 0 and again["counts"]["files_skipped"] == 4
+
+def test_the_quarantine_keeps_every_reject_cut_to_100_kb(runs):
+    quarantine = runs["quarantine_first"]
+    assert len(quarantine) == runs["expected"]["rejected"]
+    longest = next(r for r in quarantine if r.reason == "too_long")
+    assert len(longest.raw.encode()) == MAX_RAW_BYTES and len(longest.raw_bytes) == MAX_RAW_BYTES
+    assert {r.job for r in quarantine} == {"ingest_logs"}
+
+
+def test_the_same_input_again_takes_nothing_and_changes_nothing(runs):
+    again, version = runs["again"]
+    assert again["counts"]["files_taken"] == 0 and again["counts"]["files_skipped"] == 4
     assert again["rows_in"] == again["rows_out"] + again["rows_rejected"] == 0
-    assert DeltaTable.forPath(spark, lake.table("logs_web")).history(1).first().version == version
+    assert version == runs["first"][1]
 
-    # a new file for an already-published date adds its rows; earlier rows stay
-    with open(os.path.join(raw, "dt=2026-11-20", "access 2.log"), "w") as handle:
-        handle.write("\n".join(generated_lines(30, seed=99)) + "\n")
-    code, third = run_in_process(spark, "ingest_logs", args_for(raw, lake))
-    assert code == 0 and third["counts"]["files_taken"] == 1 and third["counts"]["files_skipped"] == 4
+
+def test_a_new_file_adds_its_rows_and_earlier_rows_stay(spark, runs):
+    third, version = runs["new_file"]
+    assert third["counts"]["files_taken"] == 1 and third["counts"]["files_skipped"] == 4
     assert third["rows_in"] == third["rows_out"] == 30
     assert third["counts"]["lines_by_parser"] == {"compiled": 30}  # the table's pass ran without the regex
-    assert table(spark, lake).count() == expected["rows"] + 30
-    assert table(spark, lake).filter("source_file NOT LIKE '%access 2.log'").count() == expected["rows"]
+    after = table_at(spark, runs["lake"], version)
+    assert after.count() == runs["expected"]["rows"] + 30
+    earlier = after.filter("source_file NOT LIKE '%access 2.log'")
+    assert_df_equality(
+        comparable(earlier), comparable(table_at(spark, runs["lake"], runs["first"][1])), ignore_row_order=True
+    )
 
-    # --reprocess rebuilds the dates from all files: the same table, row for row
-    before = rows_without_run_id(table(spark, lake))
-    code, redo = run_in_process(spark, "ingest_logs", args_for(raw, lake, "--reprocess"))
-    assert code == 0 and redo["counts"]["files_taken"] == 5
+
+def test_reprocess_rebuilds_the_same_table_row_for_row(spark, runs):
+    redo, version = runs["reprocess"]
+    assert redo["counts"]["files_taken"] == 5
     assert redo["rows_in"] == redo["rows_out"] + redo["rows_rejected"]
-    assert rows_without_run_id(table(spark, lake)) == before
-    assert spark.read.format("delta").load(lake.quarantine("ingest_logs")).count() == expected["rejected"]
-    assert len(snapshot) == expected["rows"]
+    assert_df_equality(
+        comparable(table_at(spark, runs["lake"], version)),
+        comparable(table_at(spark, runs["lake"], runs["new_file"][1])),
+        ignore_row_order=True,
+    )
+    assert runs["quarantine_last"] == runs["expected"]["rejected"]
 
 
 def test_reject_gate_publishes_nothing(spark, lake, tmp_path):
@@ -291,8 +345,13 @@ def test_reject_gate_publishes_nothing(spark, lake, tmp_path):
     assert "unparseable: 3" in summary["message"] and "0.1" in summary["message"]
     assert not os.path.exists(lake.table("logs_web")[len("file://") :])
     assert not os.path.exists(lake.state("ingest_logs", "web")[len("file://") :])
+    # the quarantine is diagnostic: it holds the rejects that tripped the gate, and the message says where
+    assert lake.quarantine("ingest_logs") in summary["message"]
+    quarantine = spark.read.format("delta").load(lake.quarantine("ingest_logs"))
+    assert quarantine.count() == 8 and {r.run_id for r in quarantine.select("run_id").collect()} == {summary["run_id"]}
     code, summary = run_in_process(spark, "ingest_logs", args_for(str(raw), lake, "--max-reject-fraction", "0.6"))
     assert code == 0 and summary["rows_out"] == 8 and summary["rows_rejected"] == 8
+    assert spark.read.format("delta").load(lake.quarantine("ingest_logs")).count() == 8  # replaced by file
 
 
 def test_a_file_with_more_dates_than_open_writers_lands_whole(spark, lake, tmp_path):
