@@ -21,9 +21,11 @@ import shutil
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# bench/ itself off the path: bench/profile.py would shadow the standard library's profile module
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_HERE), *(p for p in sys.path if os.path.abspath(p or ".") != _HERE)]
 
-from bench._harness import OUT_DIR, Result, ensure_dirs, peak_rss_mb, report
+from bench._harness import OUT_DIR, Result, ensure_dirs, peak_rss_mb, report  # noqa: E402
 
 WORDS = 2000
 RECIPE = {"outputs": ["ngram(lowercase(review), 2)", "quantile_bin(x, 20)", "quantile_bin(z, 20)"]}

@@ -133,6 +133,8 @@ def read_csv_input(spark, data_uri: str, schema_uri: Optional[str], meta: Dict[s
     tag_col = tag_column(schema.get("rowId"), load_schema(meta["schema"]), list(declared))
     ignored = [n for n in declared if n not in needed and n != tag_col]
     ds = read_datasource(spark, data_uri, raw_strings_schema(schema), require_target=False, gate=False)
+    if ds.rows_in == 0:
+        raise UsageError(f"--data {data_uri}: no observations in {', '.join(ds.files)}; nothing to score")
     good, bad = split_typed(typed_rows(ds.rows, needed, tag_col), ds.rejects)
     return ScoreInput(
         rows=good,
