@@ -29,6 +29,8 @@ OUTPUTS = (*TABLES, "features/purchase_propensity", "scores/purchase_propensity"
 
 def table_rows(spark, uri: str):
     """Every row of a Delta table (run ids dropped: a re-run may restamp them), sorted, as tuples."""
+    if not os.path.isdir(os.path.join(uri, "_delta_log")):
+        return None
     df = spark.read.format("delta").load(uri)
     columns = sorted(c for c in df.columns if c not in ("run_id",) and df.schema[c].dataType.typeName() != "udt")
     return sorted(tuple(str(v) for v in row) for row in df.select(*columns).collect())
