@@ -144,6 +144,8 @@ def normal(value):
     """A JSON-able form of a collected value (vectors as dicts)."""
     if hasattr(value, "toArray"):
         return [float(x) for x in value.toArray()]
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     if hasattr(value, "asDict"):
