@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from deploy import artifact as artifact_mod
 from deploy import files, logs, steps, venv_archive, watch
 from deploy.logs import say
+from jobs.common.errors import UsageError
 
 
 class LaunchError(Exception):
@@ -356,7 +357,7 @@ def main(argv: Optional[List[str]] = None, environ: Optional[Dict[str, str]] = N
                 raise LaunchError(f"publish takes no job flags, got {' '.join(job_args)}")
             return publish(options, environ, session)
         return launch(options, job_args, environ, session)
-    except (LaunchError, steps.TemplateError, files.ShipError, venv_archive.ArchiveError) as error:
+    except (LaunchError, steps.TemplateError, files.ShipError, venv_archive.ArchiveError, UsageError) as error:
         print(f"lakeml emr: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
