@@ -370,3 +370,33 @@ def test_step_builder_imports_neither_boto3_nor_pyspark_so_a_dag_file_parses_wit
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
     params = steps.artifact_params("b", "0.1.0-abc")
     assert params["ARTIFACT_URI"] == "s3://b/artifacts/0.1.0-abc" and params["PYTHON"] == "/usr/bin/python3.11"
+
+
+def test_the_distribution_ships_deploy_and_emr_config_and_installs_only_what_the_nodes_import(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    info = tmp_path / "lakeml.egg-info"
+    sources = set((info / "SOURCES.txt").read_text().split())
+    assert {
+        "deploy/launcher.py",
+        "deploy/steps.py",
+        "emr_config/cluster.json",
+        "emr_config/iam/launcher.json",
+    } <= sources
+    assert {"jobs/common/cli.py", "features/recipe.py", "lakeml_main.py"} <= sources
+    base = (info / "requires.txt").read_text().split("\n\n")[0].split()
+    assert [artifact.requirement_name(r) for r in base] == [
+        "pyyaml",
+        "pydantic",
+        "numpy",
+        "matplotlib",
+        "pandas",
+        "pyarrow",
+    ]
+    assert "boto3" in (info / "requires.txt").read_text().split("[deploy]")[1]  # only the launcher's extra
