@@ -9,8 +9,8 @@ literal name with no percent-encoding, in tables (`source_file`), ledgers and su
   exactly the one file listed.
 - `input_file_name()` gives a file's URI percent-encoded (`a%20b.log`); `source_file_col` turns it back
   into the listed spelling.
-- Zero-byte files are inputs with no lines (a zero-byte `.gz` included): `Listing.empty` holds them,
-  and they are never handed to Spark (whose gzip reader fails on them).
+- Zero-byte files are inputs with no lines (a zero-byte `.gz` included): a job takes them without
+  handing them to Spark (whose gzip reader fails on them); FileInfo.size tells them apart.
 Hadoop cannot name a file whose name holds `:` (a relative path would read as a URI scheme); such a
 file fails the listing with a message naming it.
 """
@@ -34,16 +34,6 @@ class Listing:
     files: List[FileInfo] = field(default_factory=list)
     ignored: List[str] = field(default_factory=list)
     exists: bool = True
-
-    @property
-    def empty(self) -> List[FileInfo]:
-        """The zero-byte files (inputs without lines)."""
-        return [f for f in self.files if f.size == 0]
-
-    @property
-    def with_bytes(self) -> List[FileInfo]:
-        """The files with content, the ones a reader opens."""
-        return [f for f in self.files if f.size > 0]
 
 
 def is_hidden(relative: str) -> bool:
