@@ -6,4 +6,7 @@ source "$ROOT/bootstrap/local.sh"
 lakeml_setup || exit 1
 export LAKEML_TARGET=local SPARK_LOCAL_IP=127.0.0.1
 name="$1"; shift
-exec "$LAKEML_VENV/bin/python" "$ROOT/bench/$name.py" "$@"
+# as a module from the root: run as a script, bench/ would come first on sys.path and bench/profile.py
+# would shadow the standard library's profile module (pyspark imports cProfile, which imports it)
+cd "$ROOT" || exit 1
+exec "$LAKEML_VENV/bin/python" -m "bench.$name" "$@"
