@@ -260,15 +260,27 @@ def gravity_width(rate_hz: float, cutoff_hz: float) -> int:
 
 
 def split_gravity(df: DataFrame, spec: WindowSpec) -> DataFrame:
-    """Adds `<axis>_gravity` (a moving average within the window) and `<axis>_body` (the rest)."""
+    """Adds `<axis>_gravity` (a centred moving average within the window) and `<axis>_body` (the rest)."""
     if not spec.accelerometer:
         return df
     half = gravity_width(spec.rate_hz, spec.gravity_cutoff_hz) // 2
-    around = Window.partitionBy(*window_keys(spec)).orderBy(_POS).rowsBetween(-half, half)
+    ordered = Window.partitionBy(*window_keys(spec)).orderBy(_POS)
+    running = ordered.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    whole = Window.partitionBy(*window_keys(spec))
+    # sums over [i - half, i + half] from running sums and lead/lag: O(n), where a sliding frame
+    # of 2 * half + 1 rows re-aggregates every row's frame (measured the slowest step)
+    df = df.withColumn("_i", F.row_number().over(ordered) - 1).withColumn("_n", F.count(F.lit(1)).over(whole))
     for axis in spec.accelerometer:
-        df = df.withColumn(f"{axis}_gravity", F.avg(axis).over(around))
+        df = df.withColumn(f"_{axis}_sum", F.sum(axis).over(running))
+        df = df.withColumn(f"_{axis}_all", F.sum(axis).over(whole))
+    count = F.least(F.col("_i") + half, F.col("_n") - 1) - F.greatest(F.col("_i") - half, F.lit(0)) + 1
+    for axis in spec.accelerometer:
+        upper = F.coalesce(F.lead(f"_{axis}_sum", half).over(ordered), F.col(f"_{axis}_all"))
+        lower = F.coalesce(F.lag(f"_{axis}_sum", half + 1).over(ordered), F.lit(0.0))
+        df = df.withColumn(f"{axis}_gravity", (upper - lower) / count)
         df = df.withColumn(f"{axis}_body", F.col(axis) - F.col(f"{axis}_gravity"))
-    return df
+    helpers = ["_i", "_n", *(f"_{a}_{k}" for a in spec.accelerometer for k in ("sum", "all"))]
+    return df.drop(*helpers)
 
 
 def windowed_readings(readings: DataFrame, spec: WindowSpec) -> DataFrame:
@@ -306,8 +318,9 @@ def window_stats(windowed: DataFrame, spec: WindowSpec) -> DataFrame:
         F.max(spec.order).alias("window_end"),
         F.count(F.lit(1)).alias("samples"),
     ]
-    if spec.label is not None:
-        aggs.append(F.first(spec.label).alias(spec.label))
+    # the label is constant in a window: a grouping key, so every aggregate buffer stays fixed-width
+    # and Spark can hash-aggregate (a `first` of a string falls back to sort-based aggregation)
+    keys = [*keys, spec.label] if spec.label is not None else keys
     for c in channels:
         aggs += _channel_aggregates(spec, c)
     for a, b in correlation_pairs(spec):
