@@ -121,7 +121,7 @@ def main() -> None:
 
     from jobs.common.session import build_session
 
-    spark = build_session("bench-profile", extra={"spark.driver.memory": "4g", "spark.ui.enabled": "false"})
+    spark = build_session("bench-profile", extra={"spark.driver.memory": "2g", "spark.ui.enabled": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     lake = os.path.join(OUT_DIR, "profile_lake")
     shutil.rmtree(lake, ignore_errors=True)
