@@ -20,7 +20,7 @@ JOBS = {
     "build_features": ("jobs.build_features", "join lake tables, add addresses and clickstream, apply a recipe"),
     "score": ("jobs.score", "batch predictions or recommendations from the champion model into scores/<name>/"),
     "models": ("jobs.models", "list model versions with metrics and the champion; --promote vN by hand"),
-    "nightly": ("jobs.nightly", "the whole pipeline for a run date (ingest, features, profile, train, score), run report"),
+    "nightly": ("jobs.nightly", "the whole pipeline for a date: ingest, features, profile, train, score; run report"),
     "profile": ("jobs.profile", "Amazon ML data insights of a datasource, table or feature set, with plots and drift"),
     "train": ("jobs.train", "train an MLlib model from a datasource/table/feature set; evaluate, register, gate"),
     "evaluate": ("jobs.evaluate", "score a labelled dataset with a registered model and write its evaluation report"),
