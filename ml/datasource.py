@@ -142,19 +142,16 @@ def with_positions(lines, positions: Dict[str, Tuple[int, int, str]]):
     """Add `_line` (1-based line in its file), `_row` (0-based line overall) and `_source_file`."""
     from pyspark.sql import functions as F
 
+    # a broadcast join, not a map literal: a map lookup scans its keys, one per split, for every line
     key = F.concat(F.col("_fp"), F.lit("#"), F.col("_bs").cast("string"))
-    entries = []
-    for split, (line_off, row_off, uri) in positions.items():
-        entries += [
-            F.lit(split),
-            F.struct(F.lit(line_off).alias("l"), F.lit(row_off).alias("r"), F.lit(uri).alias("u")),
-        ]
-    pos = F.create_map(*entries)[key]
-    return lines.select(
+    rows = [(split, line_off, row_off, uri) for split, (line_off, row_off, uri) in positions.items()]
+    table = lines.sparkSession.createDataFrame(rows, "_split string, l long, r long, u string")
+    joined = lines.withColumn("_split", key).join(F.broadcast(table), "_split", "left")
+    return joined.select(
         "raw",
-        (pos["l"] + F.col("_mono")).alias("_line"),
-        (pos["r"] + F.col("_mono")).alias("_row"),
-        pos["u"].alias("_source_file"),
+        (F.col("l") + F.col("_mono")).alias("_line"),
+        (F.col("r") + F.col("_mono")).alias("_row"),
+        F.col("u").alias("_source_file"),
     )
 
 
