@@ -10,6 +10,9 @@ on any node that has the `features` package (EMR included).
   way, NUMERIC cast, CATEGORICAL indexed by the fitted label list). At scoring time the
   target column is absent and the stage passes rows through unchanged.
 - `DropColumns`: removes the compiler's `__` intermediates.
+
+Each follows pyspark.ml's own pattern: a `_XParams` mixin holds the typed Params, their defaults and
+getters (shared by an estimator and its model), the class adds `setParams` and one setter per Param.
 """
 
 from __future__ import annotations
@@ -88,28 +91,59 @@ def prefixed(tokens: Column, prefix: str) -> Column:
     return F.transform(tokens, lambda t: F.concat(F.lit(prefix), t))
 
 
-class RecipeColumns(Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """Evaluates a compiled recipe plan: all output tokens into tokensCol, numeric outputs into their columns."""
+class _RecipeColumnsParams(Params):
+    """Params of RecipeColumns: the compiled plan and the token column it writes."""
 
     plan = Param(Params._dummy(), "plan", "compiled recipe plan (JSON)", TypeConverters.toString)
     tokensCol = Param(Params._dummy(), "tokensCol", "output column of all tokens", TypeConverters.toString)
 
-    @keyword_only
-    def __init__(self, *, plan=None, tokensCol=None):
-        super().__init__()
+    def __init__(self, *args: Any):
+        super().__init__(*args)
         self._setDefault(plan='{"tokens": [], "numeric": []}', tokensCol="__tokens")
+
+    def getPlan(self) -> str:
+        """The compiled recipe plan (JSON)."""
+        return self.getOrDefault(self.plan)
+
+    def getTokensCol(self) -> str:
+        """The output column of all tokens."""
+        return self.getOrDefault(self.tokensCol)
+
+
+class RecipeColumns(Transformer, _RecipeColumnsParams, DefaultParamsReadable, DefaultParamsWritable):
+    """Evaluates a compiled recipe plan: all output tokens into tokensCol, numeric outputs into their columns.
+
+    >>> RecipeColumns(plan=json.dumps(plan), tokensCol="__tokens").transform(df)  # doctest: +SKIP
+    """
+
+    @keyword_only
+    def __init__(self, *, plan: str | None = None, tokensCol: str | None = None):
+        super().__init__()
         self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, plan: str | None = None, tokensCol: str | None = None) -> RecipeColumns:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
+
+    def setPlan(self, value: str) -> RecipeColumns:
+        """Set the compiled recipe plan (JSON)."""
+        return self._set(plan=value)
+
+    def setTokensCol(self, value: str) -> RecipeColumns:
+        """Set the output column of all tokens."""
+        return self._set(tokensCol=value)
 
     def columns(self) -> Dict[str, Column]:
         """The columns this stage adds, by name."""
-        plan = json.loads(self.getOrDefault(self.plan))
+        plan = json.loads(self.getPlan())
         parts: List[Column] = []
         for out in plan["tokens"]:
             col, form = evaluate(out["expr"])
             tokens = as_tokens(col, form)
             parts.append(prefixed(tokens, out["prefix"]) if out.get("prefix") else tokens)
         tokens_col = F.concat(*parts) if parts else F.array().cast("array<string>")
-        cols = {self.getOrDefault(self.tokensCol): tokens_col}
+        cols = {self.getTokensCol(): tokens_col}
         for out in plan["numeric"]:
             col, form = evaluate(out["expr"])
             cols[out["col"]] = F.coalesce(col.cast("double"), F.lit(0.0))
@@ -119,50 +153,118 @@ class RecipeColumns(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         return dataset.withColumns(self.columns())
 
 
-class LabelIndexer(Estimator, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
-    """The target as a double label; CATEGORICAL targets are indexed by frequency (ties by value)."""
+class _LabelParams(HasInputCol, HasOutputCol):
+    """Params shared by LabelIndexer and LabelModel: the target column, the label column, the target type."""
 
     targetType = Param(Params._dummy(), "targetType", "NUMERIC, BINARY or CATEGORICAL", TypeConverters.toString)
 
-    @keyword_only
-    def __init__(self, *, inputCol=None, outputCol=None, targetType=None):
-        super().__init__()
+    def __init__(self, *args: Any):
+        super().__init__(*args)
         self._setDefault(outputCol="label", targetType="NUMERIC")
+
+    def getTargetType(self) -> str:
+        """NUMERIC, BINARY or CATEGORICAL."""
+        return self.getOrDefault(self.targetType)
+
+
+class LabelIndexer(Estimator, _LabelParams, DefaultParamsReadable, DefaultParamsWritable):
+    """The target as a double label; CATEGORICAL targets are indexed by frequency (ties by value).
+
+    >>> LabelIndexer(inputCol="y", targetType="CATEGORICAL").fit(df).getLabels()  # doctest: +SKIP
+    """
+
+    @keyword_only
+    def __init__(self, *, inputCol: str | None = None, outputCol: str | None = None, targetType: str | None = None):
+        super().__init__()
         self._set(**self._input_kwargs)
 
+    @keyword_only
+    def setParams(
+        self, *, inputCol: str | None = None, outputCol: str | None = None, targetType: str | None = None
+    ) -> LabelIndexer:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
+
+    def setInputCol(self, value: str) -> LabelIndexer:
+        """Set the target column."""
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> LabelIndexer:
+        """Set the label column."""
+        return self._set(outputCol=value)
+
+    def setTargetType(self, value: str) -> LabelIndexer:
+        """Set the target type: NUMERIC, BINARY or CATEGORICAL."""
+        return self._set(targetType=value)
+
     def _fit(self, dataset: DataFrame) -> LabelModel:
-        kind = self.getOrDefault(self.targetType)
+        kind = self.getTargetType()
         labels: List[str] = []
         if kind == "CATEGORICAL":
             value = F.col(self.getInputCol()).cast("string")
             counts = dataset.where(value.isNotNull() & (value != "")).groupBy(value.alias("v")).count()
             labels = [r["v"] for r in counts.orderBy(F.desc("count"), F.asc("v")).collect()]
-        return LabelModel(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), targetType=kind, labels=labels)
+        model = LabelModel(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), targetType=kind, labels=labels)
+        return self._copyValues(model)
 
 
-class LabelModel(Model, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+class LabelModel(Model, _LabelParams, DefaultParamsReadable, DefaultParamsWritable):
     """Adds the double label when the target column is present; a missing or invalid target gives null."""
 
-    targetType = Param(Params._dummy(), "targetType", "NUMERIC, BINARY or CATEGORICAL", TypeConverters.toString)
     labels = Param(
         Params._dummy(), "labels", "CATEGORICAL target values; label i is labels[i]", TypeConverters.toListString
     )
 
     @keyword_only
-    def __init__(self, *, inputCol=None, outputCol=None, targetType=None, labels=None):
+    def __init__(
+        self,
+        *,
+        inputCol: str | None = None,
+        outputCol: str | None = None,
+        targetType: str | None = None,
+        labels: List[str] | None = None,
+    ):
         super().__init__()
-        self._setDefault(outputCol="label", targetType="NUMERIC", labels=[])
+        self._setDefault(labels=[])
         self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(
+        self,
+        *,
+        inputCol: str | None = None,
+        outputCol: str | None = None,
+        targetType: str | None = None,
+        labels: List[str] | None = None,
+    ) -> LabelModel:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
+
+    def getLabels(self) -> List[str]:
+        """The CATEGORICAL target values in index order (label i is labels[i])."""
+        return self.getOrDefault(self.labels)
+
+    def setLabels(self, value: List[str]) -> LabelModel:
+        """Set the CATEGORICAL target values in index order."""
+        return self._set(labels=value)
+
+    def setInputCol(self, value: str) -> LabelModel:
+        """Set the target column."""
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> LabelModel:
+        """Set the label column."""
+        return self._set(outputCol=value)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         if self.getInputCol() not in dataset.columns:
             return dataset
         col = F.col(self.getInputCol())
-        kind = self.getOrDefault(self.targetType)
+        kind = self.getTargetType()
         if kind == "BINARY":
             label = categorical.parse_binary(col).cast("double")
         elif kind == "CATEGORICAL":
-            labels = self.getOrDefault(self.labels)
+            labels = self.getLabels()
             pairs = [part for i, v in enumerate(labels) for part in (F.lit(v), F.lit(float(i)))]
             label = F.create_map(*pairs)[col.cast("string")] if labels else F.lit(None).cast("double")
         else:
@@ -170,16 +272,36 @@ class LabelModel(Model, HasInputCol, HasOutputCol, DefaultParamsReadable, Defaul
         return dataset.withColumn(self.getOutputCol(), label)
 
 
-class DropColumns(Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """Drops the named columns (the compiler's `__` intermediates)."""
+class _DropColumnsParams(Params):
+    """Params of DropColumns: the columns to drop."""
 
     cols = Param(Params._dummy(), "cols", "columns to drop", TypeConverters.toListString)
 
-    @keyword_only
-    def __init__(self, *, cols=None):
-        super().__init__()
+    def __init__(self, *args: Any):
+        super().__init__(*args)
         self._setDefault(cols=[])
+
+    def getCols(self) -> List[str]:
+        """The columns to drop."""
+        return self.getOrDefault(self.cols)
+
+
+class DropColumns(Transformer, _DropColumnsParams, DefaultParamsReadable, DefaultParamsWritable):
+    """Drops the named columns (the compiler's `__` intermediates)."""
+
+    @keyword_only
+    def __init__(self, *, cols: List[str] | None = None):
+        super().__init__()
         self._set(**self._input_kwargs)
 
+    @keyword_only
+    def setParams(self, *, cols: List[str] | None = None) -> DropColumns:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
+
+    def setCols(self, value: List[str]) -> DropColumns:
+        """Set the columns to drop."""
+        return self._set(cols=value)
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        return dataset.drop(*self.getOrDefault(self.cols))
+        return dataset.drop(*self.getCols())
