@@ -178,12 +178,17 @@ def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
     wanted = users.select(F.col(user_col).cast("string").alias("user")).distinct()
     seen = seen.select(F.col(user_col).cast("string").alias("user"), F.col(item_col).cast("string").alias("item"))
     known = wanted.join(user_ids, "user")
-    extra = seen.join(known, "user").groupBy("user").count().agg(F.max("count")).first()[0] or 0
-    recs = als.recommendForUserSubset(known.select(F.col("__u").alias(als.getUserCol())), k + int(extra))
-    exploded = recs.select(F.col(als.getUserCol()).alias("__u"), F.explode("recommendations").alias("r")).select(
-        "__u", F.col("r").getField(als.getItemCol()).alias("__i"), F.col("r.rating").cast("double").alias("score")
-    )
-    listed = exploded.join(user_ids, "__u").join(item_ids, "__i").select("user", "item", "score")
+    # factors copied out of ALS's lineage first: tasks that carried it (recommendForUserSubset's too) overflowed
+    # the stack on deserialization
+    factors = "__f int, features array<float>"
+    user_rows = als.userFactors.join(known.select(F.col("__u").alias("id")), "id").collect()
+    users_f = spark.createDataFrame([(r["id"], r["features"]) for r in user_rows], factors)
+    users_f = users_f.join(known, F.col("__f") == F.col("__u")).select("user", F.col("features").alias("uf"))
+    item_rows = als.itemFactors.collect()
+    items_f = spark.createDataFrame([(r["id"], r["features"]) for r in item_rows], factors)
+    items_f = items_f.join(item_ids, F.col("__f") == F.col("__i")).select("item", F.col("features").alias("vf"))
+    dot = F.aggregate(F.zip_with("uf", "vf", lambda a, b: a * b), F.lit(0.0), lambda acc, x: acc + x)
+    listed = users_f.crossJoin(F.broadcast(items_f)).select("user", "item", dot.cast("double").alias("score"))
     listed = listed.join(seen, ["user", "item"], "left_anti")
     popular = (
         bias.biases(spark, "item")

@@ -154,8 +154,9 @@ def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
     from ml import recommend as R
 
     cols = R.recommend_columns(data.schema, args.user_col, args.item_col, args.rating_col, args.implicit)
-    train_i = R.interactions(train, cols, args.implicit).cache()
-    test_i = R.interactions(test, cols, args.implicit)
+    # ALS's iterations stack on the input's plan: cut it there, so its tasks stay shallow
+    train_i = R.interactions(train, cols, args.implicit).localCheckpoint()
+    test_i = R.interactions(test, cols, args.implicit).localCheckpoint()
     with stage("fit") as counts:
         model, params = R.fit_recommender(train_i, cols, args.implicit, args.mllib_params)
         counts.update(algorithm="als", rank=params["rank"])

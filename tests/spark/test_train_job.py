@@ -253,3 +253,47 @@ def test_one_class_only_exits_2(spark, tmp_path):
         ],
     )
     assert code == 2 and "target income" in summary["message"] and "only 1 class" in summary["message"]
+
+
+def test_features_form_uses_the_feature_sets_pipeline(spark, tmp_path):
+    """A feature set laid out as build_features writes it: the model scores raw rows through its stages."""
+    from pyspark.sql import functions as F
+
+    from features.recipe import compile_recipe
+    from jobs.common.lake import Lake
+
+    lake = Lake.at(str(tmp_path / "lake"))
+    names = (
+        "id string, age double, workclass string, education string, `hours-per-week` double, noise string, "
+        "income string"
+    )
+    raw = spark.createDataFrame(
+        [[str(r[0]), float(r[1]), r[2], r[3], float(r[4]), r[5], r[6]] for r in rows(300, 9)], names
+    )
+    pipeline = compile_recipe(schema(), RECIPE, 1024, vocabulary=True).fit(raw)
+    pipeline.write().overwrite().save(spark_uri(lake.features("people") + "/_pipeline/run_date=2026-11-20"))
+    table = pipeline.transform(raw).withColumn("run_date", F.lit("2026-11-20").cast("date"))
+    table.write.format("delta").partitionBy("run_date").save(spark_uri(lake.features("people")))
+    code, summary = run_in_process(
+        spark,
+        "train",
+        [
+            "--features",
+            "people",
+            "--run-date",
+            "2026-11-20",
+            "--model-type",
+            "BINARY",
+            "--name",
+            "people",
+            "--lake",
+            lake.root,
+            "--params",
+            '{"maxIter": 30}',
+        ],
+    )
+    assert code == 0, summary["message"]
+    assert summary["rows_in"] == 300 and summary["counts"]["metrics"]["auc"] > 0.75
+    model = PipelineModel.load(spark_uri(lake.models("people") + "/v1/model"))
+    scored = model.transform(raw.drop("income").limit(5))
+    assert scored.select("probability").count() == 5
