@@ -135,6 +135,7 @@ def table_counts(result: TableResult) -> dict:
         "rows_in_table": result.rows_in_table,
         "merge": result.merge,
         "added_columns": result.added_columns,
+        "files_ignored": result.files_ignored,
     }
 
 

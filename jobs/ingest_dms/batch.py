@@ -7,12 +7,13 @@ commit of the batch carries Delta's idempotent-write version from `txn_version` 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from jobs.common import ledger as common_ledger
 from jobs.common.errors import UsageError
 from jobs.common.lake import FileInfo
+from jobs.common.ledger import same_file
 
 LEDGER_NAME = "ledger.json"
 STEP_LOAD_SCHEMA, STEP_LOAD, STEP_CDC_SCHEMA, STEP_CDC = 0, 1, 2, 3
@@ -90,7 +91,7 @@ def plan_batch(
         return Plan.from_dict(pending)
     batch = max(int(ledger.get("last_batch", 0)), int(pending["batch"]) if pending else 0) + 1
     known_load = ledger.get("load") or {}
-    new_load = any(known_load.get(info.uri) != _identity(info) for info in loads)
+    new_load = any(not same_file(known_load.get(info.uri), info) for info in loads)
     lost_table = not table_exists and bool(ledger.get("applied"))
     if loads and (full_reload or new_load or lost_table):
         superseded = older_than_load(loads, cdcs) if by_file_time else []
@@ -149,14 +150,9 @@ def txn_version(batch: int, step: int) -> int:
 
 def read_ledger(spark, uri: str, name: str) -> dict:
     """The table's ledger, or an empty one."""
-    from jobs.common.lake import read_text
-
-    text = read_text(spark, uri)
-    return json.loads(text) if text else empty_ledger(name)
+    return common_ledger.read_ledger(spark, uri, empty_ledger(name))
 
 
 def write_ledger(spark, uri: str, ledger: dict) -> None:
     """Replace the ledger (readers see the old or the new one, never half)."""
-    from jobs.common.lake import write_text
-
-    write_text(spark, uri, json.dumps(ledger, indent=1, sort_keys=True) + "\n")
+    common_ledger.write_ledger(spark, uri, ledger)

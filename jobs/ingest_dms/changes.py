@@ -16,13 +16,6 @@ SEQ_TYPE = "decimal(38,0)"
 STALE = f"coalesce(s.{SEQ_COL} < t.{SEQ_COL}, s.{TS_COL} < t.{TS_COL}, false)"
 
 
-def canonical_file_col(col):
-    """Spark's file path spelled as lakeml's canonical URI (file:///x, s3://b/k)."""
-    from pyspark.sql import functions as F
-
-    return F.regexp_replace(F.regexp_replace(col, r"^file:/+", "file:///"), r"^s3[an]?://", "s3://")
-
-
 def _raw_record(spec: TableSpec, has_op: bool, fmt: str, extra_columns: List[str]):
     """(the row as text for the quarantine, the column-count-mismatch flag) of a raw DMS row."""
     from pyspark.sql import functions as F

@@ -6,7 +6,8 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 from jobs.common.errors import UsageError
-from jobs.common.lake import FileInfo, spark_uri
+from jobs.common.files import read_paths, source_file_col
+from jobs.common.lake import FileInfo
 from jobs.ingest_dms.conf import TableSpec
 
 LOAD_RE = re.compile(r"^(?:SEGMENT(\d+)_)?LOAD([0-9A-Fa-f]{8})\.(csv|parquet)(\.gz)?$")
@@ -77,21 +78,23 @@ def csv_schema(spec: TableSpec, with_op: bool):
 
 
 def with_file_position(df, fmt: str):
-    """Add _file (Spark's path), _fname (base name) and _pos (increasing within a file) right after the read."""
+    """Add _file (the listed URI), _fname (base name) and _pos (increasing within a file) right after the read."""
     from pyspark.sql import functions as F
 
     pos = F.col("_metadata.row_index") if fmt == "parquet" else F.monotonically_increasing_id()
     return df.select(
         "*",
         pos.cast("long").alias("_pos"),
-        F.col("_metadata.file_path").alias("_file"),
+        source_file_col(F.col("_metadata.file_path")).alias("_file"),
         F.col("_metadata.file_name").alias("_fname"),
     )
 
 
 def read_files(spark, spec: TableSpec, uris: List[str], has_op: bool):
-    """Raw rows of the given files with _file/_fname/_pos; (DataFrame, extra Parquet columns, op present)."""
-    paths = [spark_uri(u) for u in uris]
+    """Raw rows of the given files with _file/_fname/_pos; (DataFrame, extra Parquet columns, op present).
+
+    Each file is read by its literal name (glob characters escaped: jobs.common.files)."""
+    paths = read_paths(uris)
     if spec.format == "csv":
         reader = spark.read.schema(csv_schema(spec, has_op)).options(**read_options(spec))
         return with_file_position(reader.csv(paths), "csv"), [], has_op

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from jobs.common.errors import LakemlError, QualityGateError, UsageError
-from jobs.common.lake import join, list_files, spark_uri
+from jobs.common.files import list_tree
+from jobs.common.lake import join, spark_uri
 from jobs.common.log import logger, stage
 from jobs.common.session import session_confs
 from jobs.ingest_dms import batch as ledgers
@@ -26,7 +27,6 @@ from jobs.ingest_dms.changes import (
     SEQ_COL,
     TS_COL,
     apply_to_rows,
-    canonical_file_col,
     history_rows,
     last_change_per_key,
     normalize_changes,
@@ -69,6 +69,8 @@ class TableResult:
     merge: Dict[str, int] = field(default_factory=dict)
     outputs: List[str] = field(default_factory=list)
     inputs: List[str] = field(default_factory=list)
+    files_ignored: int = 0
+    empty_files: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -111,15 +113,18 @@ class Part:
     extra: List[str]
 
 
-def plan_table(spark, args, target: Target, ledger: dict):
-    """(the next batch or None, the LOAD files, the CDC files) of the table's folder."""
+def plan_table(spark, args, target: Target, ledger: dict, result: TableResult):
+    """(the next batch or None, the LOAD files, the CDC files) of the table's folder; ignored files counted."""
     spec = target.spec
     with stage(f"plan {spec.name}") as counts:
-        loads, cdcs, ignored = classify_files(list_files(spark, target.base), target.base, spec.format)
+        listing = list_tree(spark, target.base)
+        loads, cdcs, ignored = classify_files(listing.files, target.base, spec.format)
         if ignored:
             logger.warning(
                 "table %s: ignoring %d files that are not %s: %s", spec.name, len(ignored), spec.format, ignored[:5]
             )
+        result.files_ignored = len(ignored) + len(listing.ignored)  # wrong format, hidden or underscore
+        result.empty_files = [info.uri for info in cdcs if info.size == 0]
         exists = delta_exists(spark, target.table_uri)
         plan = plan_batch(ledger, loads, cdcs, args.full_reload, exists, by_file_time=not spec.timestamp_column)
         counts.update(load_files=len(loads), cdc_files=len(cdcs), new=len(plan.files) if plan else 0)
@@ -147,12 +152,13 @@ def rows_without_batch(spark, target: Target, ledger: dict) -> int:
     return rows
 
 
-def read_parts(spark, spec: TableSpec, plan: Plan) -> List[Part]:
-    """The batch's changes, typed and cached: the full load (if any), then the CDC files."""
+def read_parts(spark, spec: TableSpec, plan: Plan, empty: List[str]) -> List[Part]:
+    """The batch's changes, typed and cached: the full load (if any), then the CDC files (zero-byte ones skipped)."""
     from pyspark import StorageLevel
 
     parts = []
-    for kind, uris, has_op in (("load", plan.load_files, spec.include_op_for_full_load), ("cdc", plan.cdc_files, True)):
+    cdc_files = [uri for uri in plan.cdc_files if uri not in empty]  # an empty input: no rows, still applied
+    for kind, uris, has_op in (("load", plan.load_files, spec.include_op_for_full_load), ("cdc", cdc_files, True)):
         if uris:
             raw, extra, present_op = read_files(spark, spec, uris, has_op)
             changes = normalize_changes(raw, spec, present_op, spec.format, extra)
@@ -191,7 +197,6 @@ def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int
     reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
     rejected = sum(reasons.values())
     if rejected:
-        rejects = rejects.withColumn("_file", canonical_file_col(F.col("_file")))
         quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
         # keyed by file, not run date: a batch re-run on another day replaces its rejects
         publish_quarantine(quarantine, quarantine_uri, f"source_file IN ({sql_list(plan.files)})")
@@ -328,13 +333,18 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
     result = TableResult(spec.name)
     target = Target.of(args, spec)
     ledger = ledgers.read_ledger(spark, target.ledger_uri, spec.name)
-    plan, loads, cdcs = plan_table(spark, args, target, ledger)
+    plan, loads, cdcs = plan_table(spark, args, target, ledger, result)
     if plan is None:
         result.rows_in_table = rows_without_batch(spark, target, ledger)
         return result
     check_plan(target, plan, loads, cdcs)
     result.batch, result.full_load, result.inputs = plan.batch, plan.full, plan.files
-    parts = read_parts(spark, spec, plan)
+    parts = read_parts(spark, spec, plan, result.empty_files)
+    if not parts:  # only zero-byte files: no rows, and the files are taken
+        result.rows_in_table = rows_without_batch(spark, target, ledger)
+        ledgers.write_ledger(spark, target.ledger_uri, commit_plan(ledger, plan, args.run_id, result.rows_in_table))
+        result.files_applied = len(plan.files)
+        return result
     try:
         reasons = count_parts(spec, parts, result)
         with stage(f"gate {spec.name}") as counts:

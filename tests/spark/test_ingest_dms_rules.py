@@ -177,7 +177,13 @@ def rule_runs(spark, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("order")
     src, lake = root / "dms", Lake.at(str(root / "lake"))
-    conf = write_conf(root, [seq_table("o"), table("e"), table("l1"), table("l2")])
+    conf = write_conf(root, [seq_table("o"), table("e"), table("l1"), table("l2"), table("names")])
+    # hostile file names: glob characters, a zero-byte gzip, a hidden file
+    names = ("20240101-a*.csv", "20240101-a1.csv", "20240101-b[1].csv", "20240101-c?.csv", "20240101-cX.csv")
+    for key, name in enumerate(names):
+        put(src, f"s/names/{name}", f"I,{key},{name},2024-01-01 10:00:00\n")
+    put(src, "s/names/20240101-z.csv.gz", "")
+    put(src, "s/names/_SUCCESS", "")
     put(src, "s/o/20240101-1.csv", f"U,1,x,{SEQ0 + 2},2024-01-01 10:00:01\nU,1,y,{SEQ0 + 3},2024-01-01 10:00:00\n")
     put(src, "s/e/20240101-0000000001.csv", "I,1,a,2024-01-01 10:00:00\n")
     stale_cdc = "U,1,old,2024-01-01 12:00:00\nD,1,old,2024-01-01 12:00:01\n"
@@ -187,7 +193,7 @@ def rule_runs(spark, tmp_path_factory):
     put(src, "s/l2/20240101-0000000001.csv", stale_cdc)
     first = job(spark, lake, src, conf)
     put(src, "s/e/20240101-0000000002.csv", "U,1,b,2024-01-01 10:00:00\n")
-    return {"lake": lake, "codes": [first[0], job(spark, lake, src, conf)[0]]}
+    return {"lake": lake, "codes": [first[0], job(spark, lake, src, conf)[0]], "first": first[1]}
 
 
 def test_sequence_decides_before_the_commit_timestamp(spark, rule_runs):
@@ -257,3 +263,10 @@ def test_a_lost_commit_race_is_one_line_exit_1(spark):  # Delta's exceptions nee
         assert "another run holds the table" in str(caught.value) and "s.t" in str(caught.value)
     with pytest.raises(ValueError), one_run_per_table("s.t"):
         raise ValueError("not a race")
+
+
+def test_files_are_read_by_their_literal_names(spark, rule_runs):
+    names = rule_runs["first"]["counts"]["tables"]["s.names"]
+    assert names["rows_in"] == 5 and names["files_applied"] == 6 and names["files_ignored"] == 1
+    got = [r[0] for r in rows(spark, rule_runs["lake"], "s_names", ["val"])]
+    assert got == ["20240101-a*.csv", "20240101-a1.csv", "20240101-b[1].csv", "20240101-c?.csv", "20240101-cX.csv"]
