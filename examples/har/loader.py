@@ -162,6 +162,9 @@ def datasource_schema() -> Dict[str, object]:
 
 def write_raw(lake: str, subjects: Optional[Sequence[int]] = None, per_file: int = RECORDS_PER_FILE) -> Dict[str, int]:
     """Write the readings as CSV files of `per_file` records under LAKE/raw/har/readings/ (replaced)."""
+    lake = lake[len("file://") :] if lake.startswith("file://") else lake
+    if "://" in lake:
+        raise ValueError(f"the example's lake must be a local folder, got {lake}")
     folder = os.path.join(lake, "raw", "har", "readings")
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
