@@ -198,7 +198,7 @@ def full_load(shop: Shop, r: np.random.Generator) -> None:
         shop.orders.put(at, "L", shop.next_order, row)
         shop.next_order += 1
     for customer in np.flatnonzero(world.sessions[: world.n_customers] > 0):
-        count = min(world.n_products, 1 + int(r.poisson(3)))
+        count = min(world.n_products, 3 + int(r.poisson(6)))  # enough per user for ALS to beat the bias baseline
         for product in r.choice(world.n_products, size=count, replace=False, p=world.popularity):
             add_review(shop, int(customer), int(product), at, "L", r)
 
