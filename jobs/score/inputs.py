@@ -164,6 +164,8 @@ def read_table_input(spark, table_uri: str, meta: Dict[str, Any], run_date: Opti
     table = spark.read.format("delta").load(spark_uri(table_uri))
     if run_date is not None and "run_date" in table.columns:
         table = table.where(F.col("run_date") == F.to_date(F.lit(run_date)))
+    if not (meta.get("schema") or {}).get("attributes"):
+        return feature_set_rows(table, table_uri, flag)
     kinds = spark_kinds(table)
     needed = model_attributes(meta)
     check_columns({n: None for n in kinds}, needed, flag, meta["version"])
@@ -184,3 +186,25 @@ def read_table_input(spark, table_uri: str, meta: Dict[str, Any], run_date: Opti
     good, bad = split_typed(typed_rows(strings, needed, tag_col))
     ignored = [n for n in kinds if n not in keep]
     return ScoreInput(good, bad, rows_in, [table_uri], ignored, ignored, tag_col, table_uri)
+
+
+def feature_set_rows(table, table_uri: str, flag: str) -> ScoreInput:
+    """A model trained on a feature set names no attributes: the set's rows as written, its vectors recomputed."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    if flag != "--features":
+        raise UsageError(
+            f"{flag}: the model was trained on a feature set and records no attributes; score it with --features"
+        )
+    dropped = [c for c in ("features", "label") if c in table.columns]
+    row = F.monotonically_increasing_id()
+    rows = table.drop(*dropped).select(
+        "*", (row + 1).cast("string").alias("_tag"), F.lit(table_uri).alias("_source_file"), row.alias("_row")
+    )
+    rows_in = rows.count()
+    if rows_in == 0:
+        raise UsageError(f"{flag}: the feature set {table_uri} has no rows for the run date; nothing to score")
+    empty = StructType([StructField(c, StringType()) for c in ("raw", "source_file", "reason")])
+    rejects = table.sparkSession.createDataFrame([], empty)
+    return ScoreInput(rows, rejects, rows_in, [table_uri], [], dropped, None, table_uri)

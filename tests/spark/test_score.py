@@ -275,3 +275,23 @@ def test_feature_set_scores_the_run_dates_partition_and_ignores_extra_columns(sp
     table_rows = dated.where("run_date = '2026-11-24'").drop("y", "label")
     want = {r["id"]: float(r["probability"][1]) for r in binary["model"].transform(table_rows).collect()}
     assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_a_model_trained_on_a_feature_set_scores_the_sets_rows(spark, binary):
+    from pyspark.sql import functions as F
+
+    from tests.model_factory import rows_for
+
+    lake, model = binary["lake"], binary["model"]
+    meta = {"model_type": "BINARY", "schema": {"targetAttributeName": "y", "targetType": "BINARY"}, "cutoff": 0.5}
+    registry.set_champion(spark, lake, "fsm", registry.publish_version(spark, lake, "fsm", model, meta), reason="t")
+    raw = spark.createDataFrame(rows_for("BINARY", 12, seed=8), ["id", "review", "x", "color", "y"])
+    written = model.transform(raw).select("id", "review", "x", "color", "y", "features", "label")
+    written.withColumn("run_date", F.to_date(F.lit("2026-11-25"))).write.format("delta").partitionBy("run_date").save(
+        spark_uri(lake.features("fs2"))
+    )
+    argv = ["--name", "fsm", "--lake", lake.root, "--features", "fs2", "--run-date", "2026-11-25"]
+    code, summary = run_in_process(spark, "score", argv)
+    assert code == 0, summary["message"]
+    got = sorted(r["score"] for r in scores(spark, lake, "fsm")[0].collect())
+    assert got == pytest.approx(sorted(float(r["probability"][1]) for r in model.transform(raw).collect()), abs=1e-12)
