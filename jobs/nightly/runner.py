@@ -91,6 +91,14 @@ def without_missing_baseline(spark, lake: Lake, step: Step) -> Step:
     return dataclasses.replace(step, argv=tuple(argv[:i] + argv[i + 2 :]))
 
 
+def missing_input(spark, step: Step) -> Optional[str]:
+    """An ingest step's --input prefix that does not exist (a DMS table folder may be absent, the root may not)."""
+    uri = argv_value(list(step.argv), "--input") if step.stage in ("ingest_logs", "ingest_dms") else None
+    if uri is None or exists(spark, uri):
+        return None
+    return f"--input {uri}: no such folder; check the CONF's input (nothing was read)"
+
+
 def stored_summary(spark, lake: Lake, job: str, run_date: str, run_id: str) -> Dict[str, Any]:
     """The run summary a step stored, as a dict ({} when it stored none)."""
     data = read_bytes(spark, lake.run_summary(job, run_date, run_id))
