@@ -120,6 +120,9 @@ def run_step(spark, lake: Lake, run_date: str, step: Step) -> StepResult:
     started = time.monotonic()
     module = load_job(step.job)
     args, refusal = parse_step(module, step)
+    missing = missing_input(spark, step) if args is not None else None
+    if missing:
+        args, refusal = None, missing
     fingerprint = train_fingerprint(spark, lake, step) if args is not None and step.stage == "train" else None
     kept = unchanged_version(spark, lake, argv_value(list(step.argv), "--name") or "", fingerprint)
     if kept:
