@@ -1,6 +1,6 @@
 """The Amazon ML recipe language compiled to a pyspark.ml Pipeline.
 
-A recipe (reference: amazon-ml-and-dms.md §2) has `groups`, `assignments` and `outputs`:
+A recipe (docs/amazon-ml.md, "Recipes and transformations") has `groups`, `assignments` and `outputs`:
 
     {"groups": {"LONGTEXT": "group_remove(ALL_TEXT, title, subject)"},
      "assignments": {"binned_age": "quantile_bin(age, 30)"},

@@ -13,7 +13,7 @@ Two representations of a text value:
   Each `*_text` function gives the same tokens as its array twin (tests check both against the
   reference vectors).
 
-Rules (reference: amazon-ml-and-dms.md §3):
+Rules (docs/amazon-ml.md, "Recipes and transformations"):
 - `ngram(tokens, n)`: every k-gram for 1 <= k <= n, words joined by one space, unigrams first.
 - `osb(tokens, n)`: for every word, the pairs with each of the next n-1 words; the pair is joined
   by `_` plus one more `_` per skipped word (`The_quick`, `The__brown`, `The___fox`); windows

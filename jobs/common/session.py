@@ -39,7 +39,7 @@ ALWAYS_CONF = {
     # Polars users, may not read); a CONF that asks for them sets the table property at creation.
     "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
 }
-# The measured fast settings for tests (reference/local-spark-measurements.md §2).
+# The fast settings for tests: few partitions, no UI, UTC, C1 JIT only (a Spark test costs a fraction of the default).
 TEST_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",

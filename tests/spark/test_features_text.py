@@ -1,4 +1,4 @@
-"""Text transforms against the reference rules and vectors (amazon-ml-and-dms.md §3.1-3.4)."""
+"""Text transforms against the documented rules and vectors (docs/amazon-ml.md, "Recipes and transformations")."""
 
 from __future__ import annotations
 
