@@ -8,10 +8,11 @@ training residuals: b_item = sum(r - mean) / (n_item + 10), then b_user = sum(r 
 (n_user + 10). Implicit feedback (`--implicit`) trains ALS on event strengths (the rating column
 summed per user and item, 1 per event without one) with implicitPrefs.
 
-`top_k` lists up to k items per user that the user has not rated or used in training (the version
-folder keeps those pairs under `seen/`); a user unknown to the model gets the items with the
-highest baseline. Ranking metrics (precision@k, NDCG@k with binary relevance) take an evaluation
-item as relevant when rated >= 4 (explicit) or when present (implicit), over users with one or more.
+`top_k` lists up to k items per user that the user has not rated or used (the version folder keeps
+every rated pair of the datasource, training and evaluation rows, under `seen/`); a user unknown
+to the model gets the items with the highest baseline. Ranking metrics (precision@k, NDCG@k with
+binary relevance) take an evaluation item as relevant when rated >= 4 (explicit) or when present
+(implicit), over users with one or more.
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ def top_k(spark, model, metadata: Dict[str, Any], version_uri: str, users_df, k:
 
 
 def write_seen(train, cols: Dict[str, str], folder_uri: str) -> None:
-    """The (user, item) pairs of the training rows, under <version>/seen/, so top_k never repeats them."""
+    """The (user, item) pairs given (all the rated ones), under <version>/seen/, so top_k never repeats them."""
     from pyspark.sql import functions as F
 
     from jobs.common.lake import join, spark_uri

@@ -167,7 +167,8 @@ def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
         counts.update(evaluation.metrics)
     extras = {"recommend": {**cols, "implicit": args.implicit}}
     fitted = Fitted(model, params)
-    fitted.extra = lambda folder: R.write_seen(train_i, cols, folder)
+    # every rated pair, evaluation rows too: score must never recommend what a user already rated
+    fitted.extra = lambda folder: R.write_seen(train_i.unionByName(test_i), cols, folder)
     return fitted, evaluation, extras
 
 
