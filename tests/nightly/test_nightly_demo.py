@@ -133,11 +133,6 @@ def test_propensity_model_learns_the_planted_signal_like_scikit_learn(spark, nig
     assert auc > train["counts"]["baseline"]["auc"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seen 2026-12-01: score.product_recs recommends items the user rated (201 pairs at scale 0.25), "
-    "apparently those of the evaluation split; the contract says never",
-)
 def test_recommendations_skip_rated_items_and_keep_to_k(spark, night):
     lake = night["lake"]
     recs = (
