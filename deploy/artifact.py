@@ -1,6 +1,6 @@
 """The versioned artifact that EMR runs: what `--py-files` and the entry script need, and nothing else.
 
-    lakeml.zip            the `jobs` and `features` packages at the zip root (for --py-files)
+    lakeml.zip            the `jobs`, `features` and `ml` packages at the zip root (for --py-files)
     lakeml_main.py        the entry script spark-submit runs, beside the zip
     lakeml-jvm.jar        lakeml's JVM classes (jvm/, compiled by bootstrap/local.sh; the step's --jars)
     lock/py<V>-<ARCH>.txt the hashed dependency locks (bootstrap/lock/, Python 3.9 and 3.11 on
