@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.table_digest import RUN, delta_tables, digest, fresh
+from bench.table_digest import RUN, delta_tables, digest, fresh, publish
 
 SEQ0 = 20240101000000000000000000000000000
 EMPLOYEE = [
@@ -233,17 +233,7 @@ def main() -> None:
         for table in delta_tables(lake):
             results[f"{name}:{table}"] = digest(spark, os.path.join(lake, table))
     spark.stop()
-    text = json.dumps(results, indent=1, sort_keys=True)
-    print(text)
-    if opts.out:
-        with open(opts.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    if opts.compare:
-        with open(opts.compare, encoding="utf-8") as handle:
-            before = json.load(handle)
-        differ = sorted(k for k in set(before) | set(results) if before.get(k) != results.get(k))
-        print("identical" if not differ else f"DIFFERENT: {', '.join(differ)}")
-        raise SystemExit(1 if differ else 0)
+    publish(results, opts.out, opts.compare)
 
 
 if __name__ == "__main__":

@@ -164,16 +164,24 @@ def main() -> None:
         for table in delta_tables(lake)
     }
     spark.stop()
-    text = json.dumps(digests, indent=1, sort_keys=True)
+    publish(digests, opts.out, opts.compare, whole=opts.only is None)
+
+
+def publish(results: dict, out, compare, whole: bool = True) -> None:
+    """Print the digests, write them to `out`, and compare with `compare` (exit 1 when any differs).
+
+    whole: keys missing from this run count as differences (a partial run compares only its own keys).
+    """
+    text = json.dumps(results, indent=1, sort_keys=True)
     print(text)
-    if opts.out:
-        with open(opts.out, "w", encoding="utf-8") as handle:
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
-    if opts.compare:
-        with open(opts.compare, encoding="utf-8") as handle:
+    if compare:
+        with open(compare, encoding="utf-8") as handle:
             before = json.load(handle)
-        keys = set(digests) | (set(before) if opts.only is None else set())
-        differ = sorted(k for k in keys if before.get(k) != digests.get(k))
+        keys = set(results) | (set(before) if whole else set())
+        differ = sorted(k for k in keys if before.get(k) != results.get(k))
         print("identical" if not differ else f"DIFFERENT: {', '.join(differ)}")
         raise SystemExit(1 if differ else 0)
 
