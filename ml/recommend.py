@@ -10,7 +10,7 @@ summed per user and item, 1 per event without one) with implicitPrefs.
 
 `top_k` lists up to k items per user that the user has not rated or used (the version folder keeps
 every rated pair of the datasource, training and evaluation rows, under `seen/`); a user unknown
-to the model gets the items with the highest baseline. Ranking metrics (precision@k, NDCG@k with
+to the model gets the unrated items with the highest baseline. Ranking metrics (precision@k, NDCG@k with
 binary relevance) take an evaluation item as relevant when rated >= 4 (explicit) or when present
 (implicit), over users with one or more.
 """
@@ -169,7 +169,7 @@ def _parts(model):
 
 
 def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
-    """(user, item, rank, score): the top k unseen items per user; unknown users get the top baseline items."""
+    """(user, item, rank, score): the top k unseen items per user; unknown users get the top unseen baseline items."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -190,20 +190,27 @@ def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
     items_f = items_f.join(item_ids, F.col("__f") == F.col("__i")).select("item", F.col("features").alias("vf"))
     dot = F.aggregate(F.zip_with("uf", "vf", lambda a, b: a * b), F.lit(0.0), lambda acc, x: acc + x)
     listed = users_f.crossJoin(F.broadcast(items_f)).select("user", "item", dot.cast("double").alias("score"))
-    listed = listed.join(seen, ["user", "item"], "left_anti")
-    popular = (
-        bias.biases(spark, "item")
-        .select(F.col("__item").alias("item"), (F.col("__b_item") + bias.getOrDefault(bias.mean)).alias("score"))
-        .orderBy(F.desc("score"), "item")
-        .limit(k)
-    )
-    cold = wanted.join(user_ids, "user", "left_anti").crossJoin(F.broadcast(popular))
+    cold_users = wanted.join(user_ids, "user", "left_anti")
+    cold = cold_users.crossJoin(F.broadcast(popular_items(spark, bias, cold_users, seen, k)))
+    both = listed.unionByName(cold.select("user", "item", "score")).join(seen, ["user", "item"], "left_anti")
     order = Window.partitionBy("user").orderBy(F.desc("score"), F.asc("item"))
-    both = listed.unionByName(cold.select("user", "item", "score"))
     return (
         both.withColumn("rank", F.row_number().over(order))
         .where(F.col("rank") <= k)
         .select("user", "item", "rank", "score")
+    )
+
+
+def popular_items(spark, bias, cold_users, seen, k: int):
+    """(item, score) by baseline, enough of them that k remain for every cold user after its seen items go."""
+    from pyspark.sql import functions as F
+
+    most_seen = cold_users.join(seen, "user").groupBy("user").count().agg(F.max("count")).first()[0] or 0
+    return (
+        bias.biases(spark, "item")
+        .select(F.col("__item").alias("item"), (F.col("__b_item") + bias.getOrDefault(bias.mean)).alias("score"))
+        .orderBy(F.desc("score"), "item")
+        .limit(k + int(most_seen))
     )
 
 

@@ -206,12 +206,15 @@ def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
         "metrics": {"rmse": 1.0},
         "recommend": {**cols, "implicit": False},
     }
-    version = registry.publish_version(spark, lake, "rec", model, meta, lambda folder: write_seen(train, cols, folder))
+    # u50's ratings are all evaluation rows: unknown to the model, yet its 11 rated items must not come back
+    evaluation = spark.createDataFrame([("u50", f"i{i}", 3.0) for i in range(11)], ["user", "item", "rating"])
+    rated = train.unionByName(evaluation)
+    version = registry.publish_version(spark, lake, "rec", model, meta, lambda folder: write_seen(rated, cols, folder))
     registry.set_champion(spark, lake, "rec", version, reason="test")
     data = _csv_with_schema(
         tmp_path,
         {"attributes": [{"attributeName": "user", "attributeType": "CATEGORICAL"}]},
-        ["u0", "u3", "u7", "u99", "u3"],
+        ["u0", "u3", "u7", "u99", "u3", "u50"],
     )
     code, summary = run_in_process(
         spark,
@@ -235,18 +238,19 @@ def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
     table = spark.read.format("delta").load(spark_uri(lake.scores("rec")))
     assert table.columns == ["user", "item", "rank", "score", "model_version", "run_id", "run_date"]
     rows = table.collect()
-    seen = set((u, i) for u, i, _ in pairs)
+    seen = set((u, i) for u, i, _ in pairs) | {(r["user"], r["item"]) for r in evaluation.collect()}
     by_user = {}
     for r in rows:
         by_user.setdefault(r["user"], []).append(r)
-    assert sorted(by_user) == ["u0", "u3", "u7", "u99"]
+    assert sorted(by_user) == ["u0", "u3", "u50", "u7", "u99"]
+    assert {r["item"] for r in by_user["u50"]} == {"i11", "i12", "i13", "i14"}
     for user, recs in by_user.items():
         assert sorted(r["rank"] for r in recs) == [1, 2, 3, 4]
         assert not any((user, r["item"]) in seen for r in recs)
     (result,) = set(summary["counts"]["csv_results"].values())
     with gzip.open(local_path(result), "rt", newline="") as handle:
         lines = list(csv.reader(handle))
-    assert lines[0] == ["user", "item", "rank", "score"] and len(lines) == 1 + 16
+    assert lines[0] == ["user", "item", "rank", "score"] and len(lines) == 1 + 20
     known = spark.createDataFrame([(r["user"], r["item"]) for r in rows if r["user"] != "u99"], ["user", "item"])
     want = {(r["user"], r["item"]): r["prediction"] for r in model.transform(known).collect()}
     for r in rows:
