@@ -121,10 +121,23 @@ lakeml_setup_venv() {
   fi
   key="$( (cat "$reqs"; echo "$pyver") | sha256sum | cut -c1-12)"
   dir="$LAKEML_CACHE/venv-$key"
-  if [ -f "$dir/.ready" ] && "$dir/bin/python" -c 'import pyspark, delta' >/dev/null 2>&1; then
-    LAKEML_VENV="$dir"
-    return 0
+  if ! _lakeml_venv_ready "$dir"; then
+    mkdir -p "$LAKEML_CACHE" || return 1
+    if command -v flock >/dev/null 2>&1; then
+      # one build per venv at a time: a second shell waits for the first, then finds the venv ready
+      (flock 9 && { _lakeml_venv_ready "$dir" || _lakeml_build_venv "$python" "$reqs" "$dir"; }) 9>"$dir.lock" || return 1
+    else
+      _lakeml_build_venv "$python" "$reqs" "$dir" || return 1
+    fi
   fi
+  LAKEML_VENV="$dir"
+}
+
+_lakeml_venv_ready() { [ -f "$1/.ready" ] && "$1/bin/python" -c 'import pyspark, delta' >/dev/null 2>&1; }
+
+_lakeml_build_venv() {
+  # $1 python, $2 requirements, $3 the venv folder: built from scratch, marked ready last
+  local python="$1" reqs="$2" dir="$3"
   _lakeml_say "building the venv $dir (first time: a few minutes; pyspark is a 300 MB download)"
   rm -rf "$dir"
   "$python" -m venv "$dir" || { _lakeml_fail "could not create a venv with $python (Debian/Ubuntu: apt-get install python3.11-venv)."; return 1; }
@@ -134,7 +147,6 @@ lakeml_setup_venv() {
     return 1
   fi
   touch "$dir/.ready"
-  LAKEML_VENV="$dir"
 }
 
 _lakeml_spark_home() {
