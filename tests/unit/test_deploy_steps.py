@@ -389,7 +389,7 @@ def test_the_distribution_ships_deploy_and_emr_config_and_installs_only_what_the
         "emr_config/cluster.json",
         "emr_config/iam/launcher.json",
     } <= sources
-    assert {"jobs/common/cli.py", "features/recipe.py", "lakeml_main.py"} <= sources
+    assert {"jobs/common/cli.py", "features/recipe/__init__.py", "lakeml_main.py"} <= sources
     base = (info / "requires.txt").read_text().split("\n\n")[0].split()
     assert [artifact.requirement_name(r) for r in base] == [
         "pyyaml",
