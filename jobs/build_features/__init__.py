@@ -38,7 +38,10 @@ saved to <lake>/features/<set>/_pipeline/run_date=<D>/
 (overwritten by a re-run; Delta ignores folders starting with `_`). Scoring jobs load that
 model so that training and scoring features are the same. Output: the Delta table
 <lake>/features/<set>/ partitioned by run_date, one row per base key with the input columns,
-address, clickstream columns, `features` (vector) and `label` when the schema has a target;
+address, clickstream columns and `label` when the schema has a target (plain Delta types only:
+the `features` vector is not stored, because Spark ML's vector type makes a table unreadable by
+delta-rs, pandas and Polars; train and score recompute it through `_pipeline`, which gives the
+same vectors, see docs/architecture.md "Feature sets");
 written with replaceWhere run_date = D, so a re-run replaces its partition and nothing else.
 A CONF change that adds output columns adds them to the table (mergeSchema; earlier partitions
 read them as null); a column whose type changes fails the run with Delta's merge error.
@@ -202,12 +205,19 @@ def fit_features(spark, config: Config, args, joined):
     return model_uri, model.transform(joined)
 
 
+def stored_columns(df):
+    """The columns without Spark ML vectors (user-defined types other engines cannot read)."""
+    from pyspark.sql.types import UserDefinedType
+
+    return df.drop(*[f.name for f in df.schema.fields if isinstance(f.dataType, UserDefinedType)])
+
+
 def publish(spark, config: Config, args, features, base: BaseRows) -> str:
     """The run date's partition replaced in one Delta commit, then the quarantine's."""
     from pyspark.sql import functions as F
 
     out_uri = args.lake.features(config.feature_set)
-    dated = features.withColumn("run_date", F.lit(args.run_date).cast("date"))
+    dated = stored_columns(features).withColumn("run_date", F.lit(args.run_date).cast("date"))
     with stage("publish") as counts:
         (
             dated.write.format("delta")

@@ -127,7 +127,8 @@ def from_features(spark, args) -> TrainingInput:
     if not labels:
         raise UsageError(f"--features {args.features}: the feature set's schema has no target; train needs one")
     rows = spark.read.format("delta").load(spark_uri(table_uri)).where(F.col("run_date").cast("string").isin(chosen))
-    rows = rows.withColumn("_row", F.monotonically_increasing_id())
+    rows = rows.drop(*[c for c in ("features", "label") if c in rows.columns])  # the set stores no vector
+    rows = pipeline.transform(rows.withColumn("_row", F.monotonically_increasing_id()))
     kept = rows.where(F.col("label").isNotNull())
     total, labelled = rows.count(), kept.count()
     schema = {"targetAttributeName": labels[0].getInputCol(), "targetType": labels[0].getOrDefault("targetType")}

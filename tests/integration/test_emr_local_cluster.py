@@ -7,7 +7,8 @@ executors' classpath breaks, breaks here; lakeml's parser jar reaches them throu
 as --jars does on EMR) and on `local[2]`. The pip pyspark carries what local-cluster needs
 (bin/spark-class, jars/), so nothing is installed for it. The tables must be the same; then
 delta-rs (the `deltalake` package: the reader pandas and Polars users have) reads every Delta
-table those default-settings runs wrote and must see the rows Spark read.
+table those default-settings runs wrote, the feature set included (no Spark ML vector type in
+any schema), and must see the rows Spark read.
 """
 
 from __future__ import annotations
@@ -67,13 +68,6 @@ def rust_value(value):
     """A delta-rs (pyarrow) value in the form tests.cluster_jobs.normal gives Spark's."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    if isinstance(value, dict) and set(value) == {"type", "size", "indices", "values"}:  # an ML vector
-        if value["type"] == 1:
-            return [float(x) for x in value["values"]]
-        dense = [0.0] * value["size"]
-        for index, x in zip(value["indices"], value["values"]):
-            dense[index] = float(x)
-        return dense
     if isinstance(value, list) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
         return {str(k): rust_value(v) for k, v in sorted(value)}  # a map
     if isinstance(value, dict):
@@ -116,21 +110,7 @@ def delta_rs_rows(path: str):
 @pytest.mark.slow
 def test_every_table_the_jobs_wrote_is_read_by_delta_rs_with_sparks_rows(report):
     tables = dict(table_folders(report["lakes"][CLUSTER]))
-    plain = {name: path for name, path in tables.items() if not ml_vector_columns(path)}
-    assert len(plain) >= 5 and {"tables/logs_web", "tables/crm_customers", "tables/crm_customers_history"} <= set(plain)
-    for name, path in plain.items():
-        assert delta_rs_rows(path) == report["tables"][CLUSTER][name], name
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_features stores the `features` vector as Spark's VectorUDT, a Delta schema type ('udt') that "
-    "delta-rs 1.6 cannot parse; storing its struct form (type, size, indices, values) would make it readable",
-)
-def test_feature_tables_with_ml_vectors_are_read_by_delta_rs(report):
-    tables = dict(table_folders(report["lakes"][CLUSTER]))
-    with_vectors = {name: path for name, path in tables.items() if ml_vector_columns(path)}
-    assert with_vectors == {"features/churn": tables["features/churn"]}
-    for name, path in with_vectors.items():
+    assert {"tables/logs_web", "tables/crm_customers", "tables/crm_customers_history", "features/churn"} <= set(tables)
+    assert {name: ml_vector_columns(path) for name, path in tables.items() if ml_vector_columns(path)} == {}
+    for name, path in tables.items():
         assert delta_rs_rows(path) == report["tables"][CLUSTER][name], name

@@ -272,7 +272,7 @@ def test_features_form_uses_the_feature_sets_pipeline(spark, tmp_path):
     )
     pipeline = compile_recipe(schema(), RECIPE, 1024, vocabulary=True).fit(raw)
     pipeline.write().overwrite().save(spark_uri(lake.features("people") + "/_pipeline/run_date=2026-11-20"))
-    table = pipeline.transform(raw).withColumn("run_date", F.lit("2026-11-20").cast("date"))
+    table = pipeline.transform(raw).drop("features").withColumn("run_date", F.lit("2026-11-20").cast("date"))
     table.write.format("delta").partitionBy("run_date").save(spark_uri(lake.features("people")))
     code, summary = run_in_process(
         spark,
