@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from jobs.common.errors import UsageError
-from jobs.common.lake import FileInfo, exists, hadoop_path, join, list_files, normalize_uri, spark_uri
+from jobs.common.lake import FileInfo, exists, hadoop_path, join, list_files, normalize_uri, read_parsed, spark_uri
 from jobs.common.quality import MAX_RAW_BYTES, RejectPolicy, check_reject_gate
 
 MAX_OBSERVATION_BYTES = 100 * 1024
@@ -86,15 +86,9 @@ def default_schema_uri(spark, data_uri: str) -> str:
 def read_schema(spark, uri: Optional[str], flag: str = "--schema") -> Dict[str, Any]:
     """The normalized Amazon ML schema at a URI; exit 2 naming the flag when missing or invalid."""
     from features.schema import SchemaError, load_schema
-    from jobs.common.lake import read_text
 
-    text = read_text(spark, uri) if uri else None
-    if text is None:
-        raise UsageError(f"{flag} {uri}: no such file; give the Amazon ML schema JSON (default: <data>.schema)")
-    try:
-        return load_schema(text)
-    except SchemaError as error:
-        raise UsageError(f"{flag} {uri}: {error}") from None
+    hint = "; give the Amazon ML schema JSON (default: <data>.schema)"
+    return read_parsed(spark, uri, flag, load_schema, SchemaError, hint)
 
 
 # --- lines and their positions ----------------------------------------------------------------

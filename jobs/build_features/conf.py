@@ -17,8 +17,8 @@ from jobs.common.conf import (
     ConfModel,
     Field,
     FieldError,
+    Number,
     StrictBool,
-    StrictFloat,
     StrictInt,
     StrictStr,
     describe_fields,
@@ -29,7 +29,6 @@ from jobs.common.errors import UsageError
 from jobs.common.lake import normalize_uri
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
-Number = Union[StrictInt, StrictFloat]
 
 
 def check_name(value: str) -> str:

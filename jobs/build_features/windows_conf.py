@@ -22,13 +22,12 @@ vector as it is (`ALL_NUMERIC`).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union
+from dataclasses import fields
+from typing import Any, Dict, List, Literal, Optional, Tuple
 
 from pydantic import model_validator
 
-from jobs.common.conf import ConfModel, Field, FieldError, StrictBool, StrictFloat, StrictInt, StrictStr
-
-Number = Union[StrictInt, StrictFloat]
+from jobs.common.conf import ConfModel, Field, FieldError, Number, StrictBool, StrictStr
 
 
 class Readings(ConfModel):
@@ -93,29 +92,16 @@ class Windows(ConfModel):
         return self
 
     def spec(self) -> Any:
-        """The features.windows.WindowSpec of this section."""
+        """The features.windows.WindowSpec of this section (its fields have the same names)."""
         from features.windows import WindowSpec
 
-        return WindowSpec(
-            entity=self.entity,
-            order=self.order,
-            channels=self.channels,
-            size=self.size,
-            step=self.step,
-            unit=self.unit,
-            label=self.label,
-            labels=self.labels,
-            max_gap=self.max_gap,
-            complete_only=self.complete_only,
-            rate_hz=self.rate_hz,
+        values = {f.name: getattr(self, f.name) for f in fields(WindowSpec)}
+        values.update(
             magnitudes=dict(self.magnitudes),
-            accelerometer=self.accelerometer,
-            gravity_cutoff_hz=self.gravity_cutoff_hz,
             percentiles=tuple(float(p) for p in self.percentiles),
             bands=tuple((float(lo), float(hi)) for lo, hi in self.bands),
-            spectral=self.spectral,
-            correlations=self.correlations,
         )
+        return WindowSpec(**values)
 
 
 def window_schema(spec: Any) -> Dict[str, Any]:

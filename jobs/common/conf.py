@@ -45,6 +45,7 @@ __all__ = [
     "Field",
     "FieldError",
     "Literal",
+    "Number",
     "StrictBool",
     "StrictFloat",
     "StrictInt",
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+Number = Union[StrictInt, StrictFloat]  # an int or a float in a CONF, never a string or a bool
 
 
 class ConfModel(BaseModel):

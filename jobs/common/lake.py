@@ -19,7 +19,7 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple, Type, TypeVar, Union
 from urllib.parse import urlparse
 
 from jobs.common.errors import UsageError
@@ -207,6 +207,27 @@ def read_text(spark, uri: str) -> Optional[str]:
     """The UTF-8 text of a small file, or None when it does not exist."""
     data = read_bytes(spark, uri)
     return None if data is None else data.decode("utf-8")
+
+
+Parsed = TypeVar("Parsed")
+
+
+def read_parsed(
+    spark,
+    uri: Optional[str],
+    flag: str,
+    parse: Callable[[str], Parsed],
+    errors: Union[Type[Exception], Tuple[Type[Exception], ...]],
+    hint: str = "",
+) -> Parsed:
+    """A small file named by a flag, parsed; exit 2 naming flag and URI when it is absent or `parse` raises `errors`."""
+    text = read_text(spark, uri) if uri else None
+    if text is None:
+        raise UsageError(f"{flag} {uri}: no such file{hint}")
+    try:
+        return parse(text)
+    except errors as error:
+        raise UsageError(f"{flag} {uri}: {error}") from None
 
 
 def write_bytes(spark, uri: str, data: bytes) -> None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from jobs.common.errors import UsageError
-from jobs.common.lake import exists, join, read_text, spark_uri
+from jobs.common.lake import exists, join, spark_uri
+from ml.datasource import read_schema
 
 FEATURE_BOOKKEEPING = ("features", "label", "run_date")
 
@@ -42,19 +43,6 @@ class Source:
     reasons: Dict[str, int] = field(default_factory=dict)
     rejects: object = None
     invalid: Optional[Dict[str, int]] = None  # per attribute, when the reader typed the values
-
-
-def load_schema_uri(spark, uri: str) -> dict:
-    """The normalized schema at a URI; exit 2 naming the file and field when it is absent or wrong."""
-    from features.schema import SchemaError, load_schema
-
-    text = read_text(spark, uri)
-    if text is None:
-        raise UsageError(f"--schema {uri}: no such file; check the path")
-    try:
-        return load_schema(text)
-    except SchemaError as error:
-        raise UsageError(f"--schema {uri}: {error}") from None
 
 
 def schema_types(schema: dict) -> Dict[str, str]:
@@ -88,7 +76,7 @@ def apply_schema(spark, source: Source, schema_uri: Optional[str], where: str) -
     if schema_uri is None:
         source.skip = [c for c in source.frame.columns if c.startswith("_")] + source.skip
         return source
-    schema = load_schema_uri(spark, schema_uri)
+    schema = read_schema(spark, schema_uri)
     source.types = schema_types(schema)
     source.target = schema.get("targetAttributeName")
     source.schema_uri = schema_uri
@@ -139,7 +127,7 @@ def from_data(spark, data_uri: str, schema_uri: Optional[str]) -> Source:
         schema_uri = default_schema_uri(spark, data_uri)
         if not exists(spark, schema_uri):
             raise UsageError(f"--data {data_uri}: no --schema given and no schema at {schema_uri}; pass --schema URI")
-    schema = load_schema_uri(spark, schema_uri)
+    schema = read_schema(spark, schema_uri)
     ds = read_datasource(spark, data_uri, schema, require_target=False)
     source = Source("data", data_name(data_uri), ds.rows, schema_types(schema), schema.get("targetAttributeName"), [])
     source.inputs = list(ds.files)

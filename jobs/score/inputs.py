@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from jobs.common.errors import UsageError
-from jobs.common.lake import exists, join, normalize_uri, read_text, spark_uri
+from jobs.common.lake import exists, join, normalize_uri, read_parsed, spark_uri
 
 COMPLEX_TYPES = ("array", "map", "struct", "binary")
 ROW_COLUMNS = ("_tag", "_source_file", "_row")
@@ -71,13 +71,7 @@ def read_schema(spark, uri: str) -> Dict[str, Any]:
     """The --schema file (local or s3), normalized; exit 2 when missing or invalid."""
     from features.schema import SchemaError, load_schema
 
-    text = read_text(spark, normalize_uri(uri, "--schema"))
-    if text is None:
-        raise UsageError(f"--schema {uri}: no such file")
-    try:
-        return load_schema(text)
-    except SchemaError as error:
-        raise UsageError(f"--schema {uri}: {error}") from None
+    return read_parsed(spark, normalize_uri(uri, "--schema"), "--schema", load_schema, SchemaError)
 
 
 def tag_column(input_schema_row_id: Optional[str], model_schema: Dict[str, Any], columns: List[str]) -> Optional[str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from jobs.common.errors import UsageError
-from jobs.common.lake import exists, join, normalize_uri, read_text, spark_uri
+from jobs.common.lake import exists, join, normalize_uri, read_parsed, spark_uri
 from jobs.common.log import stage
 
 
@@ -33,15 +33,7 @@ def read_recipe(spark, uri: Optional[str]) -> Optional[Dict[str, Any]]:
     """The parsed recipe at --recipe, or None (the suggested recipe is used)."""
     from features.recipe import RecipeError, parse_recipe
 
-    if not uri:
-        return None
-    text = read_text(spark, uri)
-    if text is None:
-        raise UsageError(f"--recipe {uri}: no such file")
-    try:
-        return parse_recipe(text)
-    except RecipeError as error:
-        raise UsageError(f"--recipe {uri}: {error}") from None
+    return read_parsed(spark, uri, "--recipe", parse_recipe, RecipeError) if uri else None
 
 
 def check_recipe_fits(schema: Dict[str, Any], recipe: Optional[Dict[str, Any]], flag: str = "--recipe") -> None:
@@ -54,6 +46,22 @@ def check_recipe_fits(schema: Dict[str, Any], recipe: Optional[Dict[str, Any]], 
         raise UsageError(f"{flag}: {error}") from None
 
 
+def training_input(ds, schema: Dict[str, Any], form: Dict[str, Any]) -> TrainingInput:
+    """A datasource read by ml.datasource (CSV files or a lake table) as a TrainingInput."""
+    return TrainingInput(
+        rows=ds.rows,
+        schema=schema,
+        form=form,
+        rows_in=ds.rows_in,
+        rows_rejected=ds.rows_rejected,
+        rejects=ds.rejects,
+        files=ds.files,
+        fingerprint=ds.fingerprint,
+        invalid=ds.invalid,
+        reasons=ds.reasons,
+    )
+
+
 def from_datasource(spark, args) -> TrainingInput:
     """--data (+ --schema, default <data>.schema): the CSV datasource, rejects kept for the quarantine."""
     from ml.datasource import default_schema_uri, read_datasource, read_schema
@@ -63,18 +71,8 @@ def from_datasource(spark, args) -> TrainingInput:
     with stage("read datasource") as counts:
         ds = read_datasource(spark, args.data, schema, require_target=True)
         counts.update(rows_in=ds.rows_in, rejected=ds.rows_rejected, files=len(ds.files))
-    return TrainingInput(
-        rows=ds.rows,
-        schema=schema,
-        form={"form": "datasource", "data": ds.source, "schema": schema_uri, "files": ds.files},
-        rows_in=ds.rows_in,
-        rows_rejected=ds.rows_rejected,
-        rejects=ds.rejects,
-        files=ds.files,
-        fingerprint=ds.fingerprint,
-        invalid=ds.invalid,
-        reasons=ds.reasons,
-    )
+    form = {"form": "datasource", "data": ds.source, "schema": schema_uri, "files": ds.files}
+    return training_input(ds, schema, form)
 
 
 def from_table(spark, args) -> TrainingInput:
@@ -87,17 +85,7 @@ def from_table(spark, args) -> TrainingInput:
     schema = read_schema(spark, schema_uri)
     table_uri = args.lake.table(args.table)
     ds = read_table_datasource(spark, table_uri, schema, require_target=True)
-    return TrainingInput(
-        rows=ds.rows,
-        schema=schema,
-        form={"form": "table", "table": args.table, "uri": table_uri, "schema": schema_uri},
-        rows_in=ds.rows_in,
-        rows_rejected=ds.rows_rejected,
-        rejects=ds.rejects,
-        files=[table_uri],
-        fingerprint=ds.fingerprint,
-        reasons=ds.reasons,
-    )
+    return training_input(ds, schema, {"form": "table", "table": args.table, "uri": table_uri, "schema": schema_uri})
 
 
 def feature_run_dates(spark, table_uri: str) -> List[str]:
