@@ -24,7 +24,7 @@ from typing import List
 
 from jobs.common.cli import local_file
 from jobs.common.errors import LakemlError, UsageError
-from jobs.common.lake import exists, join, normalize_uri, read_local_file, read_text, write_bytes
+from jobs.common.lake import exists, join, normalize_uri, read_bytes, read_local_file, read_text, write_bytes
 from jobs.common.log import logger
 from jobs.common.summary import RunSummary
 
@@ -96,21 +96,43 @@ def demo_spec(conf, scale):
 
 
 def write_demo(spark, lake, spec, run_date: str) -> List[int]:
-    """Write every missing demo day up to the run date (its marker last); the days written."""
+    """Write every missing demo day up to the run date (its marker last); the days written.
+
+    The days already there must be the ones this generator writes (check_demo_days): days from two versions
+    of the generator do not follow on from each other (another full load, other changes)."""
     from jobs.nightly.demo import day_files, marker_path
 
     last = (dt.date.fromisoformat(run_date) - spec.start_date).days + 1
     if last < 1:
         raise UsageError(f"--run-date {run_date}: the demo starts on {spec.start_date}; give that date or a later one")
-    written = []
-    for day in range(1, min(last, spec.days) + 1):
-        if exists(spark, join(lake.root, marker_path(day))):
-            continue
+    days = range(1, min(last, spec.days) + 1)
+    missing = [day for day in days if not exists(spark, join(lake.root, marker_path(day)))]
+    if missing:
+        check_demo_days(spark, lake, spec, [day for day in days if day not in missing])
+    for day in missing:
         for path, data in day_files(spec, day):
             write_bytes(spark, join(lake.root, path), data)
-        written.append(day)
         logger.info("nightly: demo day %d (%s) written under %s", day, spec.day_date(day), lake.raw())
-    return written
+    return missing
+
+
+def check_demo_days(spark, lake, spec, days: List[int]) -> None:
+    """Refuse (exit 2) to add a day to a lake whose earlier demo days another generator or spec wrote."""
+    from jobs.nightly.demo import day_digest, day_files, marker_digest, marker_path
+
+    for day in days:
+        uri = join(lake.root, marker_path(day))
+        recorded = marker_digest(read_bytes(spark, uri))
+        if recorded is None:
+            logger.warning(
+                "nightly: demo day %d under %s records no digest (an older lakeml wrote it)", day, lake.raw()
+            )
+        elif recorded != day_digest(day_files(spec, day)[:-1]):
+            raise UsageError(
+                f"--demo: demo day {day} under {lake.raw()} was written by another version of the demo generator "
+                f"or another demo spec (its marker {uri} records digest {recorded[:12]}); the next day's files would "
+                "not follow on from it. Use a fresh --lake (or the same lakeml and demo settings as before)"
+            )
 
 
 def load_conf(spark, args):

@@ -84,3 +84,18 @@ def test_planted_signal_is_learnable_by_logistic_regression():
     design = manifest_of(spec)["design_auc"]
     assert design >= 0.8
     assert auc >= 0.78 and auc >= design - 0.05
+
+
+def test_a_day_is_not_added_to_days_another_generator_wrote(tmp_path):
+    """Days from two versions of the generator (a seed stands in for another version) are refused, exit 2."""
+    from jobs.common.errors import UsageError
+    from jobs.common.lake import Lake
+    from jobs.nightly import write_demo
+
+    lake, spec = Lake.at(str(tmp_path / "lake")), DemoSpec(scale=0.05)
+    assert write_demo(None, lake, spec, "2026-11-20") == [1]
+    with pytest.raises(UsageError, match=r"demo day 1 under .* another version of the demo generator"):
+        write_demo(None, lake, DemoSpec(scale=0.05, seed=8), "2026-11-21")
+    assert not (tmp_path / "lake" / "raw" / "_demo" / "day=2.json").exists()
+    assert write_demo(None, lake, spec, "2026-11-21") == [2]
+    assert write_demo(None, lake, spec, "2026-11-21") == []
