@@ -100,45 +100,22 @@ def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
     return evaluate_predictions(kind, model.transform(rows), info, cutoff, classes)
 
 
-def run(spark, args) -> RunSummary:
-    from jobs.common.quality import publish_quarantine, sql_list, to_quarantine
-    from jobs.common.report import Report, write_json
+def read_rows(spark, args, schema: Dict[str, Any]):
+    """The labelled datasource by the CSV rules; its rejects to <lake>/quarantine/evaluate/."""
+    from jobs.common.quality import publish_read_rejects
     from ml.datasource import read_datasource
-    from ml.plots import add_evaluation
-    from ml.registry import load_version
 
-    model, meta = load_version(spark, args.lake, args.name, args.version)
-    schema = evaluation_schema(spark, args, meta)
     with stage("read datasource") as counts:
         ds = read_datasource(spark, args.data, schema, require_target=True)
         counts.update(rows_in=ds.rows_in, rejected=ds.rows_rejected)
     if ds.rows_rejected:
-        shaped = to_quarantine(ds.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
-        publish_quarantine(
-            shaped, args.lake.quarantine(JOB), f"run_date = '{args.run_date}' AND source_file IN ({sql_list(ds.files)})"
-        )
-    with stage("evaluate") as counts:
-        evaluation = evaluate_rows(spark, args, model, meta, ds.rows)
-        counts.update(evaluation.metrics)
-    report = Report(f"evaluate: {args.name} {meta['version']}")
-    report.heading("Run")
-    report.table(
-        [
-            {"field": k, "value": v}
-            for k, v in (
-                ("model", f"{args.name} {meta['version']}"),
-                ("model type", meta["model_type"]),
-                ("data", ds.source),
-                ("rows read", ds.rows_in),
-                ("rows rejected", ds.rows_rejected),
-                ("training metrics", json.dumps(meta.get("metrics"))),
-            )
-        ]
-    )
-    add_evaluation(report, evaluation, args.cutoff or 0.5)
-    folder = join(args.lake.reports(JOB, args.run_date), f"{args.name}-{meta['version']}")
-    written = report.write(spark, folder)
-    facts = {
+        publish_read_rejects(ds.rejects, ds.files, JOB, args)
+    return ds
+
+
+def report_facts(args, meta: Dict[str, Any], ds, evaluation) -> Dict[str, Any]:
+    """The report's JSON: the model, the data, the metrics beside the baseline, the counts."""
+    return {
         "name": args.name,
         "version": meta["version"],
         "data": ds.source,
@@ -149,7 +126,32 @@ def run(spark, args) -> RunSummary:
         "rows_rejected": ds.rows_rejected,
         "run_id": args.run_id,
     }
-    write_json(spark, join(folder, "report.json"), facts)
+
+
+def write_report(spark, args, meta: Dict[str, Any], ds, evaluation, folder: str) -> list:
+    """index.html with the evaluation's plots and report.json into the folder; returns the URIs written."""
+    from jobs.common.report import Report, write_json
+    from ml.plots import add_evaluation
+
+    report = Report(f"evaluate: {args.name} {meta['version']}")
+    report.heading("Run")
+    facts = (
+        ("model", f"{args.name} {meta['version']}"),
+        ("model type", meta["model_type"]),
+        ("data", ds.source),
+        ("rows read", ds.rows_in),
+        ("rows rejected", ds.rows_rejected),
+        ("training metrics", json.dumps(meta.get("metrics"))),
+    )
+    report.table([{"field": k, "value": v} for k, v in facts])
+    add_evaluation(report, evaluation, args.cutoff or 0.5)
+    written = report.write(spark, folder)
+    write_json(spark, join(folder, "report.json"), report_facts(args, meta, ds, evaluation))
+    return written
+
+
+def evaluate_summary(args, meta: Dict[str, Any], ds, evaluation, folder: str, written: list) -> RunSummary:
+    """The run summary: the model version, its metrics beside the baseline, the report."""
     return RunSummary(
         job=JOB,
         run_id=args.run_id,
@@ -168,3 +170,16 @@ def run(spark, args) -> RunSummary:
             "report": written[-1],
         },
     )
+
+
+def run(spark, args) -> RunSummary:
+    from ml.registry import load_version
+
+    model, meta = load_version(spark, args.lake, args.name, args.version)
+    ds = read_rows(spark, args, evaluation_schema(spark, args, meta))
+    with stage("evaluate") as counts:
+        evaluation = evaluate_rows(spark, args, model, meta, ds.rows)
+        counts.update(evaluation.metrics)
+    folder = join(args.lake.reports(JOB, args.run_date), f"{args.name}-{meta['version']}")
+    written = write_report(spark, args, meta, ds, evaluation, folder)
+    return evaluate_summary(args, meta, ds, evaluation, folder, written)

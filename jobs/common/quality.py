@@ -122,3 +122,11 @@ def publish_quarantine(quarantine_df, uri: str, replace_where: str) -> None:
         .partitionBy("run_date")
         .save(spark_uri(uri))
     )
+
+
+def publish_read_rejects(rejects, files: Sequence[str], job: str, args) -> None:
+    """A read's rejected lines (raw, source_file, reason) to <lake>/quarantine/<job>/, replacing the run date's rows
+    from the same files, so a re-run never stores them twice."""
+    shaped = to_quarantine(rejects, "raw", "source_file", "reason", job, args.run_id, args.run_date)
+    where = f"run_date = '{args.run_date}' AND source_file IN ({sql_list(files)})"
+    publish_quarantine(shaped, args.lake.quarantine(job), where)

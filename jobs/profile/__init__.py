@@ -190,13 +190,10 @@ def read_earlier(spark, args, name: str) -> Optional[dict]:
 
 def publish_rejects(spark, args, source) -> None:
     """The datasource's rejected lines to <lake>/quarantine/profile/ (replacing this run date's, per file)."""
-    from jobs.common.quality import publish_quarantine, sql_list, to_quarantine
+    from jobs.common.quality import publish_read_rejects
 
-    if source.rejects is None:
-        return
-    rows = to_quarantine(source.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
-    where = f"run_date = '{args.run_date}' AND source_file IN ({sql_list(source.inputs)})"
-    publish_quarantine(rows, args.lake.quarantine(JOB), where)
+    if source.rejects is not None:
+        publish_read_rejects(source.rejects, source.inputs, JOB, args)
 
 
 def publish(spark, args, profile: dict, earlier: Optional[dict]):

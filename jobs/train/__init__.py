@@ -102,13 +102,10 @@ def validate(args) -> None:
 
 def quarantine(spark, args, data) -> None:
     """Rejected CSV lines to <lake>/quarantine/train/ (a re-run of the run date replaces its own)."""
-    from jobs.common.quality import publish_quarantine, sql_list, to_quarantine
+    from jobs.common.quality import publish_read_rejects
 
-    if data.rejects is None or not data.rows_rejected:
-        return
-    shaped = to_quarantine(data.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
-    where = f"run_date = '{args.run_date}' AND source_file IN ({sql_list(data.files)})"
-    publish_quarantine(shaped, args.lake.quarantine(JOB), where)
+    if data.rejects is not None and data.rows_rejected:
+        publish_read_rejects(data.rejects, data.files, JOB, args)
 
 
 def split_rows(data, args):
@@ -172,22 +169,17 @@ def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
     return fitted, evaluation, extras
 
 
-def run(spark, args) -> RunSummary:
-    from jobs.train.inputs import read_input
-    from jobs.train.publish import promotion, publish
-
-    data = read_input(spark, args)
-    quarantine(spark, args, data)
-    train, test, split = split_rows(data, args)
-    trainer = train_recommender if args.model_type == "RECOMMEND" else train_supervised
-    fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
-    evaluation.metrics["split"] = split["name"]  # which rows the metrics come from, in metrics.json too
+def record_split_and_classes(evaluation, split: Dict[str, Any]) -> None:
+    """The metrics name the rows they come from, and MULTICLASS's F1 per class label (metrics.json too)."""
+    evaluation.metrics["split"] = split["name"]
     if evaluation.tables.get("per_class") and evaluation.tables.get("classes"):
         pairs = zip(evaluation.tables["classes"], evaluation.tables["per_class"])
         evaluation.metrics["per_class_f1"] = {str(c): stats["f1"] for c, stats in pairs}
-    implicit = args.implicit if args.model_type == "RECOMMEND" else None
-    decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
-    info = {
+
+
+def run_info(data, fitted, split: Dict[str, Any]) -> Dict[str, Any]:
+    """The facts of the run the report shows beside the metrics."""
+    return {
         "train_rows": split["train_rows"],
         "eval_rows": split["eval_rows"],
         "split": split,
@@ -195,7 +187,11 @@ def run(spark, args) -> RunSummary:
         "tuned": fitted.tuned,
         "recipe": data.recipe,
     }
-    metadata = {
+
+
+def version_metadata(args, data, fitted, evaluation, split: Dict[str, Any], extras: Dict[str, Any]) -> Dict[str, Any]:
+    """The version's metadata.json, apart from what the registry adds (name, version, created_at, ...)."""
+    return {
         "model_type": args.model_type,
         "algorithm": args.algorithm,
         "params": fitted.params,
@@ -214,8 +210,10 @@ def run(spark, args) -> RunSummary:
         "input": data.form,
         **extras,
     }
-    out = publish(spark, args, data, fitted, info, evaluation, decision[:2], metadata, getattr(fitted, "extra", None))
-    data.rows.unpersist()
+
+
+def train_summary(args, data, split: Dict[str, Any], evaluation, decision, out: Dict[str, Any]) -> RunSummary:
+    """The run summary: the new version, whether it was promoted and why, its metrics and counts."""
     return RunSummary(
         job=JOB,
         run_id=args.run_id,
@@ -239,3 +237,22 @@ def run(spark, args) -> RunSummary:
             "invalid_values": data.invalid,
         },
     )
+
+
+def run(spark, args) -> RunSummary:
+    from jobs.train.inputs import read_input
+    from jobs.train.publish import promotion, publish
+
+    data = read_input(spark, args)
+    quarantine(spark, args, data)
+    train, test, split = split_rows(data, args)
+    trainer = train_recommender if args.model_type == "RECOMMEND" else train_supervised
+    fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
+    record_split_and_classes(evaluation, split)
+    implicit = args.implicit if args.model_type == "RECOMMEND" else None
+    decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
+    metadata = version_metadata(args, data, fitted, evaluation, split, extras)
+    info = run_info(data, fitted, split)
+    out = publish(spark, args, data, fitted, info, evaluation, decision[:2], metadata, getattr(fitted, "extra", None))
+    data.rows.unpersist()
+    return train_summary(args, data, split, evaluation, decision, out)
