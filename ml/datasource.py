@@ -94,11 +94,37 @@ def read_schema(spark, uri: Optional[str], flag: str = "--schema") -> Dict[str, 
 # --- lines and their positions ----------------------------------------------------------------
 
 
-def read_lines(spark, files: List[FileInfo]):
-    """Every line of the files with the file and split it came from and Spark's row id."""
+def spark_file_uri(spark_path: str) -> str:
+    """The listed spelling of a file path as Spark gives it (`file:/x%20y` -> `file:///x y`)."""
+    plain = unquote(spark_path)
+    if plain.startswith("file:") and not plain.startswith("file://"):
+        plain = "file://" + plain[len("file:") :]
+    return normalize_uri(plain, "path")
+
+
+def text_frame(spark, files: List[FileInfo], root: Optional[str] = None):
+    """The files as one text DataFrame, in few tasks whatever their number.
+
+    Given many literal paths, Spark lists each one (a job of one task per path past 32 paths:
+    minutes for a thousand small files on 2 cores). So the prefix is read whole when Spark's own
+    listing of it is exactly the listed files (one listing of the folder, no job), and otherwise
+    the literal paths are listed on the driver.
+    """
+    from jobs.common.session import session_confs
+
+    if root is not None and len(files) > 1:
+        whole = spark.read.option("recursiveFileLookup", "true").text(literal_path(root))
+        if sorted(spark_file_uri(p) for p in whole.inputFiles()) == [f.uri for f in files]:
+            return whole
+    with session_confs(spark, {"spark.sql.sources.parallelPartitionDiscovery.threshold": str(len(files) + 1)}):
+        return spark.read.text([literal_path(f.uri) for f in files])
+
+
+def read_lines(spark, files: List[FileInfo], root: Optional[str] = None):
+    """Every line of the files (listed under root, when given) with its file and split and Spark's row id."""
     from pyspark.sql import functions as F
 
-    return spark.read.text([literal_path(f.uri) for f in files]).select(
+    return text_frame(spark, files, root).select(
         F.col("value").alias("raw"),
         F.col("_metadata.file_path").alias("_fp"),
         F.col("_metadata.file_block_start").alias("_bs"),
@@ -108,10 +134,7 @@ def read_lines(spark, files: List[FileInfo]):
 
 def _canonical_file(spark_path: str, files: List[FileInfo]) -> Tuple[int, str]:
     """(index, canonical URI) of the listed file a path from Spark's `_metadata` names."""
-    plain = unquote(spark_path)
-    if plain.startswith("file:") and not plain.startswith("file://"):
-        plain = "file://" + plain[len("file:") :]
-    uri = normalize_uri(plain, "path")
+    uri = spark_file_uri(spark_path)
     for i, f in enumerate(files):
         if f.uri == uri:
             return i, uri
@@ -278,7 +301,7 @@ def read_datasource(
     target = _target(schema, require_target)
     attributes = attribute_types(schema)
     files = data_files(spark, data_uri)
-    lines = read_lines(spark, files)
+    lines = read_lines(spark, files, normalize_uri(data_uri, "--data"))
     splits = lines.groupBy("_fp", "_bs").agg(F.count(F.lit(1)).alias("n"), F.min("_mono").alias("low")).collect()
     placed = with_positions(lines, split_positions([(r["_fp"], r["_bs"], r["n"], r["low"]) for r in splits], files))
     if schema.get("dataFileContainsHeader"):
