@@ -3,8 +3,9 @@
 The night is the demo CONF's ingest_dms step at a small scale: each job of the local target is its own
 spark-submit (a JVM start, ~30 s on 2 cores), so the suite runs one job per night; the demo CONF's whole
 night is the nightly suite's, in one Spark session. The demo's raw zone arrives day by day, as DMS would
-deliver it: each day's files are written just before that date's run. Nights over consecutive dates are
-the nightly suite's (tests/nightly), which runs them in one Spark session each.
+deliver it: each day's files are written just before that date's run. Day 1's night runs twice (the
+second changes nothing), then days 2 and 3 in date order, as a backfill runs them; another lake gets all
+three days' files and one night. Five spark-submits in all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import yaml
 
 from tests.airflow.conftest import ROOT, airflow, airflow_env
 
-DATES = ("2026-11-20",)
+DATES = ("2026-11-20", "2026-11-21", "2026-11-22")
 SCALE = 0.05
 LAKEML_PY = os.path.join(ROOT, ".venv", "bin", "python")
 TABLES = ("shop_customers", "shop_orders", "shop_reviews")
@@ -42,19 +43,25 @@ def lakeml(code: str, *args: str) -> str:
     return done.stdout
 
 
-WRITE_DAY = """
-import os, sys
+# Writes the demo days given; prints how many DMS files each day brought.
+WRITE_DAYS = """
+import json, os, sys
 from jobs.nightly.demo import DemoSpec, day_files
-lake, day, scale = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-for path, data in day_files(DemoSpec(scale=scale), day):
-    target = os.path.join(lake, path)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    open(target, "wb").write(data)
+lake, scale, days = sys.argv[1], float(sys.argv[2]), [int(d) for d in sys.argv[3:]]
+counts = {}
+for day in days:
+    files = day_files(DemoSpec(scale=scale), day)
+    for path, data in files:
+        target = os.path.join(lake, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "wb").write(data)
+    counts[day] = sum(path.startswith("raw/dms/") for path, _ in files)
+print(json.dumps(counts))
 """
 
-# Every row of every table (delta-rs), sorted, and the ledgers: what "the lake is unchanged" compares.
+# Every row of every table (delta-rs), sorted, and the raw zone's files (sha256): what nights are compared by.
 DIGEST = """
-import json, sys, os
+import hashlib, json, sys, os
 from deltalake import DeltaTable
 lake = sys.argv[1]
 out = {}
@@ -62,12 +69,19 @@ for name in sys.argv[2:]:
     table = DeltaTable(os.path.join(lake, "tables", name)).to_pandas()
     table = table[sorted(table.columns)].astype(str)
     out[name] = sorted(map(tuple, table.values.tolist()))
+raw = {}
+for folder, _, names in os.walk(os.path.join(lake, "raw")):
+    for name in names:
+        path = os.path.join(folder, name)
+        raw[os.path.relpath(path, lake)] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+out["raw"] = raw
 print(json.dumps(out))
 """
 
 
-def write_day(lake: str, day: int) -> None:
-    lakeml(WRITE_DAY, lake, str(day), str(SCALE))
+def write_days(lake: str, *days: int) -> dict:
+    """Write demo days into the lake; {day: its DMS file count}."""
+    return {int(day): n for day, n in json.loads(lakeml(WRITE_DAYS, lake, str(SCALE), *map(str, days))).items()}
 
 
 def digest(lake: str) -> dict:
@@ -83,23 +97,47 @@ def table_versions(lake: str) -> dict:
     return {name: sorted(os.listdir(os.path.join(lake, "tables", name, "_delta_log"))) for name in TABLES}
 
 
+def files_applied(lake: str, date: str) -> int:
+    """files_applied of the date's ingest_dms summary (one run id per date: the last run's)."""
+    folder = os.path.join(lake, "_runs", "ingest_dms", date)
+    (name,) = os.listdir(folder)
+    with open(os.path.join(folder, name), encoding="utf-8") as handle:
+        return json.load(handle)["counts"]["files_applied"]
+
+
 @pytest.fixture(scope="module")
 def nights(airflow_db, tmp_path_factory):
-    """Day 1's night twice on one lake."""
+    """Day 1's night twice on one lake, then days 2 and 3 in date order; another lake: one night over all days."""
     folder = tmp_path_factory.mktemp("local-target")
-    conf, lake = small_conf(str(folder)), str(folder / "lake")
+    conf, lake, once = small_conf(str(folder)), str(folder / "lake"), str(folder / "once")
     runs, digests = [], []
-    write_day(lake, 1)
+    brought = write_days(lake, 1)
     runs.append(night(lake, DATES[0], conf))
     digests.append(digest(lake))
     versions = table_versions(lake)
     runs.append(night(lake, DATES[0], conf))
     digests.append(digest(lake))
     unchanged = versions == table_versions(lake)
-    return {"runs": runs, "first": digests[0], "again": digests[1], "unchanged": unchanged}
+    for day, date in enumerate(DATES[1:], start=2):
+        brought.update(write_days(lake, day))
+        runs.append(night(lake, date, conf))
+    write_days(once, 1, 2, 3)
+    runs.append(night(once, DATES[-1], conf))
+    applied = {day: files_applied(lake, date) for day, date in enumerate(DATES, start=1)}
+    return {
+        "runs": runs,
+        "first": digests[0],
+        "again": digests[1],
+        "unchanged": unchanged,
+        "daily": digest(lake),
+        "once": digest(once),
+        "brought": brought,
+        "applied": applied,
+    }
 
 
 def test_every_night_succeeds(nights):
+    assert len(nights["runs"]) == 5
     for done in nights["runs"]:
         assert "state=success" in done.stdout + done.stderr, (done.stdout + done.stderr)[-4000:]
 
@@ -111,3 +149,16 @@ def test_the_first_night_fills_every_table(nights):
 def test_a_second_run_of_the_same_date_leaves_the_lake_unchanged(nights):
     assert nights["again"] == nights["first"]
     assert nights["unchanged"], "the second run committed new table versions"
+
+
+def test_backfilled_dates_take_only_their_days_files(nights):
+    """Day 1's second run took nothing (its summary is the last run's); days 2 and 3 took exactly their files."""
+    assert nights["applied"] == {1: 0, 2: nights["brought"][2], 3: nights["brought"][3]}
+    assert nights["brought"][2] > 0 and nights["brought"][3] > 0
+
+
+def test_three_dates_in_order_equal_one_run_over_all_files(nights):
+    daily, once = nights["daily"], nights["once"]
+    assert daily["raw"] == once["raw"]  # the same input, so a table difference is the nights'
+    differing = [name for name in TABLES if daily[name] != once[name]]
+    assert differing == [], {name: (len(daily[name]), len(once[name])) for name in differing}
