@@ -17,71 +17,11 @@ from jobs.common.errors import QualityGateError
 from jobs.common.lake import normalize_uri
 from jobs.common.quality import MAX_REJECT_FRACTION
 from jobs.common.summary import RunSummary
-from jobs.ingest_dms.batch import (
-    LEDGER_NAME,
-    STEP_CDC,
-    STEP_CDC_SCHEMA,
-    STEP_LOAD,
-    STEP_LOAD_SCHEMA,
-    Plan,
-    commit_plan,
-    empty_ledger,
-    plan_batch,
-    txn_version,
-    with_pending,
-)
-from jobs.ingest_dms.changes import (
-    OPS,
-    SEQ_COL,
-    TS_COL,
-    apply_to_rows,
-    history_rows,
-    last_change_per_key,
-    normalize_changes,
-    order_columns,
-    table_rows,
-)
-from jobs.ingest_dms.conf import EPILOG, TableSpec, parse_conf, parse_document, parse_table, select_tables
-from jobs.ingest_dms.files import cdc_sort_key, classify_files, load_sort_key
+from jobs.ingest_dms.conf import EPILOG, TableSpec, parse_document, select_tables
 from jobs.ingest_dms.table import JOB, TableResult, apply_table
 
-__all__ = [
-    "HELP",
-    "JOB",
-    "LEDGER_NAME",
-    "OPS",
-    "SEQ_COL",
-    "STEP_CDC",
-    "STEP_CDC_SCHEMA",
-    "STEP_LOAD",
-    "STEP_LOAD_SCHEMA",
-    "TS_COL",
-    "Plan",
-    "TableResult",
-    "TableSpec",
-    "add_arguments",
-    "apply_table",
-    "apply_to_rows",
-    "cdc_sort_key",
-    "classify_files",
-    "commit_plan",
-    "empty_ledger",
-    "history_rows",
-    "last_change_per_key",
-    "load_sort_key",
-    "normalize_changes",
-    "order_columns",
-    "parse_conf",
-    "parse_document",
-    "parse_table",
-    "plan_batch",
-    "run",
-    "select_tables",
-    "table_rows",
-    "txn_version",
-    "validate",
-    "with_pending",
-]
+# The parts live in their modules (conf, files, changes, batch, delta_io, table); import them from there.
+__all__ = ["HELP", "JOB", "add_arguments", "load_specs", "run", "validate"]
 
 HELP = "apply AWS DMS full-load and CDC files (CSV or Parquet) to current-state Delta tables, in order, exactly once"
 

@@ -277,7 +277,7 @@ def history_rows(spark, lake):
 
 def test_history_scd2_resume_after_commit_and_full_reload(spark, lake, tmp_path):
     from jobs.common.lake import read_text, write_text
-    from jobs.ingest_dms import Plan, with_pending
+    from jobs.ingest_dms.batch import Plan, with_pending
 
     src = tmp_path / "dms"
     put(src, "hr/people/LOAD00000001.csv", "1,Oslo,2024-01-01 00:00:00\n2,Rome,2024-01-01 00:00:00\n")

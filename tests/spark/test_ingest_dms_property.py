@@ -184,7 +184,7 @@ def test_last_change_per_key_matches_reference(spark, raw, rnd, use_seq):
     """The reduction alone: shuffled rows, order by sequence (or timestamp ties broken by file and position)."""
     from pyspark.sql import functions as F
 
-    from jobs.ingest_dms import last_change_per_key
+    from jobs.ingest_dms.changes import last_change_per_key
 
     changes = [(i + 1, op, key, value) for i, (op, key, value) in enumerate(raw)]
     rows = []

@@ -78,7 +78,7 @@ def second_night(src) -> None:
 def runs(spark, tmp_path_factory):
     """Runs A and B (run dates 2026-11-21 and -22), then run C of s.r resuming a batch made pending again."""
     from jobs.common.lake import Lake, write_text
-    from jobs.ingest_dms import Plan, with_pending
+    from jobs.ingest_dms.batch import Plan, with_pending
 
     root = tmp_path_factory.mktemp("rules")
     src, lake = root / "dms", Lake.at(str(root / "lake"))

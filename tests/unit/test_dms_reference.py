@@ -11,22 +11,10 @@ from hypothesis import strategies as st
 
 from jobs.common.errors import UsageError
 from jobs.common.lake import FileInfo
-from jobs.ingest_dms import (
-    STEP_CDC,
-    STEP_CDC_SCHEMA,
-    STEP_LOAD,
-    STEP_LOAD_SCHEMA,
-    Plan,
-    classify_files,
-    commit_plan,
-    empty_ledger,
-    load_sort_key,
-    parse_conf,
-    plan_batch,
-    select_tables,
-    txn_version,
-    with_pending,
-)
+from jobs.ingest_dms import batch
+from jobs.ingest_dms.batch import Plan, commit_plan, empty_ledger, plan_batch, with_pending
+from jobs.ingest_dms.conf import parse_conf, select_tables
+from jobs.ingest_dms.files import classify_files, load_sort_key
 
 # --- the reference model: apply changes one by one in sequence order ------------------
 
@@ -307,6 +295,6 @@ def test_ledger_new_full_load_after_truncate_or_lost_table():
 
 
 def test_txn_versions_increase_in_commit_order_and_across_batches():
-    steps = [STEP_LOAD_SCHEMA, STEP_LOAD, STEP_CDC_SCHEMA, STEP_CDC]
-    versions = [txn_version(b, s) for b in (1, 2) for s in steps]
+    steps = [batch.STEP_LOAD_SCHEMA, batch.STEP_LOAD, batch.STEP_CDC_SCHEMA, batch.STEP_CDC]
+    versions = [batch.txn_version(b, s) for b in (1, 2) for s in steps]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
