@@ -24,7 +24,7 @@ from tests.helpers import run_in_process
 RUN_DATE = "2026-11-20"
 SCALE = 0.25
 TABLES = ("tables/logs_web", "tables/shop_customers", "tables/shop_orders", "tables/shop_reviews")
-OUTPUTS = (*TABLES, "features/purchase_propensity", "scores/product_recs")
+OUTPUTS = (*TABLES, "features/purchase_propensity", "scores/purchase_propensity", "scores/product_recs")
 
 
 def table_rows(spark, uri: str):
@@ -69,7 +69,7 @@ def test_every_step_succeeds_in_order(night):
     assert night["code"] == 0, night["summary"]["message"]
     steps = night["summary"]["counts"]["steps"]
     assert [s["stage"] for s in steps] == [
-        "ingest_logs", "ingest_dms", "build_features", "profile", "train", "train", "score",
+        "ingest_logs", "ingest_dms", "build_features", "profile", "train", "train", "score", "score",
     ]  # fmt: skip
     assert all(s["exit_code"] == 0 and s["status"] == "succeeded" for s in steps), steps
     run_id = night["summary"]["run_id"]
@@ -82,7 +82,9 @@ def test_run_report_has_its_figures_and_links(night):
     for image in re.findall(r'src="([^"]+\.png)"', page):
         with open(os.path.join(folder, image), "rb") as handle:
             assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert {"seconds.png", "rows.png", "scores_product_recs.png"} <= set(os.listdir(folder))
+    assert {"seconds.png", "rows.png", "scores_product_recs.png", "scores_purchase_propensity.png"} <= set(
+        os.listdir(folder)
+    )
     for href in re.findall(r'href="([^"]+)"', page):
         assert os.path.exists(os.path.normpath(os.path.join(folder, href))), href
     assert "purchase_propensity" in page and "product_recs" in page
@@ -130,6 +132,22 @@ def test_propensity_model_learns_the_planted_signal_like_scikit_learn(spark, nig
     assert reference >= 0.72  # the generator plants a signal worth ~0.85 at best
     assert auc >= reference - 0.08 and auc >= 0.7, (auc, reference)
     assert auc > train["counts"]["baseline"]["auc"]
+
+
+def test_propensity_scores_one_row_per_customer_with_the_champion_version(spark, night):
+    """The feature set's rows of the run date are scored by the propensity model's champion, one per customer."""
+    from ml.registry import champion
+
+    lake = night["lake"]
+    scores = spark.read.format("delta").load(os.path.join(lake, "scores", "purchase_propensity"))
+    scores = scores.where(f"run_date = '{RUN_DATE}'")
+    customers = spark.read.format("delta").load(os.path.join(lake, "tables", "shop_customers")).count()
+    summary = stored(lake, "score", step(night["summary"], "score.purchase_propensity")["run_id"])
+    assert scores.count() == customers == summary["rows_in"] == summary["rows_out"]
+    assert scores.select("tag").distinct().count() == customers
+    version = champion(spark, lake, "purchase_propensity")["version"]
+    assert [r[0] for r in scores.select("model_version").distinct().collect()] == [version]
+    assert scores.where("score < 0 OR score > 1 OR bestAnswer NOT IN (0, 1)").count() == 0
 
 
 def test_recommendations_skip_rated_items_and_keep_to_k(spark, night):
