@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from pyspark.ml import PipelineModel
 
+from features.address import ConcatAddress
 from features.recipe import compile_recipe, parse_recipe
 from features.stages import DropColumns, LabelIndexer, LabelModel, RecipeColumns
 from tests.conftest import ROOT
@@ -129,3 +130,9 @@ def test_stages_follow_the_params_pattern():
     assert DropColumns(cols=["a"]).setCols(["b"]).getCols() == ["b"] and DropColumns().getCols() == []
     # the shared mixin: estimator and model have the same Param names
     assert {p.name for p in LabelIndexer().params} <= {p.name for p in LabelModel().params}
+    address = ConcatAddress().setParams(parts={"street": "s"}, keyCol="")
+    assert address.getParts() == {"street": "s"} and address.getKeyCol() == "" and address.getOutputCol() == "address"
+    assert address.setOutputCol("a").getOutputCol() == "a" and address.setAbbreviate(True).getAbbreviate() is True
+    assert ConcatAddress().getAbbreviate() is False and ConcatAddress().setParts({"zip": "z"}).getParts() == {
+        "zip": "z"
+    }
