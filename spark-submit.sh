@@ -76,5 +76,5 @@ exec "$SPARK_HOME/bin/spark-submit" \
   --driver-memory "${LAKEML_DRIVER_MEMORY:-4g}" \
   --jars "$jars" \
   --conf spark.ui.showConsoleProgress=false \
-  --conf "spark.driver.extraJavaOptions=-Dlog4j2.level=warn" \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.level=warn ${LAKEML_DRIVER_JAVA_OPTIONS:-}" \
   "$ROOT/lakeml_main.py" "$@"

@@ -125,8 +125,13 @@ def local_conf(
     s3_endpoint: Optional[str] = None,
     master: Optional[str] = None,
     jvm_jar: Optional[str] = None,
+    java_options: Optional[str] = None,
 ) -> Dict[str, str]:
-    """Everything a local session needs beyond ALWAYS_CONF (jvm_jar: a checked `lakeml_jar` path)."""
+    """Everything a local session needs beyond ALWAYS_CONF (jvm_jar: a checked `lakeml_jar` path).
+
+    java_options (LAKEML_DRIVER_JAVA_OPTIONS) become the driver JVM's options, e.g. -XX:TieredStopAtLevel=1:
+    small local runs then spend less of their time compiling.
+    """
     conf = {
         "spark.master": master or "local[*]",
         "spark.jars": ",".join(local_jars(jars_dir) + ([jvm_jar] if jvm_jar else [])),
@@ -141,6 +146,8 @@ def local_conf(
     }
     if s3_endpoint:
         conf.update(s3a_conf(s3_endpoint))
+    if java_options:
+        conf["spark.driver.extraJavaOptions"] = java_options
     return conf
 
 
@@ -154,6 +161,7 @@ def session_conf(master: Optional[str] = None, extra: Optional[Dict[str, str]] =
                 os.environ.get("LAKEML_S3_ENDPOINT"),
                 master,
                 lakeml_jar(os.environ.get("LAKEML_JVM_JAR")),
+                os.environ.get("LAKEML_DRIVER_JAVA_OPTIONS"),
             )
         )
     conf.update(extra or {})
