@@ -144,7 +144,9 @@ def normalize_for_key(text: ColumnOrName) -> Column:
     """Uppercase, punctuation dropped, whitespace collapsed, every token USPS-abbreviated."""
     bare = F.trim(F.regexp_replace(F.upper(_text(text)), f"[^A-Z0-9/{SEP}]+", " "))
     tokens = F.split(bare, " ")
-    abbreviated = F.transform(tokens, lambda t: F.coalesce(_abbreviation(t, KEY_TOKENS), t))
+    # tokens are uppercase already, so an abbreviation maps to itself without its own entry: half the scan
+    table = _literal_map(KEY_TOKENS)
+    abbreviated = F.transform(tokens, lambda t: F.coalesce(table[t], t))
     return F.array_join(abbreviated, " ")
 
 
