@@ -41,7 +41,7 @@ step "readings -> $LAKE/raw/har/readings/"
 step "build_features: windows -> features/har"
 job build_features --config "$HERE/har.yaml"
 
-params="{\"regParam\": $REG, \"maxIter\": 200}"
+params="{\"regParam\": $REG, \"maxIter\": 200, \"standardization\": true}"  # as sklearn_check's StandardScaler
 step "train by subject (held out: $HELD_OUT)"
 job train --name har_subject --model-type MULTICLASS --features har --params "$params" \
   --split "{\"splitting\": {\"strategy\": \"holdout\", \"strategyParams\": {\"column\": \"subject\", \"values\": [$HELD_OUT]}}}"

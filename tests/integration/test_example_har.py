@@ -58,7 +58,7 @@ def har_lake(spark, tmp_path_factory):
     written = loader.write_raw(lake.root, SUBJECTS)
     common = ["--lake", lake.root, "--run-date", RUN_DATE]
     built = run_in_process(spark, "build_features", [*common, "--config", os.path.join(HAR, "har.yaml")])
-    params = '{"regParam": 0.001, "maxIter": 200}'
+    params = '{"regParam": 0.001, "maxIter": 200, "standardization": true}'  # as scikit-learn's StandardScaler
     train_args = ["--name", "har_subject", "--model-type", "MULTICLASS", "--features", "har", "--params", params]
     trained = run_in_process(spark, "train", [*common, *train_args, "--split", SPLIT])
     scored = run_in_process(spark, "score", [*common, "--name", "har_subject", "--features", "har"])
