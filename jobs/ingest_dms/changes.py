@@ -14,6 +14,9 @@ SEQ_COL = "_dms_seq"
 TS_COL = "_dms_ts"
 SEQ_TYPE = "decimal(38,0)"
 STALE = f"coalesce(s.{SEQ_COL} < t.{SEQ_COL}, s.{TS_COL} < t.{TS_COL}, false)"
+# A time brought to the driver as text in the session's zone (UTC), never as a Python datetime (a naive
+# local time: another TZ, or a DST fold, would move it when it goes back into Spark).
+UTC_TEXT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 
 
 def _raw_record(spec: TableSpec, has_op: bool, fmt: str, extra_columns: List[str]):
@@ -182,7 +185,9 @@ def history_rows(changes, key: List[str], data_columns: List[str], load: bool):
 
 
 def not_older_than(changes, load_time):
-    """The changes not older than the full load (docs/dms.md §5); all of them when the load's time is unknown."""
+    """The changes not older than the full load (docs/dms.md §5); all of them when the load's time is unknown.
+
+    `load_time` is text (UTC with `Z`, or a ledger's older zone-less text, read in the session's UTC)."""
     from pyspark.sql import functions as F
 
     if load_time is None:

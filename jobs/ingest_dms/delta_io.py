@@ -9,7 +9,7 @@ from typing import Dict, Iterator, List
 from jobs.common.errors import LakemlError
 from jobs.common.lake import spark_uri
 from jobs.common.session import session_confs
-from jobs.ingest_dms.changes import STALE, merge_assignments, rebuild_history
+from jobs.ingest_dms.changes import STALE, UTC_TEXT, merge_assignments, rebuild_history
 from jobs.ingest_dms.conf import TableSpec
 
 
@@ -96,7 +96,7 @@ def close_and_append_history(spark, path: str, rows, key: List[str]) -> None:
     from pyspark.sql import functions as F
 
     target = spark.read.format("delta").load(path)
-    first = rows.agg(F.min("valid_from").alias("_close")).collect()[0]["_close"]
+    first = rows.agg(F.date_format(F.min("valid_from"), UTC_TEXT).alias("_close")).collect()[0]["_close"]
     closing = target.where("is_current").select(*key).distinct().withColumn("_close", F.lit(first).cast("timestamp"))
     staged = closing.select(*key, "_close", F.lit(True).alias("_closing")).unionByName(
         rows.withColumn("_close", F.lit(None).cast("timestamp")).withColumn("_closing", F.lit(False)),

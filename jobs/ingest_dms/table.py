@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from jobs.common.errors import LakemlError, QualityGateError, UsageError
 from jobs.common.files import list_tree
@@ -26,6 +26,7 @@ from jobs.ingest_dms.batch import (
 from jobs.ingest_dms.changes import (
     SEQ_COL,
     TS_COL,
+    UTC_TEXT,
     apply_to_rows,
     history_rows,
     last_change_per_key,
@@ -217,19 +218,19 @@ def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int
     return rejected
 
 
-def load_time(spec: TableSpec, plan: Plan, parts: List[Part], ledger: dict):
-    """The time of the full load the table holds (docs/dms.md §5): this batch's, else the ledger's; or None."""
-    import datetime as dt
-
+def load_time(spec: TableSpec, plan: Plan, parts: List[Part], ledger: dict) -> Optional[str]:
+    """The time of the full load the table holds (docs/dms.md §5), as UTC text: this batch's, else the ledger's."""
     from pyspark.sql import functions as F
 
     if not spec.timestamp_column:
         return None
     if plan.full:
         load = [p for p in parts if p.kind == "load"]
-        return load[0].changes.where(F.col("_reason").isNull()).agg(F.min(TS_COL)).first()[0] if load else None
-    stored = ledger.get("load_time")
-    return dt.datetime.fromisoformat(stored) if stored else None
+        if not load:
+            return None
+        valid = load[0].changes.where(F.col("_reason").isNull())
+        return valid.agg(F.date_format(F.min(TS_COL), UTC_TEXT)).first()[0]
+    return ledger.get("load_time")
 
 
 def reduce_parts(spec: TableSpec, parts: List[Part], since) -> Dict[str, Tuple[object, object, List[str]]]:
@@ -322,8 +323,7 @@ def publish(spark, args, target: Target, plan: Plan, parts: List[Part], ledger: 
                 publish_history(spark, target, plan, valid, data_columns, kind, meta)
     with stage(f"commit {spec.name}") as counts:
         result.rows_in_table = spark.read.format("delta").load(target.path).count()  # the committed table
-        stamp = since.isoformat() if since is not None else None
-        ledger_after = commit_plan(ledger, plan, args.run_id, result.rows_in_table, stamp)
+        ledger_after = commit_plan(ledger, plan, args.run_id, result.rows_in_table, since)
         ledgers.write_ledger(spark, target.ledger_uri, ledger_after)
         counts.update(batch=plan.batch, rows=result.rows_in_table)
 

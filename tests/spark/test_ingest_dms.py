@@ -357,3 +357,31 @@ def test_validate_names_the_table(tmp_path, argv, words):
     else:
         args = parse_job_args("ingest_dms", load_job("ingest_dms"), ["--input", "x", "--tables", conf])
         assert [s.name for s in args.table_specs] == ["hr.employee"]
+
+
+def test_the_load_time_in_the_ledger_is_utc_whatever_the_drivers_zone(spark, lake, tmp_path):
+    """Night 1 under TZ=UTC, night 2 under UTC-8: a change 3 hours after the load still applies (docs/dms.md §5)."""
+    import time
+
+    from jobs.common.lake import read_text
+
+    columns = [{"name": "id", "type": "int"}, {"name": "city", "type": "string"}, {"name": "ts", "type": "string"}]
+    conf = write_conf(
+        tmp_path, [{"schema": "hr", "table": "zone", "key": ["id"], "columns": columns, "timestamp_column": "ts"}]
+    )
+    src = tmp_path / "dms"
+    put(src, "hr/zone/LOAD00000001.csv", "1,Oslo,2024-01-01 00:00:00\n")
+    assert job(spark, lake, src, conf)[0] == 0
+    ledger = json.loads(read_text(spark, lake.state("ingest_dms", "hr", "zone", "ledger.json")))
+    assert ledger["load_time"] == "2024-01-01T00:00:00.000000Z"
+    put(src, "hr/zone/20240101-030000000.csv", "U,1,Rome,2024-01-01 03:00:00\n")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/Los_Angeles"
+    time.tzset()
+    try:
+        code, summary = job(spark, lake, src, conf)
+    finally:
+        os.environ["TZ"] = before or "UTC"
+        time.tzset()
+    assert code == 0, summary["message"]
+    assert rows(spark, lake, "hr_zone", ["id", "city"]) == [(1, "Rome")]
