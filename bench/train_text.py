@@ -27,6 +27,21 @@ def label_of(text: str) -> int:
     return int(votes > -len(text.split()) // 3)
 
 
+def labelled_input(folder: str, texts, labels) -> str:
+    """The texts with their labels and positions as one Parquet file (Spark reads it; no driver-side rows)."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = os.path.join(folder + "_labelled", "part-0.parquet")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        table = pa.table({"text": texts, "y": labels, "i": list(range(len(texts)))})
+        pq.write_table(table, path)
+    return os.path.dirname(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -44,9 +59,8 @@ def main() -> None:
     texts = pq.read_table(folder).column("text").to_pylist()
     labels = [label_of(t) for t in texts]
     cut = int(0.8 * len(texts))
-    spark = build_session("bench-train-text", master="local[2]")
+    spark = build_session("bench-train-text", master="local[2]", extra={"spark.driver.memory": "4g"})
     spark.sparkContext.setLogLevel("ERROR")
-    frame = spark.createDataFrame(list(zip(texts, labels)), "text string, y int")
     schema = {
         "targetAttributeName": "y",
         "attributes": [
@@ -54,7 +68,7 @@ def main() -> None:
             {"attributeName": "y", "attributeType": "BINARY"},
         ],
     }
-    with_row = frame.rdd.zipWithIndex().map(lambda p: (*p[0], p[1])).toDF(["text", "y", "i"])
+    with_row = spark.read.parquet(labelled_input(folder, texts, labels))
     train, test = with_row.where(f"i < {cut}"), with_row.where(f"i >= {cut}")
     features = compile_recipe(schema, RECIPE, NUM_FEATURES).fit(train)
     vectors = features.transform(train).select("features", "label").cache()
