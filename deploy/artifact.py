@@ -29,6 +29,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from deploy.files import file_sha256
 from jobs.common.session import lakeml_jar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,14 +114,6 @@ def write_zip(path: str, root: str, names: List[str]) -> None:
                 archive.writestr(info, handle.read())
 
 
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def git_commit(root: str = ROOT) -> Optional[str]:
     """The checked-out commit, with `-dirty` when the shipped files have local changes; None outside git."""
     try:
@@ -161,7 +154,7 @@ def build(out_dir: str, root: str = ROOT, jvm_jar: Optional[str] = None) -> Arti
         files[f"{LOCK_DIR}/{name}"] = os.path.join(out_dir, LOCK_DIR, name)
         shutil.copyfile(os.path.join(root, LOCK_SOURCE, name), files[f"{LOCK_DIR}/{name}"])
     shutil.copyfile(os.path.join(root, "bootstrap", BOOTSTRAP), files[BOOTSTRAP])
-    digests = {name: sha256(path) for name, path in sorted(files.items())}
+    digests = {name: file_sha256(path) for name, path in sorted(files.items())}
     content = hashlib.sha256("".join(f"{name}:{digest}\n" for name, digest in digests.items()).encode()).hexdigest()
     artifact_version = f"{meta['version']}-{content[:12]}"
     manifest = {"version": artifact_version, "git_commit": git_commit(root), "sha256": digests}
