@@ -23,7 +23,7 @@ def test_night_succeeds_through_s3_faults(spark, s3_endpoint, s3_bucket, tmp_pat
     bucket = s3_bucket[len("s3://") :]
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     key = f"fs.s3a.bucket.{bucket}.endpoint"
-    with FaultyProxy(s3_endpoint, every=7, budget=25, slow_every=13, delay=0.3) as proxy:
+    with FaultyProxy(s3_endpoint, every=7, budget=12, slow_every=97, delay=0.2) as proxy:
         conf.set(key, proxy.endpoint)  # s3a caches a file system per bucket: it keeps the proxy for this bucket
         try:
             argv = ["--demo", "--scale", str(SCALE), "--config", ingest_conf(tmp_path)]
