@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: sets up the pinned venvs and jars if needed, then runs the whole suite.
-#   ./test.sh                 everything: lakeml's suite, then the Airflow suite in its own venv
+#   ./test.sh                 everything: lakeml's suite on LAKEML_TEST_WORKERS (default 2) pytest-xdist
+#                             workers, one test file per worker at a time, then the Airflow suite in its own venv
 #   ./test.sh tests/unit -x   any pytest arguments (tests/airflow/... paths run in the Airflow venv)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +21,11 @@ airflow_suite() {
 case "${1:-}" in
   tests/airflow*) airflow_suite "$@"; exit $? ;;
 esac
-"$LAKEML_VENV/bin/python" -m pytest "$@"
+if [ $# -eq 0 ]; then
+  "$LAKEML_VENV/bin/python" -m pytest -n "${LAKEML_TEST_WORKERS:-2}" --dist loadfile
+else
+  "$LAKEML_VENV/bin/python" -m pytest "$@"
+fi
 status=$?
 if [ $# -eq 0 ]; then
   airflow_suite tests/airflow

@@ -4,8 +4,9 @@ The night is the demo CONF's ingest_dms step at a small scale: each job of the l
 spark-submit (a JVM start, ~30 s on 2 cores), so the suite runs one job per night; the demo CONF's whole
 night is the nightly suite's, in one Spark session. The demo's raw zone arrives day by day, as DMS would
 deliver it: each day's files are written just before that date's run. Day 1's night runs twice (the
-second changes nothing), then days 2 and 3 in date order, as a backfill runs them; another lake gets all
-three days' files and one night. Five spark-submits in all.
+second changes nothing), then days 2 and 3 in date order, as a backfill runs them. Each date's state is
+compared with a single run of that date: a fresh lake given the days up to that date and one night
+(day 1's is the first night itself). Six spark-submits in all.
 """
 
 from __future__ import annotations
@@ -107,9 +108,10 @@ def files_applied(lake: str, date: str) -> int:
 
 @pytest.fixture(scope="module")
 def nights(airflow_db, tmp_path_factory):
-    """Day 1's night twice on one lake, then days 2 and 3 in date order; another lake: one night over all days."""
+    """Day 1's night twice on one lake, then days 2 and 3 in date order; for dates 2 and 3, a fresh lake with
+    the days up to that date and one night of it."""
     folder = tmp_path_factory.mktemp("local-target")
-    conf, lake, once = small_conf(str(folder)), str(folder / "lake"), str(folder / "once")
+    conf, lake = small_conf(str(folder)), str(folder / "lake")
     runs, digests = [], []
     brought = write_days(lake, 1)
     runs.append(night(lake, DATES[0], conf))
@@ -118,26 +120,31 @@ def nights(airflow_db, tmp_path_factory):
     runs.append(night(lake, DATES[0], conf))
     digests.append(digest(lake))
     unchanged = versions == table_versions(lake)
+    backfilled, single = {1: digests[0]}, {1: digests[0]}
     for day, date in enumerate(DATES[1:], start=2):
         brought.update(write_days(lake, day))
         runs.append(night(lake, date, conf))
-    write_days(once, 1, 2, 3)
-    runs.append(night(once, DATES[-1], conf))
+        backfilled[day] = digest(lake)
+    for day, date in enumerate(DATES[1:], start=2):
+        alone = str(folder / f"single-{date}")
+        write_days(alone, *range(1, day + 1))
+        runs.append(night(alone, date, conf))
+        single[day] = digest(alone)
     applied = {day: files_applied(lake, date) for day, date in enumerate(DATES, start=1)}
     return {
         "runs": runs,
         "first": digests[0],
         "again": digests[1],
         "unchanged": unchanged,
-        "daily": digest(lake),
-        "once": digest(once),
+        "backfilled": backfilled,
+        "single": single,
         "brought": brought,
         "applied": applied,
     }
 
 
 def test_every_night_succeeds(nights):
-    assert len(nights["runs"]) == 5
+    assert len(nights["runs"]) == 6
     for done in nights["runs"]:
         assert "state=success" in done.stdout + done.stderr, (done.stdout + done.stderr)[-4000:]
 
@@ -157,8 +164,9 @@ def test_backfilled_dates_take_only_their_days_files(nights):
     assert nights["brought"][2] > 0 and nights["brought"][3] > 0
 
 
-def test_three_dates_in_order_equal_one_run_over_all_files(nights):
-    daily, once = nights["daily"], nights["once"]
+@pytest.mark.parametrize("day", [2, 3])
+def test_each_backfilled_date_equals_a_single_run_of_that_date(nights, day):
+    daily, once = nights["backfilled"][day], nights["single"][day]
     assert daily["raw"] == once["raw"]  # the same input, so a table difference is the nights'
     differing = [name for name in TABLES if daily[name] != once[name]]
     assert differing == [], {name: (len(daily[name]), len(once[name])) for name in differing}
