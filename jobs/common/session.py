@@ -17,6 +17,7 @@ from typing import Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 from jobs.common.errors import UsageError
+from jobs.common.lake import delete, spark_uri
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -192,3 +193,21 @@ def session_confs(spark, confs: Dict[str, str]) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+@contextmanager
+def checkpoint_folder(spark, uri: str) -> Iterator[None]:
+    """RDD checkpoints of the block go under uri, which is removed afterwards.
+
+    Without a checkpoint folder Spark ignores an iterative estimator's checkpointInterval (ALS's), and
+    the lineage grows with every iteration until a task's deserialization overflows its thread stack.
+    """
+    context = spark.sparkContext
+    before = context.getCheckpointDir()
+    context.setCheckpointDir(spark_uri(uri))
+    try:
+        yield
+    finally:
+        delete(spark, uri)
+        if before:
+            context.setCheckpointDir(before)

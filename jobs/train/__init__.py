@@ -23,6 +23,7 @@ from jobs.common.cli import fraction, local_file
 from jobs.common.errors import UsageError
 from jobs.common.lake import normalize_uri
 from jobs.common.log import stage
+from jobs.common.session import checkpoint_folder
 from jobs.common.summary import RunSummary
 
 HELP = "train an MLlib model from a datasource, table or feature set; evaluate it, register it, gate the champion"
@@ -247,12 +248,16 @@ def run(spark, args) -> RunSummary:
     quarantine(spark, args, data)
     train, test, split = split_rows(data, args)
     trainer = train_recommender if args.model_type == "RECOMMEND" else train_supervised
-    fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
-    record_split_and_classes(evaluation, split)
-    implicit = args.implicit if args.model_type == "RECOMMEND" else None
-    decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
-    metadata = version_metadata(args, data, fitted, evaluation, split, extras)
-    info = run_info(data, fitted, split)
-    out = publish(spark, args, data, fitted, info, evaluation, decision[:2], metadata, getattr(fitted, "extra", None))
+    # the fitted model may read its checkpoints until it is published
+    with checkpoint_folder(spark, args.lake.state("checkpoints", JOB, args.run_id)):
+        fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
+        record_split_and_classes(evaluation, split)
+        implicit = args.implicit if args.model_type == "RECOMMEND" else None
+        decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
+        metadata = version_metadata(args, data, fitted, evaluation, split, extras)
+        info = run_info(data, fitted, split)
+        out = publish(
+            spark, args, data, fitted, info, evaluation, decision[:2], metadata, getattr(fitted, "extra", None)
+        )
     data.rows.unpersist()
     return train_summary(args, data, split, evaluation, decision, out)
