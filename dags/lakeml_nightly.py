@@ -7,7 +7,10 @@ The steps and their flags come from the nightly CONF (conf/nightly_demo.yaml by 
 same pure functions `./spark-submit.sh local nightly` runs (jobs/nightly/conf.py) and the same EMR step
 builder as `./spark-submit.sh emr` (deploy/steps.py), so the three cannot drift. The logical date is
 every job's `--run-date`; every job is idempotent per run date, so retries and backfills are safe, and
-`max_active_runs=1` with catchup runs backfilled dates in order.
+`max_active_runs=1` with catchup runs backfilled dates in order. The schedule (02:00 UTC nightly) covers the
+nights from the Variable `lakeml_start_date` (default 2026-11-20, the demo's first) to `lakeml_end_date`
+(that night included; default: none); once unpaused, the scheduler catches up on every night since the
+start, one at a time.
 
 Where the jobs run is the Airflow Variable `lakeml_target` (or env AIRFLOW_VAR_LAKEML_TARGET), read when
 the DAG file is parsed, since the three targets need different tasks:
@@ -60,6 +63,9 @@ PLANNED = "{{ ti.xcom_pull(task_ids='plan_night')"
 # The graph is built from the CONF with a stand-in lake and date; plan_night computes the real flags per run.
 SHAPE_LAKE, SHAPE_DATE = "s3://lake", "2000-01-01"
 CLUSTER_ID = "{{ ti.xcom_pull(task_ids='cluster_id') }}"
+# The demo's first night; a deployment sets lakeml_start_date to its own first night (catch-up runs every
+# night from there, in order).
+DEFAULT_START = "2026-11-20"
 POKE_SECONDS = int(os.environ.get("LAKEML_AIRFLOW_POKE_SECONDS", "60"))
 DEFAULT_ARGS = {
     "owner": "lakeml",
@@ -72,6 +78,19 @@ DEFAULT_ARGS = {
 def setting(name: str, default: str = "") -> str:
     """A parse-time setting: the Airflow Variable `lakeml_<name>`, else its default."""
     return str(Variable.get(f"lakeml_{name}", default=default))
+
+
+def schedule_date(name: str, default: str, end_of_day: bool = False) -> Optional[dt.datetime]:
+    """The Variable `lakeml_<name>` (YYYY-MM-DD) as that day's first (or last) second in UTC; None when unset."""
+    text = setting(name, default)
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"Variable lakeml_{name}={text!r}: give a date as YYYY-MM-DD") from None
+    moment = dt.time(23, 59, 59) if end_of_day else dt.time(0, 0)
+    return dt.datetime.combine(day, moment, tzinfo=dt.timezone.utc)
 
 
 def read_conf(path: str):
@@ -255,7 +274,8 @@ def build_dag(target: str, conf_path: str) -> DAG:
         dag_id=DAG_ID,
         description=f"lakeml nightly pipeline ({target}) from {conf_path}",
         schedule="0 2 * * *",
-        start_date=dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc),
+        start_date=schedule_date("start_date", DEFAULT_START),
+        end_date=schedule_date("end_date", "", end_of_day=True),
         catchup=True,
         max_active_runs=1,
         default_args={**DEFAULT_ARGS, "retries": int(setting("retries", "2")), "retry_delay": dt.timedelta(minutes=5)},

@@ -38,6 +38,19 @@ def load_dag(target: str, defaults: bool = False):
     return bag.dags["lakeml_nightly"]
 
 
+def test_the_schedule_covers_the_nights_the_variables_name(monkeypatch):
+    assert load_dag("local", defaults=True).start_date.isoformat() == "2026-11-20T00:00:00+00:00"
+    monkeypatch.setenv("AIRFLOW_VAR_LAKEML_START_DATE", "2027-03-01")
+    monkeypatch.setenv("AIRFLOW_VAR_LAKEML_END_DATE", "2027-03-31")
+    dag = load_dag("local")
+    assert dag.start_date.isoformat() == "2027-03-01T00:00:00+00:00"
+    assert dag.end_date.isoformat() == "2027-03-31T23:59:59+00:00"  # the end date's night included
+    monkeypatch.setenv("AIRFLOW_VAR_LAKEML_START_DATE", "03/01/2027")
+    monkeypatch.setenv("AIRFLOW_VAR_LAKEML_TARGET", "local")
+    errors = DagBag(dag_folder=DAG_FILE).import_errors
+    assert "lakeml_start_date='03/01/2027': give a date as YYYY-MM-DD" in "".join(errors.values())
+
+
 def dag_module():
     """The DAG file as a module, for its pure functions."""
     spec = importlib.util.spec_from_file_location("lakeml_nightly_under_test", DAG_FILE)

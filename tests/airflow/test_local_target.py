@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 import yaml
 
 from tests.airflow.conftest import ROOT, airflow, airflow_env
+from tests.conftest import free_port
 
 DATES = ("2026-11-20", "2026-11-21", "2026-11-22")
 SCALE = 0.05
@@ -132,6 +136,7 @@ def nights(airflow_db, tmp_path_factory):
         single[day] = digest(alone)
     applied = {day: files_applied(lake, date) for day, date in enumerate(DATES, start=1)}
     return {
+        "conf": conf,
         "runs": runs,
         "first": digests[0],
         "again": digests[1],
@@ -170,3 +175,78 @@ def test_each_backfilled_date_equals_a_single_run_of_that_date(nights, day):
     assert daily["raw"] == once["raw"]  # the same input, so a table difference is the nights'
     differing = [name for name in TABLES if daily[name] != once[name]]
     assert differing == [], {name: (len(daily[name]), len(once[name])) for name in differing}
+
+
+def standalone_env(home: str, conf: str, lake: str) -> dict:
+    """`airflow standalone` in its own home and port, the DAG unpaused, its schedule the three DATES."""
+    port = free_port()
+    return airflow_env(
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],  # standalone starts `airflow ...`
+        AIRFLOW_HOME=home,
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://localhost:{port}/execution/",
+        AIRFLOW_VAR_LAKEML_TARGET="local",
+        AIRFLOW_VAR_LAKEML_CONF=conf,
+        AIRFLOW_VAR_LAKEML_LAKE=lake,
+        AIRFLOW_VAR_LAKEML_START_DATE=DATES[0],
+        AIRFLOW_VAR_LAKEML_END_DATE=DATES[-1],
+    )
+
+
+def finished_runs(server: subprocess.Popen, env: dict, count: int, timeout: float) -> list:
+    """The DAG's runs once `count` of them have ended (or one failed), oldest logical date first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(10)
+        assert server.poll() is None, f"airflow standalone exited with {server.returncode}"
+        done = airflow("dags", "list-runs", "lakeml_nightly", "-o", "json", env=env, timeout=120)
+        # the CLI prints the runs as one JSON line after its warnings
+        listed = [line for line in done.stdout.splitlines() if line.startswith("[")]
+        runs = json.loads(listed[-1]) if done.returncode == 0 and listed else []
+        ended = [r for r in runs if r["state"] in ("success", "failed")]
+        if len(ended) >= count or any(r["state"] == "failed" for r in runs):
+            return sorted(runs, key=lambda r: r["logical_date"])
+    raise AssertionError(f"fewer than {count} runs ended within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def caught_up(nights, tmp_path_factory):
+    """Airflow's own scheduler (`airflow standalone`: scheduler, DAG processor, API server, LocalExecutor)
+    catching up on the three nights from lakeml_start_date to lakeml_end_date, all three days' files
+    already in the raw zone, as after an outage."""
+    folder = tmp_path_factory.mktemp("catch-up")
+    lake = str(folder / "lake")
+    brought = write_days(lake, 1, 2, 3)
+    env = standalone_env(str(folder / "home"), nights["conf"], lake)
+    with open(folder / "standalone.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "standalone"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            runs = finished_runs(server, env, len(DATES), timeout=900)
+        finally:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=60)
+    applied = {date: files_applied(lake, date) for date in DATES}
+    return {"runs": runs, "digest": digest(lake), "applied": applied, "brought": brought}
+
+
+def test_the_scheduler_runs_the_nights_one_at_a_time_in_date_order(caught_up):
+    runs = caught_up["runs"]
+    assert [r["logical_date"][:10] for r in runs] == list(DATES)
+    assert [r["state"] for r in runs] == ["success"] * len(DATES)
+    for earlier, later in zip(runs, runs[1:]):
+        assert later["start_date"] >= earlier["end_date"]  # max_active_runs=1: no overlap
+
+
+def test_a_catch_up_takes_every_waiting_file_once_and_ends_where_one_night_does(nights, caught_up):
+    """The first night finds all three days' files and takes them; the later ones find nothing new."""
+    assert caught_up["applied"] == {DATES[0]: sum(caught_up["brought"].values()), DATES[1]: 0, DATES[2]: 0}
+    last = nights["single"][3]
+    assert caught_up["digest"]["raw"] == last["raw"]
+    assert [name for name in TABLES if caught_up["digest"][name] != last[name]] == []
