@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+from typing import Optional
 
 import pytest
 
@@ -27,12 +28,17 @@ TABLES = ("tables/logs_web", "tables/shop_customers", "tables/shop_orders", "tab
 OUTPUTS = (*TABLES, "features/purchase_propensity", "scores/purchase_propensity", "scores/product_recs")
 
 
-def table_rows(spark, uri: str):
-    """Every row of a Delta table (run ids dropped: a re-run may restamp them), sorted, as tuples."""
+def table_rows(spark, uri: str, digits: Optional[int] = None):
+    """Every row of a Delta table (run ids dropped: a re-run may restamp them), sorted, as tuples;
+    with digits, doubles rounded to that many decimals."""
+    from pyspark.sql import functions as F
+
     if not os.path.isdir(os.path.join(uri, "_delta_log")):
         return None
     df = spark.read.format("delta").load(uri)
     columns = sorted(c for c in df.columns if c not in ("run_id",) and df.schema[c].dataType.typeName() != "udt")
+    if digits is not None:
+        columns = [F.round(c, digits).alias(c) if df.schema[c].dataType.typeName() == "double" else c for c in columns]
     return sorted(tuple(str(v) for v in row) for row in df.select(*columns).collect())
 
 
