@@ -37,9 +37,10 @@ def add_arguments(parser) -> None:
 
 
 def validate(args) -> None:
-    from ml.registry import check_name, version_number
+    from jobs.common.names import check_name
+    from ml.registry import version_number
 
-    check_name(args.name)
+    check_name(args.name, "--name")
     if args.version:
         version_number(args.version)
     args.data = normalize_uri(args.data, "--data")

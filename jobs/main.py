@@ -24,6 +24,7 @@ JOBS = {
     "profile": ("jobs.profile", "Amazon ML data insights of a datasource, table or feature set, with plots and drift"),
     "train": ("jobs.train", "train an MLlib model from a datasource/table/feature set; evaluate, register, gate"),
     "evaluate": ("jobs.evaluate", "score a labelled dataset with a registered model and write its evaluation report"),
+    "aml": ("jobs.aml", "Amazon ML's API (boto3, aws machinelearning) on the lake: serve, or one operation"),
 }
 
 USAGE = """usage: python -m jobs JOB [flags]      (or ./spark-submit.sh local|emr JOB [flags])
@@ -62,10 +63,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if name not in JOBS:
         print(f"unknown job {name!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USAGE
-    from jobs.common.cli import parse_job_args, run_job
+    from jobs.common.cli import parse_or_summarize, run_job
 
     module = load_job(name)
     if check_only:
-        parse_job_args(name, module, rest)
+        parse_or_summarize(name, module, rest)
         return EXIT_OK
     return run_job(name, module, rest)

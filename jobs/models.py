@@ -30,14 +30,15 @@ def add_arguments(parser) -> None:
 
 
 def validate(args) -> None:
-    from ml.registry import check_name, version_number
+    from jobs.common.names import check_name
+    from ml.registry import version_number
 
     if args.promote is not None:
         if args.name is None:
             raise UsageError("--promote needs --name")
         version_number(args.promote)
     if args.name is not None:
-        check_name(args.name)
+        check_name(args.name, "--name")
 
 
 def version_row(meta: Dict[str, Any], champion_version) -> Dict[str, Any]:

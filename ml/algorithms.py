@@ -26,13 +26,9 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from jobs.common.errors import UsageError
+from ml.model_types import MODEL_TYPES
 
-ALGORITHMS = {
-    "BINARY": ("logistic", "svm", "fm"),
-    "MULTICLASS": ("logistic", "svm"),
-    "REGRESSION": ("linear", "fm"),
-    "RECOMMEND": ("als",),
-}
+ALGORITHMS = {name: row.algorithms for name, row in MODEL_TYPES.items()}
 AMAZON_KEYS = (
     "sgd.maxPasses",
     "sgd.shuffleType",

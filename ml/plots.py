@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from ml.metrics import SCORE_BINS, Evaluation, per_class_f1
-
-TYPE_METRIC = {"BINARY": "auc", "MULTICLASS": "macro_f1", "REGRESSION": "rmse"}
+from ml.model_types import key_metric
 
 
 def roc_figure(points: List[Any], auc: float):
@@ -86,7 +85,7 @@ def metric_rows(evaluation: Evaluation) -> List[Dict[str, Any]]:
 def add_evaluation(report, evaluation: Evaluation, cutoff: float = 0.5) -> None:
     """The evaluation section: metrics vs baseline, the type's plots, the baseline flag."""
     report.heading("Evaluation")
-    key = TYPE_METRIC.get(evaluation.model_type)
+    key, _ = key_metric(evaluation.model_type)
     if evaluation.worse_than_baseline:
         report.paragraph(
             f"This model is not better than its baseline on {key or 'its metric'}: it is registered but not promoted.",

@@ -223,14 +223,11 @@ def top_k(spark, model, metadata: Dict[str, Any], version_uri: str, users_df, k:
     return recommend(spark, model, users_df, seen, k, rec["user_col"], rec["item_col"])
 
 
-def write_seen(train, cols: Dict[str, str], folder_uri: str) -> None:
-    """The (user, item) pairs given (all the rated ones), under <version>/seen/, so top_k never repeats them."""
+def seen_pairs(rated, cols: Dict[str, str]):
+    """The distinct (user, item) pairs rated, saved as <version>/seen/ so top_k never repeats them."""
     from pyspark.sql import functions as F
 
-    from jobs.common.lake import join, spark_uri
-
-    pairs = train.select(F.col(cols["user_col"]).cast("string"), F.col(cols["item_col"]).cast("string")).distinct()
-    pairs.coalesce(1).write.mode("overwrite").parquet(spark_uri(join(folder_uri, "seen")))
+    return rated.select(F.col(cols["user_col"]).cast("string"), F.col(cols["item_col"]).cast("string")).distinct()
 
 
 def ranking_metrics(recs, relevant, k: int) -> Dict[str, float]:

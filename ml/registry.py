@@ -6,7 +6,7 @@ Layout under `<lake>/models/<name>/`:
     v<N>/metadata.json   name, version, model_type, algorithm, params, schema, recipe, classes,
                          cutoff, metrics, ... (the train job's record of the version)
     v<N>/metrics.json    the metrics alone
-    v<N>/...             extra artifacts (report/, ALS biases, seen items) from `extra_writer`
+    v<N>/...             artifacts given to `publish_version`: files (report/) and tables (seen/)
     v<N>/_COMPLETE       the completion marker, written last
     champion.json        {version, metric, value, promoted_at, run_id, reason}
 
@@ -30,39 +30,26 @@ import datetime as dt
 import json
 import math
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from jobs.common.errors import UsageError
-from jobs.common.lake import Lake, delete, exists, hadoop_path, join, read_text, spark_uri, write_text
+from jobs.common.lake import Lake, delete, exists, hadoop_path, join, read_text, spark_uri, write_bytes, write_text
 from jobs.common.log import logger
+from jobs.common.names import check_name, is_name
+from ml import model_types
 
-MODEL_TYPES = ("BINARY", "MULTICLASS", "REGRESSION", "RECOMMEND")
 MARKER = "_COMPLETE"
 LAKEML_VERSION = "0.1.0"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_VERSION = re.compile(r"^v([1-9][0-9]*)$")
-
-# (metric key, higher is better) per model type; RECOMMEND depends on explicit/implicit feedback.
-TYPE_METRICS = {
-    "BINARY": ("auc", True),
-    "MULTICLASS": ("macro_f1", True),
-    "REGRESSION": ("rmse", False),
-}
+_VERSION = re.compile(r"v([1-9][0-9]*)")
 
 
 # --- pure parts ----------------------------------------------------------------------------
 
 
-def check_name(name: str) -> str:
-    """A model name usable as a folder: letters, digits, `_ . -`; UsageError otherwise."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise UsageError(f"--name {name!r}: a model name is 1-128 letters, digits, '_', '.' or '-'")
-    return name
-
-
 def version_number(version: str) -> int:
     """N of a version string `vN`; UsageError for anything else."""
-    match = _VERSION.match(str(version))
+    match = _VERSION.fullmatch(str(version))
     if not match:
         raise UsageError(f"--version {version!r}: a version looks like v1, v2, ...")
     return int(match.group(1))
@@ -71,14 +58,14 @@ def version_number(version: str) -> int:
 def type_metric(
     model_type: str, metrics: Optional[Dict[str, Any]], implicit: Optional[bool] = None
 ) -> Tuple[str, bool]:
-    """(metric key, higher is better) that decides promotion for a model type."""
-    if model_type == "RECOMMEND":
-        if implicit is None:
-            implicit = _metric_value(metrics, "rmse") is None and _metric_value(metrics, "ndcg_at_k") is not None
-        return ("ndcg_at_k", True) if implicit else ("rmse", False)
-    if model_type not in TYPE_METRICS:
-        raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
-    return TYPE_METRICS[model_type]
+    """(metric key, higher is better) that decides promotion (ml.model_types); RECOMMEND by its feedback,
+    guessed from the metrics present when `implicit` is not known."""
+    row = model_types.model_type(model_type)
+    if implicit is None and row.implicit_metric:
+        implicit = (
+            _metric_value(metrics, row.metric) is None and _metric_value(metrics, row.implicit_metric) is not None
+        )
+    return model_types.key_metric(model_type, implicit)
 
 
 def _metric_value(metrics: Optional[Dict[str, Any]], key: str) -> Optional[float]:
@@ -103,34 +90,48 @@ def metric_of(
     return key, _metric_value(metrics, key)
 
 
+@dataclass(frozen=True)
+class Promotion:
+    """The champion gate's verdict on a new version: promote or not, why, and on which metric."""
+
+    promote: bool
+    reason: str
+    metric: str
+    value: Optional[float]
+
+
 def decide_promotion(
     model_type: str,
     new_metrics: Dict[str, Any],
     champion_metrics: Optional[Dict[str, Any]],
     min_gain: float = 0.0,
     implicit: Optional[bool] = None,
-) -> Tuple[bool, str]:
-    """Whether a new version replaces the champion: it must beat it on the type metric by > 0 and >= min_gain."""
+    worse_than_baseline: bool = False,
+) -> Promotion:
+    """The one promotion rule: never over a model no better than its baseline or without a finite metric;
+    otherwise it must beat the champion on the type metric by > 0 and >= min_gain."""
     key, higher = type_metric(model_type, new_metrics, implicit)
     new = _metric_value(new_metrics, key)
+
+    def verdict(promote: bool, reason: str) -> Promotion:
+        return Promotion(promote, reason, key, new)
+
     if new is None:
-        return False, f"the new version has no finite {key}; the champion stays"
+        reason = (new_metrics or {}).get(f"{key}_undefined") or "it is not a finite number"
+        return verdict(False, f"the new version has no {key} ({reason}); the champion stays")
+    if worse_than_baseline:
+        return verdict(False, "the model is not better than its baseline; registered, not promoted")
     if champion_metrics is None:
-        return True, f"no champion yet; {key} {new:.6g}"
+        return verdict(True, f"no champion yet; {key} {new:.6g}")
     old = _metric_value(champion_metrics, key)
     if old is None:
-        return True, f"the champion has no finite {key}; new {key} {new:.6g}"
+        return verdict(True, f"the champion has no finite {key}; new {key} {new:.6g}")
     gain = new - old if higher else old - new
     better = "higher" if higher else "lower"
+    compared = f"{key} {new:.6g} vs champion {old:.6g}: gain {gain:.6g}"
     if gain > 0 and gain >= min_gain:
-        return (
-            True,
-            f"{key} {new:.6g} vs champion {old:.6g}: gain {gain:.6g} >= min gain {min_gain:g} ({better} is better)",
-        )
-    return (
-        False,
-        f"{key} {new:.6g} vs champion {old:.6g}: gain {gain:.6g} is under min gain {min_gain:g} ({better} is better)",
-    )
+        return verdict(True, f"{compared} >= min gain {min_gain:g} ({better} is better)")
+    return verdict(False, f"{compared} is under min gain {min_gain:g} ({better} is better)")
 
 
 def next_version(complete: List[int]) -> str:
@@ -147,7 +148,7 @@ def _root(lake: Union[Lake, str]) -> Lake:
 
 def model_uri(lake: Union[Lake, str], name: str, *parts: str) -> str:
     """URI of a model's folder (or a path under it)."""
-    return join(_root(lake).models(check_name(name)), *parts)
+    return join(_root(lake).models(check_name(name, "--name")), *parts)
 
 
 def _child_dirs(spark, uri: str) -> List[str]:
@@ -162,7 +163,7 @@ def _version_folders(spark, lake, name: str) -> Dict[int, bool]:
     """Every v<N> folder of a model mapped to whether it is complete."""
     found = {}
     for child in _child_dirs(spark, model_uri(lake, name)):
-        match = _VERSION.match(child)
+        match = _VERSION.fullmatch(child)
         if match:
             found[int(match.group(1))] = exists(spark, model_uri(lake, name, child, MARKER))
     return found
@@ -171,7 +172,7 @@ def _version_folders(spark, lake, name: str) -> Dict[int, bool]:
 def model_names(spark, lake: Union[Lake, str]) -> List[str]:
     """Names of the models that have at least one complete version."""
     names = _child_dirs(spark, join(_root(lake).root, "models"))
-    return [n for n in names if _NAME.match(n) and any(_version_folders(spark, lake, n).values())]
+    return [n for n in names if is_name(n) and any(_version_folders(spark, lake, n).values())]
 
 
 def _read_json(spark, uri: str) -> Optional[Dict[str, Any]]:
@@ -197,26 +198,36 @@ def _clean_leftovers(spark, lake, name: str) -> List[str]:
     return removed
 
 
+def upcoming_version(spark, lake: Union[Lake, str], name: str) -> str:
+    """The version the next publish of a model takes (folders of killed publishes are removed first)."""
+    check_name(name, "--name")
+    _clean_leftovers(spark, lake, name)
+    return next_version([n for n, done in _version_folders(spark, lake, name).items() if done])
+
+
 def publish_version(
     spark,
     lake: Union[Lake, str],
     name: str,
     model,
     metadata: Dict[str, Any],
-    extra_writer: Optional[Callable[[str], None]] = None,
+    files: Optional[Mapping[str, bytes]] = None,
+    tables: Optional[Mapping[str, Any]] = None,
 ) -> str:
-    """Save a fitted PipelineModel and its metadata as the next version; it becomes visible only when complete."""
-    check_name(name)
-    if metadata.get("model_type") not in MODEL_TYPES:
-        raise ValueError(f"metadata.model_type {metadata.get('model_type')!r} is not one of {', '.join(MODEL_TYPES)}")
-    _clean_leftovers(spark, lake, name)
-    complete = [n for n, done in _version_folders(spark, lake, name).items() if done]
-    version = next_version(complete)
+    """Save a fitted PipelineModel, its artifacts and metadata as the next version, visible only when complete.
+
+    `files` are small files by path under the version (the report), `tables` DataFrames saved as Parquet
+    folders (a recommender's seen items); all are written before the completion marker.
+    """
+    model_types.model_type(metadata.get("model_type"))
+    version = upcoming_version(spark, lake, name)
     folder = model_uri(lake, name, version)
     logger.info("registry %s: publishing %s to %s", name, version, folder)
     model.write().overwrite().save(spark_uri(join(folder, "model")))
-    if extra_writer is not None:
-        extra_writer(folder)
+    for path, data in (files or {}).items():
+        write_bytes(spark, join(folder, path), data)
+    for path, frame in (tables or {}).items():
+        frame.coalesce(1).write.mode("overwrite").parquet(spark_uri(join(folder, path)))
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     record = {"lakeml_version": LAKEML_VERSION, "created_at": now, **metadata, "name": name, "version": version}
     _write_json(spark, join(folder, "metrics.json"), record.get("metrics") or {})
@@ -261,7 +272,7 @@ def _missing(spark, lake, name: str, what: str) -> UsageError:
 
 def resolve_version(spark, lake: Union[Lake, str], name: str, version: Optional[str] = None) -> str:
     """The complete version to use: the given one or the champion; UsageError (exit 2) when it does not exist."""
-    check_name(name)
+    check_name(name, "--name")
     if version is None:
         current = champion(spark, lake, name)
         if current is None:

@@ -27,14 +27,22 @@ from jobs.common.conf import (
 )
 from jobs.common.errors import UsageError
 from jobs.common.lake import normalize_uri
+from jobs.common.names import NAME_RULE, is_name
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
 def check_name(value: str) -> str:
-    """A table or column name: letters, digits, `_`, `-`, `.`."""
+    """A column name: letters, digits, `_`, `-`, `.`."""
     if not value or not set(value) <= NAME_CHARS:
-        raise FieldError("", "must be a table or column name")
+        raise FieldError("", "must be a column name")
+    return value
+
+
+def check_lake_name(value: str) -> str:
+    """A table or feature set name by the lake's name rule (jobs.common.names)."""
+    if not is_name(value):
+        raise FieldError("", f"must be a name of {NAME_RULE}")
     return value
 
 
@@ -44,9 +52,14 @@ class Base(ConfModel):
     table: StrictStr = Field(description="<lake>/tables/<table>")
     key: StrictStr = Field(description="its key column; null or duplicated keys are rejected")
 
-    @field_validator("table", "key")
+    @field_validator("table")
     @classmethod
-    def _names(cls, value: str) -> str:
+    def _table(cls, value: str) -> str:
+        return check_lake_name(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
         return check_name(value)
 
 
@@ -76,7 +89,7 @@ class Join(ConfModel):
 
     @model_validator(mode="after")
     def _names(self) -> Join:
-        check_name(self.table)
+        check_lake_name(self.table)
         for left, right in self.on.items():
             if not set(left) <= NAME_CHARS or not set(right) <= NAME_CHARS or not left or not right:
                 raise FieldError("on", f"{left!r}: {right!r} must name columns")
@@ -123,7 +136,12 @@ class Clickstream(ConfModel):
     prefix: StrictStr = Field("click_", description="prefix of the added columns")
     include_bots: StrictBool = False
 
-    @field_validator("source", "join_on", "user_column", "client_column")
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        return check_lake_name(value)
+
+    @field_validator("join_on", "user_column", "client_column")
     @classmethod
     def _column(cls, value: str) -> str:
         return check_name(value)
@@ -155,7 +173,7 @@ class FeatureConf(ConfModel):
     @field_validator("feature_set")
     @classmethod
     def _set_name(cls, value: str) -> str:
-        return check_name(value)
+        return check_lake_name(value)
 
     @model_validator(mode="after")
     def _choices(self) -> FeatureConf:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import sys
 import time
 import traceback
@@ -19,11 +18,12 @@ import uuid
 from typing import List, Optional
 
 from jobs.common.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, LakemlError, QualityGateError, UsageError
-from jobs.common.lake import Lake
+from jobs.common.lake import Lake, is_local, local_path
 from jobs.common.log import configure_logging, logger
+from jobs.common.names import NAME_RULE, is_name
 from jobs.common.summary import STATUS_FAILED, STATUS_GATE_TRIPPED, RunSummary
 
-RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
+MAX_MESSAGE = 500  # a summary's message is one readable line; the log keeps the whole trace
 
 
 def parse_run_date(value: str) -> str:
@@ -60,9 +60,9 @@ def local_file_flags(parser: argparse.ArgumentParser) -> List[argparse.Action]:
 
 
 def run_id_arg(value: str) -> str:
-    """A run id of letters, digits, `.`, `_` and `-` only (it names a file under _runs/)."""
-    if not RUN_ID.fullmatch(value or ""):
-        raise argparse.ArgumentTypeError(f"--run-id {value!r}: use only letters, digits, '.', '_' and '-'")
+    """A run id by the lake's name rule (jobs.common.names: it names a file under _runs/)."""
+    if not is_name(value):
+        raise argparse.ArgumentTypeError(f"--run-id {value!r}: a run id is {NAME_RULE}")
     return value
 
 
@@ -108,6 +108,7 @@ def parse_job_args(job: str, module, argv: List[str]) -> argparse.Namespace:
     args.run_id = args.run_id or new_run_id()
     try:
         args.lake = Lake.at(args.lake)
+        check_lake_folder(args.lake)
         if hasattr(module, "validate"):
             module.validate(args)
     except UsageError as error:
@@ -115,10 +116,72 @@ def parse_job_args(job: str, module, argv: List[str]) -> argparse.Namespace:
     return args
 
 
-def _store_summary(spark, args, summary: RunSummary) -> None:
+def check_lake_folder(lake: Lake) -> None:
+    """A local --lake is a folder or does not exist yet; a regular file there is exit 2."""
+    if is_local(lake.root) and os.path.isfile(local_path(lake.root)):
+        raise UsageError(f"--lake {lake.root}: that is a file, not a folder; give the lake's folder")
+
+
+def one_line(text: str) -> str:
+    """A message as one line of at most MAX_MESSAGE characters (the first line of a long trace)."""
+    first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+    return first if len(first) <= MAX_MESSAGE else first[: MAX_MESSAGE - 3] + "..."
+
+
+def common_flags(argv: List[str]) -> argparse.Namespace:
+    """--lake, --run-date and --run-id as far as they can be read from an argv that failed to parse."""
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--lake", default=os.environ.get("LAKEML_LAKE", "./lake"))
+    parser.add_argument("--run-date", default=dt.datetime.now(dt.timezone.utc).date().isoformat())
+    parser.add_argument("--run-id", default=None)
+    try:
+        known, _ = parser.parse_known_args(argv)
+    except (argparse.ArgumentError, SystemExit):
+        known = parser.parse_known_args([])[0]
+    return known
+
+
+def usage_summary(job: str, argv: List[str], message: str) -> RunSummary:
+    """The summary of a run refused before Spark (exit 2): printed last, stored when the lake is local."""
+    flags = common_flags(argv)
+    run_id = flags.run_id if is_name(flags.run_id) else new_run_id()
+    try:
+        run_date = dt.date.fromisoformat(flags.run_date).isoformat()
+    except (TypeError, ValueError):
+        run_date = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    summary = RunSummary(job=job, run_id=run_id, run_date=run_date, status=STATUS_FAILED, exit_code=EXIT_USAGE)
+    summary.message = one_line(message)
+    try:
+        lake = Lake.at(flags.lake)
+        if is_local(lake.root) and not os.path.isfile(local_path(lake.root)):
+            _store_summary(None, lake, summary)
+    except LakemlError:
+        pass  # an unusable --lake: the summary is printed only
+    return summary
+
+
+def parse_or_summarize(job: str, module, argv: List[str]) -> argparse.Namespace:
+    """parse_job_args; on a usage error (exit 2) the summary JSON is the last stdout line, as for every exit."""
+    import contextlib
+    import io
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return parse_job_args(job, module, argv)
+    except SystemExit as stop:
+        sys.stderr.write(captured.getvalue())
+        if stop.code not in (0, None):
+            lines = [line for line in captured.getvalue().splitlines() if line.strip()]
+            message = lines[-1].split(": error: ", 1)[-1] if lines else "usage error"
+            print(usage_summary(job, argv, message).to_json(), flush=True)
+        raise
+
+
+def _store_summary(spark, lake: Lake, summary: RunSummary) -> None:
     from jobs.common.lake import write_text
 
-    uri = args.lake.run_summary(summary.job, summary.run_date, summary.run_id)
+    uri = lake.run_summary(summary.job, summary.run_date, summary.run_id)
     try:
         write_text(spark, uri, summary.to_json() + "\n")
     except Exception as error:  # the summary is still printed; storing it must not hide the outcome
@@ -140,10 +203,10 @@ def execute(module, args: argparse.Namespace, spark) -> int:
         summary.rows_rejected = int(error.counts.get("rows_rejected", 0))
     except LakemlError as error:
         code = error.exit_code
-        summary.status, summary.message = STATUS_FAILED, str(error)
+        summary.status, summary.message = STATUS_FAILED, one_line(str(error))
     except Exception as error:  # anything unexpected: exit 1 with the cause
         code = EXIT_FAILED
-        summary.status, summary.message = STATUS_FAILED, f"{type(error).__name__}: {error}"
+        summary.status, summary.message = STATUS_FAILED, one_line(f"{type(error).__name__}: {error}")
         logger.error("%s failed:\n%s", args.job, traceback.format_exc())
     summary.seconds = time.monotonic() - started
     summary.exit_code = code
@@ -157,14 +220,16 @@ def execute(module, args: argparse.Namespace, spark) -> int:
         )
     if code != EXIT_OK:
         print(f"lakeml {args.job}: {summary.message}", file=sys.stderr)
-    _store_summary(spark, args, summary)
+    _store_summary(spark, args.lake, summary)
     print(summary.to_json(), flush=True)
     return code
 
 
 def run_job(job: str, module, argv: List[str]) -> int:
     """Parse, build the session, execute; the whole life of one job process."""
-    args = parse_job_args(job, module, argv)
+    if getattr(module, "WITHOUT_SPARK", False):  # a job that builds no session parses and runs itself (aml)
+        return module.main(argv)
+    args = parse_or_summarize(job, module, argv)
     configure_logging(args.log_level)
     from jobs.common.session import build_session
 

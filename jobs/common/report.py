@@ -121,16 +121,18 @@ class Report:
             f"<style>{STYLE}</style></head>\n<body><h1>{title}</h1>\n{body}\n</body></html>\n"
         )
 
+    def files(self) -> Dict[str, bytes]:
+        """The report as files by name: the figures, then index.html."""
+        return {**self.images, "index.html": self.html().encode("utf-8")}
+
     def write(self, spark, folder_uri: str) -> List[str]:
         """Write the figures, then index.html, into the folder; returns the URIs written (page last)."""
         written = []
-        for file_name, data in self.images.items():
+        for file_name, data in self.files().items():
             uri = join(folder_uri, file_name)
             write_bytes(spark, uri, data)
             written.append(uri)
-        page = join(folder_uri, "index.html")
-        write_text(spark, page, self.html())
-        return [*written, page]
+        return written
 
 
 def to_json(obj: Any) -> str:

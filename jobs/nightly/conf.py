@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
+from pydantic import field_validator
+
 from jobs.common.conf import (
     ConfModel,
     Field,
@@ -32,9 +34,18 @@ from jobs.common.conf import (
     validate_model,
 )
 from jobs.common.lake import join
+from jobs.common.names import NAME_RULE, is_name
+from ml.model_types import TYPE_NAMES
 
 STAGES = ("ingest_logs", "ingest_dms", "build_features", "profile", "train", "score")
-MODEL_TYPES = Literal["BINARY", "MULTICLASS", "REGRESSION", "RECOMMEND"]
+MODEL_TYPES = Literal[TYPE_NAMES]  # type: ignore[valid-type]
+
+
+def lake_name(value: Optional[str]) -> Optional[str]:
+    """A CONF name that becomes a lake folder (jobs.common.names), checked when the CONF is parsed."""
+    if value is not None and not is_name(value):
+        raise FieldError("", f"{value!r} is not a name of {NAME_RULE}")
+    return value
 
 
 class DemoSettings(ConfModel):
@@ -53,6 +64,8 @@ class LogSource(ConfModel):
     format: Literal["auto", "combined", "common", "json"] = "auto"
     max_reject_fraction: Optional[StrictFloat] = None
     extra_args: List[StrictStr] = Field(default_factory=list, description="more ingest_logs flags, as given")
+
+    _names = field_validator("source")(lake_name)
 
 
 class DmsStage(ConfModel):
@@ -86,6 +99,8 @@ class Input(ConfModel):
         if (self.features is None) == (self.table is None):
             raise FieldError("features", "give exactly one of features or table")
 
+    _names = field_validator("features", "table")(lake_name)
+
 
 class ProfileStep(Input):
     """One profile run."""
@@ -93,6 +108,8 @@ class ProfileStep(Input):
     name: Optional[StrictStr] = None
     compare_to_previous: StrictBool = Field(True, description="--compare-to the day before the run date")
     extra_args: List[StrictStr] = Field(default_factory=list)
+
+    _step_name = field_validator("name")(lake_name)
 
 
 class TrainStep(Input):
@@ -106,6 +123,8 @@ class TrainStep(Input):
     min_gain: Optional[StrictFloat] = None
     extra_args: List[StrictStr] = Field(default_factory=list)
 
+    _step_name = field_validator("name")(lake_name)
+
 
 class ScoreStep(Input):
     """One score run of a registered model's champion."""
@@ -113,6 +132,8 @@ class ScoreStep(Input):
     name: StrictStr
     top_k: Optional[StrictInt] = None
     extra_args: List[StrictStr] = Field(default_factory=list)
+
+    _step_name = field_validator("name")(lake_name)
 
 
 class NightlyConf(ConfModel):

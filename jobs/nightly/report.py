@@ -16,6 +16,7 @@ from jobs.common.log import logger
 from jobs.common.report import Report, new_figure, write_json
 from jobs.common.summary import RunSummary
 from jobs.nightly.runner import StepResult
+from ml.model_types import TYPE_NAMES, key_metric
 
 INGEST_STAGES = ("ingest_logs", "ingest_dms")
 REASON_KEYS = ("reasons", "rejected", "rejects_by_reason", "quarantined_by_reason", "reject_reasons")
@@ -97,9 +98,6 @@ def bar_figure(labels: List[str], series: Dict[str, List[float]], ylabel: str, l
     return fig
 
 
-KEY_METRIC = {"BINARY": "auc", "MULTICLASS": "macro_f1", "REGRESSION": "rmse", "RECOMMEND": "rmse"}
-
-
 def _number(value: Any) -> Any:
     """A metric for a table cell: rounded when it is a number."""
     return round(value, 4) if isinstance(value, float) else value
@@ -115,7 +113,7 @@ def model_rows(spark, lake: Lake, results: List[StepResult]) -> List[Dict[str, A
             continue
         c = r.summary.get("counts") or {}
         name, kind = argv_value(r.argv, "--name") or "", argv_value(r.argv, "--model-type") or ""
-        key = KEY_METRIC.get(kind, "")
+        key = key_metric(kind, "--implicit" in r.argv)[0] if kind in TYPE_NAMES else ""
         current = champion(spark, lake, name) or {}
         rows.append(
             {

@@ -34,7 +34,6 @@ from jobs.common.summary import RunSummary
 
 HELP = "Amazon ML data insights for a datasource, table or feature set: <lake>/reports/profile/<date>/"
 JOB = "profile"
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 METHOD = {
     "median": "approximate: percentile_approx with accuracy 10000, the value whose rank is within n/10000 of n/2 "
@@ -79,10 +78,11 @@ def validate(args) -> None:
         raise UsageError("--target: with --schema the target is the schema's targetAttributeName")
     if args.compare_to and args.compare_to == args.run_date:
         raise UsageError(f"--compare-to {args.compare_to} is the run date itself; give an earlier run's date")
+    from jobs.common.names import check_name
+
     for flag in ("table", "features", "name"):
-        value = getattr(args, flag)
-        if value and not set(value) <= _NAME_CHARS:
-            raise UsageError(f"--{flag} {value!r}: use letters, digits, '.', '_' or '-'")
+        if getattr(args, flag) is not None:
+            check_name(getattr(args, flag), f"--{flag}")
 
 
 def read_source(spark, args):

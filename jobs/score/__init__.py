@@ -60,9 +60,13 @@ def add_arguments(parser) -> None:
 
 
 def validate(args) -> None:
-    from ml.registry import check_name, version_number
+    from jobs.common.names import check_name
+    from ml.registry import version_number
 
-    check_name(args.name)
+    check_name(args.name, "--name")
+    for flag in ("table", "features"):
+        if getattr(args, flag) is not None:
+            check_name(getattr(args, flag), f"--{flag}")
     if args.version is not None:
         version_number(args.version)
     given = [

@@ -28,14 +28,14 @@ from jobs.common.summary import RunSummary
 
 HELP = "train an MLlib model from a datasource, table or feature set; evaluate it, register it, gate the champion"
 JOB = "train"
-MODEL_TYPES = ("BINARY", "MULTICLASS", "REGRESSION", "RECOMMEND")
 
 
 def add_arguments(parser) -> None:
     from ml.algorithms import ALGORITHMS, MAPPING_HELP
+    from ml.model_types import TYPE_NAMES
 
     parser.add_argument("--name", required=True, help="model name: models/<name>/ in the lake")
-    parser.add_argument("--model-type", required=True, choices=MODEL_TYPES, type=str.upper)
+    parser.add_argument("--model-type", required=True, choices=TYPE_NAMES, type=str.upper)
     src = parser.add_argument_group("input (one form)")
     src.add_argument("--data", type=local_file, help="CSV datasource: one file or a prefix (folder) of files")
     src.add_argument("--schema", type=local_file, help="Amazon ML schema JSON (default <data>.schema)")
@@ -77,11 +77,14 @@ def add_arguments(parser) -> None:
 
 def validate(args) -> None:
     """Flag checks that need no Spark."""
+    from jobs.common.names import check_name
     from ml.algorithms import check_algorithm, map_amazon_params, parse_params
-    from ml.registry import check_name
     from ml.split import parse_split
 
-    check_name(args.name)
+    check_name(args.name, "--name")
+    for flag in ("table", "features"):
+        if getattr(args, flag) is not None:
+            check_name(getattr(args, flag), f"--{flag}")
     forms = [f for f in ("data", "table", "features") if getattr(args, f)]
     if len(forms) != 1:
         raise UsageError("give exactly one input: --data URI, --table NAME (with --schema) or --features SET")
@@ -164,9 +167,8 @@ def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
         )
         counts.update(evaluation.metrics)
     extras = {"recommend": {**cols, "implicit": args.implicit}}
-    fitted = Fitted(model, params)
     # every rated pair, evaluation rows too: score must never recommend what a user already rated
-    fitted.extra = lambda folder: R.write_seen(train_i.unionByName(test_i), cols, folder)
+    fitted = Fitted(model, params, tables={"seen": R.seen_pairs(train_i.unionByName(test_i), cols)})
     return fitted, evaluation, extras
 
 
@@ -227,8 +229,8 @@ def train_summary(args, data, split: Dict[str, Any], evaluation, decision, out: 
         counts={
             "name": args.name,
             "version": out["version"],
-            "promoted": decision[0],
-            "reason": decision[1],
+            "promoted": decision.promote,
+            "reason": decision.reason,
             "metrics": evaluation.metrics,
             "baseline": evaluation.baseline,
             "worse_than_baseline": evaluation.worse_than_baseline,
@@ -256,8 +258,6 @@ def run(spark, args) -> RunSummary:
         decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
         metadata = version_metadata(args, data, fitted, evaluation, split, extras)
         info = run_info(data, fitted, split)
-        out = publish(
-            spark, args, data, fitted, info, evaluation, decision[:2], metadata, getattr(fitted, "extra", None)
-        )
+        out = publish(spark, args, data, fitted, info, evaluation, decision, metadata)
     data.rows.unpersist()
     return train_summary(args, data, split, evaluation, decision, out)

@@ -8,7 +8,6 @@ from typing import Any, Dict, List, Optional, Tuple
 from jobs.common.errors import UsageError
 from jobs.common.log import stage
 
-TARGET_TYPES = {"BINARY": ("BINARY",), "MULTICLASS": ("CATEGORICAL", "BINARY"), "REGRESSION": ("NUMERIC",)}
 WEIGHT_COL = "__weight"
 
 
@@ -24,18 +23,21 @@ class Fitted:
     tuned: Optional[Dict[str, Any]] = None
     num_features: int = 0
     layout: str = ""
+    tables: Dict[str, Any] = field(default_factory=dict)  # DataFrames saved in the version (RECOMMEND: seen/)
 
 
 def check_target(model_type: str, schema: Dict[str, Any]) -> str:
     """The target's name; exit 2 naming it when absent or of a type the model type cannot learn."""
     from features.schema import attribute_types
+    from ml.model_types import model_type as type_row
 
     target = schema.get("targetAttributeName")
     if not target:
         raise UsageError("--schema: targetAttributeName is not set; training needs a target")
     kind = schema.get("targetType") or attribute_types(schema).get(target)
-    if kind not in TARGET_TYPES[model_type]:
-        want = " or ".join(TARGET_TYPES[model_type])
+    wanted = type_row(model_type).target_types
+    if kind not in wanted:
+        want = " or ".join(wanted)
         raise UsageError(
             f"--schema: target {target} is {kind}; a {model_type} model needs a {want} target "
             f"(change --model-type or the attribute's type)"

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 from jobs.common.lake import join
 from jobs.common.log import stage
+from ml.registry import Promotion
 
 
-def promotion(spark, lake, name: str, model_type: str, evaluation, min_gain: float, implicit: Optional[bool]):
-    """(promote?, reason, champion record or None): never over a worse-than-baseline model."""
+def promotion(
+    spark, lake, name: str, model_type: str, evaluation, min_gain: float, implicit: Optional[bool]
+) -> Promotion:
+    """The champion gate's verdict on the new version (ml.registry.decide_promotion, baseline veto included)."""
     from ml.registry import champion, decide_promotion, load_metadata
 
     current = champion(spark, lake, name)
-    if evaluation.worse_than_baseline:
-        return False, "the model is not better than its baseline; registered, not promoted", current
     champion_metrics = load_metadata(spark, lake, name, current["version"]).get("metrics") if current else None
-    promote, reason = decide_promotion(model_type, evaluation.metrics, champion_metrics, min_gain, implicit)
-    return promote, reason, current
+    return decide_promotion(
+        model_type, evaluation.metrics, champion_metrics, min_gain, implicit, evaluation.worse_than_baseline
+    )
 
 
-def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: Tuple[bool, str], version: str):
+def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: Promotion, version: str):
     """The train report: input, recipe, parameters, evaluation vs baseline, the promotion decision."""
     from features.recipe import format_recipe
     from jobs.common.report import Report
@@ -53,10 +55,8 @@ def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: 
         report.paragraph(f"--tune chose {json.dumps(fitted_info['tuned'], sort_keys=True, default=str)}")
     add_evaluation(report, evaluation, args.cutoff)
     report.heading("Registry")
-    promote, reason = decision
-    report.paragraph(
-        f"{version}: {'promoted to champion' if promote else 'kept, not promoted'} ({reason})", flag=not promote
-    )
+    verdict = "promoted to champion" if decision.promote else "kept, not promoted"
+    report.paragraph(f"{version}: {verdict} ({decision.reason})", flag=not decision.promote)
     return report
 
 
@@ -66,7 +66,9 @@ def _escape(text: str) -> str:
     return html.escape(text)
 
 
-def report_json(args, data, fitted_info: Dict[str, Any], evaluation, decision, version: str) -> Dict[str, Any]:
+def report_json(
+    args, data, fitted_info: Dict[str, Any], evaluation, decision: Promotion, version: str
+) -> Dict[str, Any]:
     """The report's facts as JSON."""
     return {
         "name": args.name,
@@ -82,36 +84,32 @@ def report_json(args, data, fitted_info: Dict[str, Any], evaluation, decision, v
         "metrics": evaluation.metrics,
         "baseline": evaluation.baseline,
         "worse_than_baseline": evaluation.worse_than_baseline,
-        "promoted": decision[0],
-        "reason": decision[1],
+        "promoted": decision.promote,
+        "reason": decision.reason,
     }
 
 
-def publish(spark, args, data, fitted, fitted_info, evaluation, decision, metadata, extra=None) -> Dict[str, Any]:
-    """Register the version (report and extras inside it before it is visible), move the champion, write the report."""
-    from jobs.common.report import write_json
-    from ml.registry import publish_version, set_champion, type_metric
+def publish(
+    spark, args, data, fitted, fitted_info, evaluation, decision: Promotion, metadata: Dict[str, Any]
+) -> Dict[str, Any]:
+    """Build the report for the coming version, register the version with it inside, move the champion,
+    and write the report under <lake>/reports/train/."""
+    from jobs.common.report import to_json, write_json
+    from ml.registry import publish_version, set_champion, upcoming_version
 
-    built: Dict[str, Any] = {}
-
-    def extra_writer(folder: str) -> None:
-        version = folder.rstrip("/").rsplit("/", 1)[-1]
-        built["report"] = build_report(args, data, fitted_info, evaluation, decision, version)
-        built["json"] = report_json(args, data, fitted_info, evaluation, decision, version)
-        built["report"].write(spark, join(folder, "report"))
-        write_json(spark, join(folder, "report", "report.json"), built["json"])
-        if extra is not None:
-            extra(folder)
-
+    version = upcoming_version(spark, args.lake, args.name)
+    report = build_report(args, data, fitted_info, evaluation, decision, version)
+    facts = report_json(args, data, fitted_info, evaluation, decision, version)
+    files = {f"report/{name}": content for name, content in report.files().items()}
+    files["report/report.json"] = to_json(facts).encode("utf-8")
     with stage("publish") as counts:
-        version = publish_version(spark, args.lake, args.name, fitted.model, metadata, extra_writer=extra_writer)
-        counts["version"] = version
-        if decision[0]:
-            key, _ = type_metric(args.model_type, evaluation.metrics, metadata.get("recommend", {}).get("implicit"))
+        published = publish_version(spark, args.lake, args.name, fitted.model, metadata, files, fitted.tables)
+        counts["version"] = published
+        if decision.promote:
             set_champion(
-                spark, args.lake, args.name, version, decision[1], key, evaluation.metrics.get(key), args.run_id
+                spark, args.lake, args.name, published, decision.reason, decision.metric, decision.value, args.run_id
             )
     folder = join(args.lake.reports("train", args.run_date), args.name)
-    written = built["report"].write(spark, folder)
-    write_json(spark, join(folder, "report.json"), built["json"])
-    return {"version": version, "report": written[-1], "report_folder": folder}
+    written = report.write(spark, folder)
+    write_json(spark, join(folder, "report.json"), facts)
+    return {"version": published, "report": written[-1], "report_folder": folder}

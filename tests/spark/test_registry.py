@@ -26,9 +26,10 @@ def _same_scores(spark, a, b, meta):
 def test_publish_list_load_and_champion(spark, lake, binary):
     model, meta = binary
     assert registry.publish_version(spark, lake, "m", model, meta) == "v1"
-    seen = []
-    assert registry.publish_version(spark, lake, "m", model, {**meta, "metrics": {"auc": 0.9}}, seen.append) == "v2"
-    assert seen == [registry.model_uri(lake, "m", "v2")]
+    assert registry.upcoming_version(spark, lake, "m") == "v2"
+    files = {"report/index.html": b"<p>v2</p>"}
+    assert registry.publish_version(spark, lake, "m", model, {**meta, "metrics": {"auc": 0.9}}, files) == "v2"
+    assert read_text(spark, registry.model_uri(lake, "m", "v2", "report", "index.html")) == "<p>v2</p>"
     versions = registry.list_versions(spark, lake, "m")
     assert [v["version"] for v in versions] == ["v1", "v2"]
     assert (
@@ -67,11 +68,12 @@ def test_killed_publish_stays_invisible_and_the_rerun_makes_one_version(spark, l
     registry.set_champion(spark, lake, "k", "v1", reason="first")
     before = read_text(spark, registry.model_uri(lake, "k", "champion.json"))
 
-    def die(folder):  # the process dies after the model is saved, before the marker
-        raise KeyboardInterrupt
+    from pyspark.sql import functions as F
 
-    with pytest.raises(KeyboardInterrupt):
-        registry.publish_version(spark, lake, "k", model, meta, die)
+    # the process dies after the model is saved, before the marker: an artifact's write fails
+    dies = spark.range(1).select(F.raise_error(F.lit("killed")).alias("x"))
+    with pytest.raises(Exception):  # noqa: B017 (Spark wraps the raised error in its own exception classes)
+        registry.publish_version(spark, lake, "k", model, meta, tables={"seen": dies})
     assert exists(spark, registry.model_uri(lake, "k", "v2", "model"))
     assert [v["version"] for v in registry.list_versions(spark, lake, "k")] == ["v1"]
     with pytest.raises(UsageError):

@@ -184,7 +184,7 @@ def test_over_10000_rejects_exit_3_and_publish_nothing(spark, binary, tmp_path):
 
 def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
     from features.schema import load_schema
-    from ml.recommend import fit_recommender, write_seen
+    from ml.recommend import fit_recommender, seen_pairs
 
     pairs = [(f"u{u}", f"i{(u * 3 + j) % 15}", float((u + j) % 5 + 1)) for u in range(8) for j in range(5)]
     train = spark.createDataFrame(pairs, ["user", "item", "rating"])
@@ -209,7 +209,7 @@ def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
     # u50's ratings are all evaluation rows: unknown to the model, yet its 11 rated items must not come back
     evaluation = spark.createDataFrame([("u50", f"i{i}", 3.0) for i in range(11)], ["user", "item", "rating"])
     rated = train.unionByName(evaluation)
-    version = registry.publish_version(spark, lake, "rec", model, meta, lambda folder: write_seen(rated, cols, folder))
+    version = registry.publish_version(spark, lake, "rec", model, meta, tables={"seen": seen_pairs(rated, cols)})
     registry.set_champion(spark, lake, "rec", version, reason="test")
     data = _csv_with_schema(
         tmp_path,

@@ -167,8 +167,8 @@ def test_worse_than_baseline_is_never_promoted(spark, first, lake_uri):
     from ml.metrics import Evaluation
 
     bad = Evaluation("BINARY", {"auc": 0.99}, {"auc": 0.5}, True)
-    promote, reason, _ = promotion(spark, lake_uri, "adult", "BINARY", bad, 0.0, None)
-    assert promote is False and "baseline" in reason
+    decision = promotion(spark, lake_uri, "adult", "BINARY", bad, 0.0, None)
+    assert decision.promote is False and "baseline" in decision.reason
 
 
 def test_evaluate_scores_a_dataset_with_the_champion(spark, first, folder, lake_uri):
