@@ -25,7 +25,6 @@ JOBS = {
     "train": ("jobs.train", "train an MLlib model from a datasource/table/feature set; evaluate, register, gate"),
     "evaluate": ("jobs.evaluate", "score a labelled dataset with a registered model and write its evaluation report"),
     "aml": ("jobs.aml", "Amazon ML's API (boto3, aws machinelearning) on the lake: serve, or one operation"),
-    "aml": ("jobs.aml", "Amazon ML's API (boto3, aws machinelearning) on the lake: serve, or one operation"),
 }
 
 USAGE = """usage: python -m jobs JOB [flags]      (or ./spark-submit.sh local|emr JOB [flags])

@@ -229,8 +229,6 @@ def run_job(job: str, module, argv: List[str]) -> int:
     """Parse, build the session, execute; the whole life of one job process."""
     if getattr(module, "WITHOUT_SPARK", False):  # a job that builds no session parses and runs itself (aml)
         return module.main(argv)
-    if getattr(module, "WITHOUT_SPARK", False):  # a job that builds no session parses and runs itself (aml)
-        return module.main(argv)
     args = parse_or_summarize(job, module, argv)
     configure_logging(args.log_level)
     from jobs.common.session import build_session
