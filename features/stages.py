@@ -18,7 +18,7 @@ getters (shared by an estimator and its model), the class adds `setParams` and o
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model, Transformer
@@ -32,12 +32,19 @@ from features import categorical, numeric, text
 
 # Forms of a value while the plan is evaluated.
 # RAW is a string whose whitespace is not normalized yet (a TEXT attribute as read); TEXT is a
-# normalized string (tokens joined by one space); both are word sequences.
-RAW, TEXT, TOKENS, VALUE, NUMBER, BINARY = "raw", "text", "tokens", "value", "number", "binary"
+# normalized string (tokens joined by one space); both are word sequences. TOKENS is a token array
+# whose tokens hold no whitespace but the space (n-grams, osb pairs, crosses of those); ANY is a
+# token array whose tokens may hold any character (crosses with a categorical value).
+RAW, TEXT, TOKENS, ANY, VALUE, NUMBER, BINARY = "raw", "text", "tokens", "any", "value", "number", "binary"
+SCRATCH = "__recipe_x"  # prefix of the arrays a cross reads, computed in a projection before it
 
 
-def evaluate(node: Dict[str, Any]) -> Tuple[Column, str]:
-    """Column and form of one plan node (see features.recipe for the node shapes)."""
+def evaluate(node: Dict[str, Any], scratch: List[Tuple[str, Column]]) -> Tuple[Column, str]:
+    """Column and form of one plan node (see features.recipe for the node shapes).
+
+    Word sequences stay strings until ngram, osb or the output split them, so every text rule is a
+    code-generated built-in over the string (features.text); scratch collects the arrays a cross reads.
+    """
     op = node["op"]
     if op == "attr":
         col = F.col(node["name"])
@@ -51,26 +58,34 @@ def evaluate(node: Dict[str, Any]) -> Tuple[Column, str]:
         return categorical.parse_binary(col), BINARY
     if op == "col":
         return F.col(node["name"]), node["form"]
+    col, form = evaluate(node["arg"], scratch) if "arg" in node else (None, None)
     if op in ("lowercase", "no_punct"):
-        col, form = evaluate(node["arg"])
         if form in (RAW, TEXT):
             return (text.lowercase_text(col), form) if op == "lowercase" else (text.no_punct_text(col), TEXT)
         tokens = as_tokens(col, form)
         return (text.lowercase(tokens) if op == "lowercase" else text.no_punct(tokens)), TOKENS
     if op in ("ngram", "osb"):
-        col, form = evaluate(node["arg"])
-        if op == "ngram" and form in (RAW, TEXT):
-            return text.ngram_text(col, node["n"], normalized=form == TEXT), TOKENS
-        tokens = as_tokens(col, form)
-        return (text.ngram(tokens, node["n"]) if op == "ngram" else text.osb(tokens, node["n"])), TOKENS
+        words = col if form in (RAW, TEXT) else F.array_join(as_tokens(col, form), " ")
+        fn = text.ngram_text if op == "ngram" else text.osb_text
+        return fn(words, node["n"], normalized=form != RAW), TOKENS
     if op == "cartesian":
-        a, fa = evaluate(node["args"][0])
-        b, fb = evaluate(node["args"][1])
-        if fa == VALUE and fb == VALUE:
-            empty = a.isNull() | (a == "") | b.isNull() | (b == "")
-            return F.when(empty, F.array().cast("array<string>")).otherwise(F.array(F.concat(a, F.lit("_"), b))), TOKENS
-        return categorical.cartesian(as_tokens(a, fa), as_tokens(b, fb)), TOKENS
+        return cross(*(evaluate(arg, scratch) for arg in node["args"]), scratch)
     raise ValueError(f"unknown plan op {op!r}")
+
+
+def cross(a: Tuple[Column, str], b: Tuple[Column, str], scratch: List[Tuple[str, Column]]) -> Tuple[Column, str]:
+    """cartesian(a, b): a single value (null: no token) for two single values, else the cross of two token arrays."""
+    (ca, fa), (cb, fb) = a, b
+    if fa in (VALUE, BINARY) and fb in (VALUE, BINARY):
+        va, vb = ca.cast("string"), cb.cast("string")
+        empty = va.isNull() | (va == "") | vb.isNull() | (vb == "")
+        return F.when(empty, F.lit(None).cast("string")).otherwise(F.concat(va, F.lit("_"), vb)), VALUE
+    names = []
+    for col, form in (a, b):
+        names.append(f"{SCRATCH}{len(scratch)}")
+        scratch.append((names[-1], as_tokens(col, form)))
+    clean = all(form in (RAW, TEXT, TOKENS, BINARY) for form in (fa, fb))
+    return text.cartesian_tokens(F.col(names[0]), F.col(names[1])), TOKENS if clean else ANY
 
 
 def as_tokens(col: Column, form: str) -> Column:
@@ -79,16 +94,25 @@ def as_tokens(col: Column, form: str) -> Column:
         return text.tokenize(col)
     if form == TEXT:
         return text.split_normalized(col)
-    if form == TOKENS:
+    if form in (TOKENS, ANY):
         return col
     if form in (VALUE, BINARY):
         return categorical.category_tokens(col)
     raise ValueError(f"a {form} value has no tokens")
 
 
-def prefixed(tokens: Column, prefix: str) -> Column:
-    """Every token with a namespace prefix, so equal tokens of different outputs hash apart."""
-    return F.transform(tokens, lambda t: F.concat(F.lit(prefix), t))
+def output_tokens(col: Column, form: str, prefix: Optional[str]) -> Column:
+    """The tokens of one output, each with the output's prefix when there is one."""
+    if not prefix:
+        return as_tokens(col, form)
+    if form in (VALUE, BINARY):
+        v = col.cast("string")
+        return F.when(v.isNull() | (v == ""), F.array().cast("array<string>")).otherwise(
+            F.array(F.concat(F.lit(prefix), v))
+        )
+    if form == ANY:
+        return text.prefixed_any(col, prefix)
+    return text.prefixed(as_tokens(col, form), prefix)
 
 
 class _RecipeColumnsParams(Params):
@@ -134,23 +158,22 @@ class RecipeColumns(Transformer, _RecipeColumnsParams, DefaultParamsReadable, De
         """Set the output column of all tokens."""
         return self._set(tokensCol=value)
 
-    def columns(self) -> Dict[str, Column]:
-        """The columns this stage adds, by name."""
+    def plan_columns(self) -> Tuple[List[Tuple[str, Column]], Dict[str, Column]]:
+        """The scratch arrays crosses read (in order) and the columns this stage adds, by name."""
         plan = json.loads(self.getPlan())
-        parts: List[Column] = []
-        for out in plan["tokens"]:
-            col, form = evaluate(out["expr"])
-            tokens = as_tokens(col, form)
-            parts.append(prefixed(tokens, out["prefix"]) if out.get("prefix") else tokens)
-        tokens_col = F.concat(*parts) if parts else F.array().cast("array<string>")
-        cols = {self.getTokensCol(): tokens_col}
+        scratch: List[Tuple[str, Column]] = []
+        parts = [output_tokens(*evaluate(out["expr"], scratch), out.get("prefix")) for out in plan["tokens"]]
+        cols = {self.getTokensCol(): F.concat(*parts) if parts else F.array().cast("array<string>")}
         for out in plan["numeric"]:
-            col, form = evaluate(out["expr"])
+            col, _form = evaluate(out["expr"], scratch)
             cols[out["col"]] = F.coalesce(col.cast("double"), F.lit(0.0))
-        return cols
+        return scratch, cols
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        return dataset.withColumns(self.columns())
+        scratch, cols = self.plan_columns()
+        for name, col in scratch:  # one projection each: a cross reads its arrays, never recomputes them
+            dataset = dataset.withColumn(name, col)
+        return dataset.withColumns(cols).drop(*[name for name, _ in scratch])
 
 
 class _LabelParams(HasInputCol, HasOutputCol):
