@@ -34,8 +34,8 @@ def now() -> float:
 
 
 def public(doc: Dict[str, Any]) -> Dict[str, Any]:
-    """The document without lakeml's own `_` fields."""
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
+    """The document without lakeml's own `_` fields and unset (None) ones."""
+    return {k: v for k, v in doc.items() if not k.startswith("_") and v is not None}
 
 
 class Store:

@@ -105,7 +105,7 @@ def shape_members(shape_name: str):
 
 def cli_name(name: str) -> str:
     """The AWS CLI's kebab-case name of an operation (CreateMLModel -> create-ml-model)."""
-    from botocore.utils import xform_name
+    from botocore import xform_name
 
     return xform_name(name, "-")
 

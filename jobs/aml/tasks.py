@@ -110,9 +110,10 @@ def outcome(store: Store, kind: str, doc: Dict[str, Any], summary: Optional[Dict
     if kind == "Evaluation":
         model = store.get("MLModel", doc["MLModelId"])
         key, name = METRIC_KEYS[model["MLModelType"]]
-        if counts.get(key) is None:
+        metrics = counts.get("metrics") or {}
+        if metrics.get(key) is None:
             return "FAILED", f"evaluate reported no {key}", {}
-        return "COMPLETED", "", {"PerformanceMetrics": {"Properties": {name: repr(float(counts[key]))}}}
+        return "COMPLETED", "", {"PerformanceMetrics": {"Properties": {name: repr(float(metrics[key]))}}}
     if kind == "BatchPrediction":
         return (
             "COMPLETED",
