@@ -221,6 +221,7 @@ def load_predictor(root: str, name: str, version: str) -> Predictor:
     if estimator is None:
         raise Unsupported(f"estimator of {name} {version} ({meta.get('algorithm')})")
     attributes = feature_attributes(meta.get("schema") or {})
+    rx.punctuation()  # built once here, not on the first Predict
     return Predictor(
         meta["model_type"], attributes, [str(c) for c in meta.get("classes") or []], stages, features_col, estimator
     )

@@ -12,87 +12,15 @@ import gzip
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
-import boto3
 import pytest
 from botocore.config import Config
 
-from tests.conftest import ROOT, free_port
-from tests.helpers import job_env
-from tests.model_factory import rows_for
-
-NAMES = ["Var001", "Var002", "Var003", "Var004", "Var005"]
-TYPES = ["CATEGORICAL", "TEXT", "NUMERIC", "CATEGORICAL", "BINARY"]
-RECIPE = {"outputs": ["ngram(lowercase(Var002), 2)", "quantile_bin(Var003, 5)", "Var003", "Var004"]}
-WAIT = {"Delay": 1, "MaxAttempts": 400}
-TRAIN_RANGE = {"splitting": {"percentBegin": 0, "percentEnd": 70}}
-EVAL_RANGE = {"splitting": {"percentBegin": 70, "percentEnd": 100}}
-
-
-def schema(target: bool) -> dict:
-    attributes = [{"attributeName": n, "attributeType": t} for n, t in zip(NAMES, TYPES)]
-    return {
-        "version": "1.0",
-        "rowId": "Var001",
-        "targetAttributeName": "Var005" if target else None,
-        "dataFormat": "CSV",
-        "dataFileContainsHeader": False,
-        "attributes": attributes if target else attributes[:-1],
-    }
-
-
-def write_data(folder) -> dict:
-    """train.csv (300 labelled rows) and predict.csv (its last 30 %, no target), each with its schema."""
-    rows = rows_for("BINARY", 300)
-    paths = {"train": os.path.join(folder, "train.csv"), "predict": os.path.join(folder, "predict.csv")}
-    with open(paths["train"], "w", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    with open(paths["predict"], "w", newline="") as handle:
-        csv.writer(handle).writerows(r[:-1] for r in rows[210:])
-    with open(paths["train"] + ".schema", "w") as handle:
-        json.dump(schema(True), handle)
-    with open(paths["predict"] + ".schema", "w") as handle:
-        json.dump(schema(False), handle)
-    return paths
-
-
-class Server:
-    """`python -m jobs aml serve` as its own process (session), on a fixed port so it can be restarted."""
-
-    def __init__(self, lake: str, port: int, *flags: str, env=None):
-        self.lake, self.port, self.flags, self.env, self.proc = lake, port, flags, env or {}, None
-        self.url = f"http://127.0.0.1:{port}"
-
-    def start(self) -> Server:
-        argv = [sys.executable, "-m", "jobs", "aml", "serve", "--lake", self.lake, "--port", str(self.port)]
-        env = job_env({"LAKEML_DRIVER_MEMORY": "1g", **self.env})
-        self.proc = subprocess.Popen(
-            [*argv, *self.flags], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
-        )
-        line = self.proc.stdout.readline()
-        assert "serving Amazon ML's API" in line, line
-        return self
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-
-def client(url: str, **extra):
-    return boto3.client(
-        "machinelearning",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=extra.pop("key", "testing"),
-        aws_secret_access_key=extra.pop("secret", "testing"),
-        **extra,
-    )
+from tests.aml_helpers import EVAL_RANGE, RECIPE, TRAIN_RANGE, WAIT, Server, client, schema, write_data
+from tests.conftest import free_port
 
 
 def entity(lake: str, folder: str, entity_id: str) -> dict:
@@ -270,7 +198,7 @@ def test_errors_are_the_services_exception_classes(walk):
             DataSpec={
                 "DatabaseInformation": {"DatabaseName": "d", "ClusterIdentifier": "c"},
                 "SelectSqlQuery": "select 1",
-                "DatabaseCredentials": {"Username": "u", "Password": "p"},
+                "DatabaseCredentials": {"Username": "user", "Password": "password1"},
                 "S3StagingLocation": "s3://b/x",
             },
             RoleARN="arn:aws:iam::1:role/r",
@@ -325,94 +253,3 @@ def test_a_body_over_the_limit_is_refused_unread(walk):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 413
-
-
-# --- without the walk: restart reconcile, signatures, the no-server form --------------------------------------
-
-
-def settled_after_restart(tmp_path, summary) -> dict:
-    """An evaluation left INPROGRESS by a worker that is gone, with this run summary (None: none), reconciled."""
-    from jobs.aml.entities import Store
-    from jobs.aml.runner import reconcile
-
-    store = Store(str(tmp_path / "lake"))
-    run = {"job": "evaluate", "run_id": "ev9-abc123", "run_date": "2026-12-01"}
-    store.put("MLModel", {"MLModelId": "m9", "MLModelType": "BINARY", "Status": "COMPLETED"})
-    dead = {"pid": 999999999, "start": "1"}
-    doc = {"EvaluationId": "ev9", "MLModelId": "m9", "Status": "INPROGRESS", "_run": run, "_worker": dead, "_job": dead}
-    store.put("Evaluation", doc)
-    if summary is not None:
-        folder = tmp_path / "lake" / "_runs" / "evaluate" / "2026-12-01"
-        folder.mkdir(parents=True)
-        (folder / "ev9-abc123.json").write_text(json.dumps(summary))
-    assert reconcile(store) == ["Evaluation ev9: settled"]
-    return store.get("Evaluation", "ev9")
-
-
-def test_a_restart_settles_work_whose_worker_is_gone_from_its_run_summary(tmp_path):
-    done = settled_after_restart(tmp_path / "a", {"status": "succeeded", "counts": {"metrics": {"auc": 0.75}}})
-    assert done["Status"] == "COMPLETED" and done["PerformanceMetrics"] == {"Properties": {"BinaryAUC": "0.75"}}
-    failed = settled_after_restart(tmp_path / "b", {"status": "failed", "job": "evaluate", "message": "no rows"})
-    assert (failed["Status"], failed["Message"]) == ("FAILED", "evaluate failed: no rows")
-    missing = settled_after_restart(tmp_path / "c", None)
-    assert missing["Status"] == "FAILED" and "without writing its run summary" in missing["Message"]
-
-
-def test_sigv4_is_verified_with_botocores_signer(tmp_path):
-    creds = {"LAKEML_AML_ACCESS_KEY_ID": "AKIDLAKEML", "LAKEML_AML_SECRET_ACCESS_KEY": "s3cret"}
-    server = Server(str(tmp_path / "lake"), free_port(), "--require-signature", env=creds).start()
-    try:
-        assert client(server.url, key="AKIDLAKEML", secret="s3cret").describe_ml_models()["Results"] == []
-        wrong = client(server.url, key="AKIDLAKEML", secret="other", config=Config(retries={"max_attempts": 0}))
-        with pytest.raises(wrong.exceptions.ClientError, match="InvalidSignatureException"):
-            wrong.describe_ml_models()
-    finally:
-        server.kill()
-    refused = subprocess.run(
-        [sys.executable, "-m", "jobs", "aml", "serve", "--lake", str(tmp_path / "lake"), "--host", "0.0.0.0"],
-        cwd=ROOT,
-        env={k: v for k, v in job_env().items() if not k.startswith("LAKEML_AML_")},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 2 and "requires SigV4" in refused.stderr
-
-
-def cli(lake, command: str, request=None, tmp_path=None, entry=(sys.executable, "-m", "jobs")):
-    argv = [*entry, "aml", command, "--lake", lake]
-    if request is not None:
-        path = tmp_path / f"{command}.json"
-        path.write_text(json.dumps(request))
-        argv += ["--cli-input-json", f"file://{path}"]
-    return subprocess.run(argv, cwd=ROOT, env=job_env(), capture_output=True, text=True, timeout=300)
-
-
-def test_the_no_server_form_takes_the_clis_request_files(tmp_path):
-    paths = write_data(str(tmp_path))
-    lake = str(tmp_path / "lake")
-    request = {"DataSourceId": "ds1", "DataSpec": {"DataLocationS3": paths["predict"]}, "ComputeStatistics": False}
-    created = cli(lake, "create-data-source-from-s3", request, tmp_path)
-    assert created.returncode == 0, created.stderr
-    assert json.loads(created.stdout) == {"DataSourceId": "ds1"}
-    got = cli(lake, "get-data-source", {"DataSourceId": "ds1", "Verbose": True}, tmp_path)
-    assert json.loads(got.stdout)["Status"] == "COMPLETED"
-    assert json.loads(json.loads(got.stdout)["DataSourceSchema"]) == schema(False)
-    missing = cli(lake, "get-ml-model", {"MLModelId": "nope"}, tmp_path)
-    assert missing.returncode == 2 and "(ResourceNotFoundException)" in missing.stderr
-    bad = cli(lake, "create-ml-model", {"MLModelId": "m"}, tmp_path)
-    assert bad.returncode == 2 and "(InvalidInputException)" in bad.stderr and "MLModelType" in bad.stderr
-
-
-@pytest.mark.slow
-def test_spark_submit_runs_aml_without_a_spark_session(tmp_path):
-    done = cli(
-        str(tmp_path / "lake"),
-        "describe-data-sources",
-        {},
-        tmp_path,
-        entry=(os.path.join(ROOT, "spark-submit.sh"), "local"),
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout[done.stdout.index("{\n") :]) == {"Results": []}  # after the JVM launcher's lines
-    assert "SparkContext" not in done.stderr
