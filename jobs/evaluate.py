@@ -69,10 +69,23 @@ def evaluation_schema(spark, args, meta: Dict[str, Any]) -> Dict[str, Any]:
 
     uri = normalize_uri(args.schema, "--schema") if args.schema else default_schema_uri(spark, args.data)
     if args.schema or exists(spark, uri):
-        return coerce_schema(read_schema(spark, uri), meta.get("schema") or {})
-    if not (meta.get("schema") or {}).get("attributes"):
+        schema = coerce_schema(read_schema(spark, uri), meta.get("schema") or {})
+    elif not (meta.get("schema") or {}).get("attributes"):
         raise UsageError(f"--schema: the model {args.name} was trained on a feature set; give the data's schema")
-    return meta["schema"]
+    else:
+        schema = meta["schema"]
+    check_input_schema(schema, meta, f"--schema {uri}")
+    return schema
+
+
+def check_input_schema(schema: Dict[str, Any], meta: Dict[str, Any], where: str) -> None:
+    """Exit 2 when the datasource lacks the target or an attribute the model reads (named), before any Spark job."""
+    from features.schema import attribute_types
+    from ml.model_inputs import check_columns, check_target, model_attributes
+
+    if meta["model_type"] != "RECOMMEND":  # a recommender's rows are (user, item, rating) pairs
+        check_target(schema, where)
+    check_columns(attribute_types(schema), model_attributes(meta), where, meta["version"])
 
 
 def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
@@ -96,21 +109,27 @@ def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
         "majority": classes.index(baseline["class"]) if baseline.get("class") in classes else 0,
         "mean": baseline.get("mean", 0.0),
     }
-    cutoff = args.cutoff if args.cutoff is not None else float(meta.get("cutoff") or 0.5)
-    args.cutoff = cutoff
-    return evaluate_predictions(kind, model.transform(rows), info, cutoff, classes)
+    return evaluate_predictions(kind, model.transform(rows), info, evaluation_cutoff(args, meta), classes)
+
+
+def evaluation_cutoff(args, meta: Dict[str, Any]) -> float:
+    """--cutoff, else the version's own (ml.outputs.version_cutoff): the one score uses."""
+    from ml.outputs import version_cutoff
+
+    return args.cutoff if args.cutoff is not None else version_cutoff(meta)
 
 
 def read_rows(spark, args, schema: Dict[str, Any]):
     """The labelled datasource by the CSV rules; its rejects to <lake>/quarantine/evaluate/."""
-    from jobs.common.quality import publish_read_rejects
+    from jobs.common.quality import publish_read_rejects, require_observations
     from ml.datasource import read_datasource
 
     with stage("read datasource") as counts:
         ds = read_datasource(spark, args.data, schema, require_target=True)
         counts.update(rows_in=ds.rows_in, rejected=ds.rows_rejected)
     if ds.rows_rejected:
-        publish_read_rejects(ds.rejects, ds.files, JOB, args)
+        publish_read_rejects(ds.rejects, ds.files, JOB, args.lake, args.run_id, args.run_date)
+    require_observations(ds.rows_in, ds.rows_rejected, "--data", ds.files)
     return ds
 
 
@@ -145,7 +164,7 @@ def write_report(spark, args, meta: Dict[str, Any], ds, evaluation, folder: str)
         ("training metrics", json.dumps(meta.get("metrics"))),
     )
     report.table([{"field": k, "value": v} for k, v in facts])
-    add_evaluation(report, evaluation, args.cutoff or 0.5)
+    add_evaluation(report, evaluation, evaluation_cutoff(args, meta))
     written = report.write(spark, folder)
     write_json(spark, join(folder, "report.json"), report_facts(args, meta, ds, evaluation))
     return written

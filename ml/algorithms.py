@@ -23,6 +23,7 @@ and measured 12 points of accuracy lost on hashed text) and true for numeric-onl
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 from jobs.common.errors import UsageError
@@ -76,6 +77,43 @@ def parse_params(text: Optional[str]) -> Dict[str, Any]:
     return params
 
 
+# MLlib's own bounds of its numeric params (its ParamValidators), checked before any data is read:
+# key -> (lowest, highest, integer?, lowest excluded?)
+PARAM_BOUNDS = {
+    "maxIter": (0, 10**6, True, False),
+    "regParam": (0.0, math.inf, False, False),
+    "elasticNetParam": (0.0, 1.0, False, False),
+    "tol": (0.0, math.inf, False, False),
+    "stepSize": (0.0, math.inf, False, True),
+    "factorSize": (1, 10**4, True, False),
+    "initStd": (0.0, math.inf, False, False),
+    "miniBatchFraction": (0.0, 1.0, False, True),
+    "threshold": (0.0, 1.0, False, False),
+    "aggregationDepth": (2, 1000, True, False),
+    "maxBlockSizeInMB": (0.0, math.inf, False, False),
+    "rank": (1, 10**4, True, False),
+    "alpha": (0.0, math.inf, False, False),
+    "numUserBlocks": (1, 10**5, True, False),
+    "numItemBlocks": (1, 10**5, True, False),
+    "checkpointInterval": (1, 10**6, True, False),
+}
+
+
+def check_param_values(params: Dict[str, Any]) -> None:
+    """Exit 2 naming --params and the key for a value MLlib would refuse at fit time (or a non-finite number)."""
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--params: {key} = {value!r} is not a finite number")
+        if key not in PARAM_BOUNDS:
+            continue
+        low, high, integer, open_low = PARAM_BOUNDS[key]
+        kind = "an integer" if integer else "a number"
+        number_ok = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+        if not number_ok or not (low < value if open_low else low <= value) or value > high:
+            bound = f"over {low:g}" if open_low else f"from {low:g}"
+            raise UsageError(f"--params: {key} = {value!r}: must be {kind} {bound} to {high:g}")
+
+
 def _positive_number(params: Dict[str, Any], key: str, low: float, high: float) -> float:
     value = params[key]
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -120,6 +158,7 @@ def map_amazon_params(params: Dict[str, Any], model_type: str, algorithm: str) -
         hints["shuffleType"] = str(params["sgd.shuffleType"]).lower()
     if "sgd.maxMLModelSizeInBytes" in params:
         hints["maxModelBytes"] = int(_positive_number(params, "sgd.maxMLModelSizeInBytes", 100000, 2147483648))
+    check_param_values(mllib)
     return mllib, hints
 
 

@@ -120,6 +120,39 @@ def text_frame(spark, files: List[FileInfo], root: Optional[str] = None):
         return spark.read.text([literal_path(f.uri) for f in files])
 
 
+CORRUPT_COMPRESSION = ("EOFException", "ZipException", "Not in GZIP format", "Corrupt GZIP trailer")
+
+
+def unreadable_file(spark, files: List[FileInfo]) -> Optional[str]:
+    """The first compressed file that cannot be read to its end (truncated or corrupt), or None.
+
+    Spark's error for such a file names no file, so each compressed file is read alone: only on that failure.
+    """
+    for f in files:
+        if not f.uri.endswith((".gz", ".bz2")):
+            continue
+        try:
+            spark.read.text(literal_path(f.uri)).count()
+        except Exception as error:  # the file's own read fails: it is the one
+            if any(mark in str(error) for mark in CORRUPT_COMPRESSION):
+                return f.uri
+    return None
+
+
+def collect_lines(spark, action, files: List[FileInfo]):
+    """Run the first Spark action over the files; a truncated or corrupt compressed file is exit 2 naming it."""
+    try:
+        return action()
+    except Exception as error:
+        if not any(mark in str(error) for mark in CORRUPT_COMPRESSION):
+            raise
+        bad = unreadable_file(spark, files)
+        raise UsageError(
+            f"--data {bad or 'a compressed file'}: cannot be read to its end (truncated or corrupt compressed data); "
+            "replace the file or remove it from the input, then run again"
+        ) from None
+
+
 def read_lines(spark, files: List[FileInfo], root: Optional[str] = None):
     """Every line of the files (listed under root, when given) with its file and split and Spark's row id."""
     from pyspark.sql import functions as F
@@ -198,8 +231,11 @@ def parse_values(lines, names: List[str]):
     parsed = F.from_csv(F.col("raw"), ddl, _CSV_OPTIONS)
     quotes = F.length("raw") - F.length(F.regexp_replace("raw", '"', ""))
     found = F.size(F.split("raw", _SEPARATOR, -1))
+    # Spark keeps a line's bytes as read; re-encoding its Java text differs exactly when they were not UTF-8
+    invalid_utf8 = F.encode(F.col("raw"), "UTF-8") != F.col("raw").cast("binary")
     reason = (
         F.when(F.octet_length("raw") > MAX_OBSERVATION_BYTES, F.lit("observation larger than 100 KB"))
+        .when(invalid_utf8, F.lit("invalid UTF-8 (the line's bytes are not UTF-8 text)"))
         .when(quotes % 2 == 1, F.lit("unclosed double quote (values may not contain line breaks)"))
         .when(
             F.col("_p._corrupt").isNotNull(),
@@ -302,7 +338,8 @@ def read_datasource(
     attributes = attribute_types(schema)
     files = data_files(spark, data_uri)
     lines = read_lines(spark, files, normalize_uri(data_uri, "--data"))
-    splits = lines.groupBy("_fp", "_bs").agg(F.count(F.lit(1)).alias("n"), F.min("_mono").alias("low")).collect()
+    per_split = lines.groupBy("_fp", "_bs").agg(F.count(F.lit(1)).alias("n"), F.min("_mono").alias("low"))
+    splits = collect_lines(spark, per_split.collect, files)
     placed = with_positions(lines, split_positions([(r["_fp"], r["_bs"], r["n"], r["low"]) for r in splits], files))
     if schema.get("dataFileContainsHeader"):
         headers = placed.where(F.col("_line") == 1).select("_source_file", "raw").collect()

@@ -110,10 +110,11 @@ def evaluate_binary(predictions, cutoff: float) -> Evaluation:
     from pyspark.sql import functions as F
 
     scored = predictions.select(binary_score(predictions).alias("score"), F.col("label").cast("double")).cache()
-    value = auc(scored)
     predicted = (F.col("score") >= cutoff).cast("double")
     rows = scored.groupBy("label", predicted.alias("p")).count().collect()
     matrix = confusion([(r["label"], r["p"], r["count"]) for r in rows], 2)
+    undefined = auc_undefined(matrix)
+    value = None if undefined else auc(scored)
     (tn, fp), (fn, tp) = matrix
     n = tn + fp + fn + tp
     precision = tp / (tp + fp) if tp + fp else 0.0
@@ -122,6 +123,7 @@ def evaluate_binary(predictions, cutoff: float) -> Evaluation:
     scored.unpersist()
     metrics = {
         "auc": value,
+        **({"auc_undefined": undefined} if undefined else {}),
         "cutoff": cutoff,
         "precision": precision,
         "recall": recall,
@@ -131,7 +133,16 @@ def evaluate_binary(predictions, cutoff: float) -> Evaluation:
         "rows": n,
     }
     tables = {"confusion": matrix, "histogram": histogram, "roc": roc_points(histogram)}
-    return Evaluation("BINARY", metrics, {"auc": 0.5}, not value > 0.5, tables)
+    return Evaluation("BINARY", metrics, {"auc": 0.5}, value is not None and not value > 0.5, tables)
+
+
+def auc_undefined(matrix: List[List[int]]) -> Optional[str]:
+    """Why AUC is undefined on these rows (they hold one class only), or None when it is defined."""
+    negatives, positives = sum(matrix[0]), sum(matrix[1])
+    if negatives and positives:
+        return None
+    present = "1" if positives else "0"
+    return f"the evaluation rows hold one class only ({negatives + positives} rows of label {present}): AUC needs both"
 
 
 def evaluate_multiclass(predictions, classes: List[str], majority: int) -> Evaluation:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from ml.metrics import SCORE_BINS, Evaluation, per_class_f1
 from ml.model_types import key_metric
 
 
-def roc_figure(points: List[Any], auc: float):
+def roc_figure(points: List[Any], auc: Optional[float]):
     """The ROC curve with the diagonal of a random model."""
     from jobs.common.report import new_figure
 
     fig = new_figure(5, 4.5)
     ax = fig.add_subplot(1, 1, 1)
-    ax.plot([p[0] for p in points], [p[1] for p in points], label=f"model (AUC {auc:.4f})")
+    label = "model (AUC undefined)" if auc is None else f"model (AUC {auc:.4f})"
+    ax.plot([p[0] for p in points], [p[1] for p in points], label=label)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="baseline (AUC 0.5)")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")

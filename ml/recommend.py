@@ -18,7 +18,7 @@ binary relevance) take an evaluation item as relevant when rated >= 4 (explicit)
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from pyspark import keyword_only
 from pyspark.ml import Transformer
@@ -44,6 +44,12 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
     userBias = Param(Params._dummy(), "userBias", "their biases", TypeConverters.toListFloat)
     itemIds = Param(Params._dummy(), "itemIds", "items with a bias", TypeConverters.toListString)
     itemBias = Param(Params._dummy(), "itemBias", "their biases", TypeConverters.toListFloat)
+    ratingRange = Param(
+        Params._dummy(),
+        "ratingRange",
+        "[lowest, highest] rating seen in training; [] keeps predictions unclipped",
+        TypeConverters.toListFloat,
+    )
 
     @keyword_only
     def __init__(
@@ -58,12 +64,25 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         userBias=None,
         itemIds=None,
         itemBias=None,
+        ratingRange=None,
     ):
         super().__init__()
         self._setDefault(
-            inputCol="__als", outputCol="prediction", mean=0.0, userIds=[], userBias=[], itemIds=[], itemBias=[]
+            inputCol="__als",
+            outputCol="prediction",
+            mean=0.0,
+            userIds=[],
+            userBias=[],
+            itemIds=[],
+            itemBias=[],
+            ratingRange=[],
         )
         self._set(**self._input_kwargs)
+
+    def rating_range(self) -> Optional[Tuple[float, float]]:
+        """The training rating scale predictions are clipped to, or None (implicit feedback, older models)."""
+        bounds = self.getOrDefault(self.ratingRange)
+        return (bounds[0], bounds[1]) if len(bounds) == 2 else None
 
     def biases(self, spark, which: str):
         """The (id, bias) DataFrame of users or items."""
@@ -86,8 +105,25 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
             + F.coalesce("__b_item", F.lit(0.0))
         )
         als = F.col(self.getOrDefault(self.inputCol))
-        value = F.when(als.isNull() | F.isnan(als), base).otherwise(als.cast("double"))
+        value = clip_to(F.when(als.isNull() | F.isnan(als), base).otherwise(als.cast("double")), self.rating_range())
         return out.withColumn(self.getOrDefault(self.outputCol), value).drop("__user", "__b_user", "__item", "__b_item")
+
+
+def clip_to(value, bounds: Optional[Tuple[float, float]]):
+    """A prediction column clipped to [lowest, highest] (unchanged without bounds)."""
+    from pyspark.sql import functions as F
+
+    if not bounds:
+        return value
+    return F.least(F.greatest(value, F.lit(bounds[0])), F.lit(bounds[1]))
+
+
+def rating_range(train, rating: str) -> Tuple[float, float]:
+    """(lowest, highest) rating of the training interactions: the scale predictions are clipped to."""
+    from pyspark.sql import functions as F
+
+    row = train.agg(F.min(rating), F.max(rating)).first()
+    return float(row[0]), float(row[1])
 
 
 def fit_biases(train, user: str, item: str, rating: str):
@@ -153,6 +189,7 @@ def fit_recommender(train, cols: Dict[str, str], implicit: bool, params: Dict[st
         userBias=[b for _, b in users],
         itemIds=[i for i, _ in items],
         itemBias=[b for _, b in items],
+        ratingRange=[] if implicit else list(rating_range(train, rating)),
     )
     model = PipelineModel(stages=[*fitted.stages, bias, DropColumns(cols=["__u", "__i", "__als"])])
     return model, chosen
@@ -166,6 +203,11 @@ def _parts(model):
     als = next(s for s in model.stages if isinstance(s, ALSModel))
     bias = next(s for s in model.stages if isinstance(s, BiasBaseline))
     return indexers[0], indexers[1], als, bias
+
+
+def model_rating_range(model) -> Optional[Tuple[float, float]]:
+    """The rating scale a fitted recommender clips its predictions to (recorded in the version's metadata)."""
+    return _parts(model)[3].rating_range()
 
 
 def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
@@ -190,6 +232,7 @@ def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
     items_f = items_f.join(item_ids, F.col("__f") == F.col("__i")).select("item", F.col("features").alias("vf"))
     dot = F.aggregate(F.zip_with("uf", "vf", lambda a, b: a * b), F.lit(0.0), lambda acc, x: acc + x)
     listed = users_f.crossJoin(F.broadcast(items_f)).select("user", "item", dot.cast("double").alias("score"))
+    # ranked by the model's own value, shown on the rating scale (ties at the top of the scale keep their order)
     cold_users = wanted.join(user_ids, "user", "left_anti")
     cold = cold_users.crossJoin(F.broadcast(popular_items(spark, bias, cold_users, seen, k)))
     both = listed.unionByName(cold.select("user", "item", "score")).join(seen, ["user", "item"], "left_anti")
@@ -197,7 +240,7 @@ def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
     return (
         both.withColumn("rank", F.row_number().over(order))
         .where(F.col("rank") <= k)
-        .select("user", "item", "rank", "score")
+        .select("user", "item", "rank", clip_to(F.col("score"), bias.rating_range()).alias("score"))
     )
 
 

@@ -58,6 +58,7 @@ from jobs.build_features.conf import Config, conf_help, load_references, parse_c
 from jobs.build_features.readings import load_table, read_readings, window_base
 from jobs.common.cli import local_file
 from jobs.common.errors import LakemlError, UsageError
+from jobs.common.feature_sets import write_set_key
 from jobs.common.lake import join, normalize_uri, read_local_file, read_text, spark_uri
 from jobs.common.log import stage
 from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, sql_string, to_quarantine
@@ -230,6 +231,7 @@ def publish(spark, config: Config, args, features, base: BaseRows) -> str:
         )
         if base.quarantine is not None:
             publish_quarantine(base.quarantine, args.lake.quarantine(JOB), base.quarantine_where)
+        write_set_key(spark, out_uri, config.feature_set, config.base_key)
         counts.update(rows=base.rows_out, rejected=base.rows_rejected)
     return out_uri
 

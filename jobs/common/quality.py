@@ -67,10 +67,31 @@ def check_reject_gate(
     )
 
 
+def require_observations(rows_in: int, rows_rejected: int, source: str, files: Sequence[str]) -> None:
+    """Exit 3 (nothing published) when an input has no observation left to use: empty, header only, or all rejected."""
+    if rows_in - rows_rejected > 0:
+        return
+    where = f"{source} ({', '.join(files) or 'no files'})"
+    detail = f"all {rows_in} observations were rejected" if rows_in else "it holds no observations"
+    raise QualityGateError(
+        f"{where}: {detail}; nothing was written. Check the input files (a header line or empty file is not data)",
+        counts={"rows_in": rows_in, "rows_rejected": rows_rejected},
+    )
+
+
 def to_quarantine(
-    df, raw_col, source_file_col, reason_col, job: str, run_id: str, run_date: str, raw_bytes_col: Optional[str] = None
+    df,
+    raw_col,
+    source_file_col,
+    reason_col,
+    job: str,
+    run_id: str,
+    run_date: str,
+    raw_bytes_col: Optional[str] = None,
+    line_col: Optional[str] = None,
 ):
-    """Shape rejected rows for the quarantine: raw record (cut to 100 KB), source file, reason, run.
+    """Shape rejected rows for the quarantine: raw record (cut to 100 KB), source file, reason, run, and
+    (`line_col`) the record's line number in its file.
 
     `raw` is valid UTF-8 whatever the input held (Java's decoder puts U+FFFD for invalid bytes), so that
     every engine reads the table; `raw_bytes_col`, when given, is kept as `raw_bytes` (binary, cut to
@@ -80,6 +101,7 @@ def to_quarantine(
 
     raw = F.decode(F.encode(F.col(raw_col).cast("string"), "UTF-8"), "UTF-8")
     extra = [F.substring(F.col(raw_bytes_col), 1, MAX_RAW_BYTES).alias("raw_bytes")] if raw_bytes_col else []
+    extra += [F.col(line_col).cast("long").alias("line")] if line_col else []
     return df.select(
         F.substring(raw, 1, MAX_RAW_BYTES).alias("raw"),
         F.col(source_file_col).cast("string").alias("source_file"),
@@ -119,14 +141,16 @@ def publish_quarantine(quarantine_df, uri: str, replace_where: str) -> None:
         quarantine_df.write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", replace_where)
+        .option("mergeSchema", "true")  # a quarantine written before a column (line) was added takes it
         .partitionBy("run_date")
         .save(spark_uri(uri))
     )
 
 
-def publish_read_rejects(rejects, files: Sequence[str], job: str, args) -> None:
-    """A read's rejected lines (raw, source_file, reason) to <lake>/quarantine/<job>/, replacing the run date's rows
-    from the same files, so a re-run never stores them twice."""
-    shaped = to_quarantine(rejects, "raw", "source_file", "reason", job, args.run_id, args.run_date)
-    where = f"run_date = '{args.run_date}' AND source_file IN ({sql_list(files)})"
-    publish_quarantine(shaped, args.lake.quarantine(job), where)
+def publish_read_rejects(rejects, files: Sequence[str], job: str, lake, run_id: str, run_date: str) -> None:
+    """A read's rejected lines (raw, source_file, line, reason) to <lake>/quarantine/<job>/, replacing the run date's
+    rows from the same files, so a re-run never stores them twice."""
+    line = "line" if "line" in rejects.columns else None
+    shaped = to_quarantine(rejects, "raw", "source_file", "reason", job, run_id, run_date, line_col=line)
+    where = f"run_date = '{run_date}' AND source_file IN ({sql_list(files)})"
+    publish_quarantine(shaped, lake.quarantine(job), where)

@@ -193,7 +193,7 @@ def publish_rejects(spark, args, source) -> None:
     from jobs.common.quality import publish_read_rejects
 
     if source.rejects is not None:
-        publish_read_rejects(source.rejects, source.inputs, JOB, args)
+        publish_read_rejects(source.rejects, source.inputs, JOB, args.lake, args.run_id, args.run_date)
 
 
 def publish(spark, args, profile: dict, earlier: Optional[dict]):

@@ -153,6 +153,14 @@ def written_partition(spark, args):
     return table.where(F.col("run_date") == F.to_date(F.lit(args.run_date)))
 
 
+def duplicate_tags(written) -> int:
+    """Scored rows whose tag (the input's row key) another row of the run also has: counted, never dropped."""
+    from pyspark.sql import functions as F
+
+    row = written.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("tag").alias("d")).first()
+    return int(row["n"] - row["d"])
+
+
 def write_report(spark, args, meta, summary, stats) -> list:
     """The HTML page and summary.json under <lake>/reports/score/<run_date>/<name>/."""
     from jobs.common.report import write_json
@@ -167,6 +175,8 @@ def write_report(spark, args, meta, summary, stats) -> list:
 
 
 def run(spark, args) -> RunSummary:
+    from pyspark import StorageLevel
+
     from jobs.score.report import drift_hint, score_stats
     from ml.registry import load_version
 
@@ -181,10 +191,13 @@ def run(spark, args) -> RunSummary:
         counts.update(rows_in=inp.rows_in, rejected=summary.rows_rejected, extra=inp.extra_columns)
     with stage("score_and_publish") as counts:
         scored = score_rows(spark, model, meta, inp, args)
+        if args.csv:  # the CSV layout comes from the rows scored for the table: the model runs once
+            scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
         summary.outputs.append(publish_scores(spark, scored, meta, args))
         summary.outputs.append(publish_rejects(spark, inp, args))
     with stage("summarize") as counts:
-        stats = score_stats(written_partition(spark, args), meta)
+        written = written_partition(spark, args)
+        stats = score_stats(written, meta)
         summary.rows_out = (
             stats["rows"] if meta["model_type"] != "RECOMMEND" else summary.rows_in - summary.rows_rejected
         )
@@ -195,6 +208,7 @@ def run(spark, args) -> RunSummary:
             extra_columns=inp.extra_columns,
             ignored_columns=inp.ignored_columns,
             tag_column=inp.tag_column,
+            duplicate_tags=duplicate_tags(written) if meta["model_type"] != "RECOMMEND" else 0,
             reject_reasons=reason_counts(inp.rejects) if summary.rows_rejected else {},
             score_quantiles=stats["quantiles"],
             drift=drift_hint(meta, stats.get("share_above_cutoff")),
@@ -216,6 +230,7 @@ def run(spark, args) -> RunSummary:
             summary.outputs.append(manifest_uri)
             summary.counts["csv_results"] = manifest
             counts.update(files=len(manifest))
+        scored.unpersist()
     summary.outputs.extend(write_report(spark, args, meta, summary, stats))
     inp.rejects.unpersist()
     return summary

@@ -15,7 +15,7 @@ import posixpath
 from typing import Any, Dict, List
 
 from jobs.common.lake import delete, hadoop_path, join, spark_uri, write_bytes, write_text
-from jobs.score.predict import class_columns
+from jobs.score.predict import probability_columns
 
 
 def csv_columns(meta: Dict[str, Any], has_tag: bool) -> List[str]:
@@ -27,7 +27,7 @@ def csv_columns(meta: Dict[str, Any], has_tag: bool) -> List[str]:
     if kind == "BINARY":
         return [*tag, "bestAnswer", "score"]
     if kind == "MULTICLASS":
-        return [*tag, *class_columns(meta["classes"])]
+        return [*tag, *probability_columns(meta)]
     return [*tag, "score"]
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from jobs.common.errors import UsageError
+from jobs.common.feature_sets import set_key
 from jobs.common.lake import exists, join, normalize_uri, read_parsed, spark_uri
+from ml.model_inputs import check_columns, model_attributes
 
 COMPLEX_TYPES = ("array", "map", "struct", "binary")
 ROW_COLUMNS = ("_tag", "_source_file", "_row")
@@ -35,30 +37,6 @@ class ScoreInput:
     ignored_columns: List[str] = field(default_factory=list)
     tag_column: Optional[str] = None
     source: str = ""
-
-
-def model_attributes(meta: Dict[str, Any]) -> Dict[str, str]:
-    """The attributes the model reads, with their types (its schema's feature attributes; RECOMMEND: the user)."""
-    from features.schema import attribute_types, feature_attributes, load_schema
-
-    schema = load_schema(meta["schema"])
-    if meta["model_type"] == "RECOMMEND":
-        user = meta["recommend"]["user_col"]
-        return {user: attribute_types(schema).get(user, "CATEGORICAL")}
-    return feature_attributes(schema)
-
-
-def check_columns(available: Dict[str, str], needed: Dict[str, str], where: str, version: str) -> None:
-    """Exit 2 when a needed attribute is missing or declared with another type."""
-    missing = [n for n in needed if n not in available]
-    if missing:
-        raise UsageError(
-            f"{where}: attribute(s) {', '.join(missing)} that model {version} needs are missing "
-            f"(it reads {', '.join(f'{n} {k}' for n, k in needed.items())}); add them to the input"
-        )
-    wrong = [f"{n} is {available[n]}, the model's is {k}" for n, k in needed.items() if available[n] not in (k, None)]
-    if wrong:
-        raise UsageError(f"{where}: attribute type(s) differ from model {version}'s schema: {'; '.join(wrong)}")
 
 
 def raw_strings_schema(schema: Dict[str, Any]) -> Dict[str, Any]:
@@ -159,7 +137,7 @@ def read_table_input(spark, table_uri: str, meta: Dict[str, Any], run_date: Opti
     if run_date is not None and "run_date" in table.columns:
         table = table.where(F.col("run_date") == F.to_date(F.lit(run_date)))
     if not (meta.get("schema") or {}).get("attributes"):
-        return feature_set_rows(table, table_uri, flag)
+        return feature_set_rows(table, table_uri, flag, set_key(spark, table_uri, table.columns))
     kinds = spark_kinds(table)
     needed = model_attributes(meta)
     check_columns({n: None for n in kinds}, needed, flag, meta["version"])
@@ -182,8 +160,9 @@ def read_table_input(spark, table_uri: str, meta: Dict[str, Any], run_date: Opti
     return ScoreInput(good, bad, rows_in, [table_uri], ignored, ignored, tag_col, table_uri)
 
 
-def feature_set_rows(table, table_uri: str, flag: str) -> ScoreInput:
-    """A model trained on a feature set names no attributes: the set's rows as written, its vectors recomputed."""
+def feature_set_rows(table, table_uri: str, flag: str, key: Optional[str]) -> ScoreInput:
+    """A model trained on a feature set names no attributes: the set's rows as written, its vectors recomputed;
+    `tag` is the set's row key (a set without a recorded key: the row's position, from 1)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -193,12 +172,13 @@ def feature_set_rows(table, table_uri: str, flag: str) -> ScoreInput:
         )
     dropped = [c for c in ("features", "label") if c in table.columns]
     row = F.monotonically_increasing_id()
+    tag = F.col(key).cast("string") if key else (row + 1).cast("string")
     rows = table.drop(*dropped).select(
-        "*", (row + 1).cast("string").alias("_tag"), F.lit(table_uri).alias("_source_file"), row.alias("_row")
+        "*", tag.alias("_tag"), F.lit(table_uri).alias("_source_file"), row.alias("_row")
     )
     rows_in = rows.count()
     if rows_in == 0:
         raise UsageError(f"{flag}: the feature set {table_uri} has no rows for the run date; nothing to score")
     empty = StructType([StructField(c, StringType()) for c in ("raw", "source_file", "reason")])
     rejects = table.sparkSession.createDataFrame([], empty)
-    return ScoreInput(rows, rejects, rows_in, [table_uri], [], dropped, None, table_uri)
+    return ScoreInput(rows, rejects, rows_in, [table_uri], [], dropped, key, table_uri)

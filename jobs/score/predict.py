@@ -8,24 +8,14 @@ and always model_version, run_id, run_date (a date; the table's partition column
 
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List
 
-RESERVED = ("tag", "bestAnswer", "score", "model_version", "run_id", "run_date", "user", "item", "rank")
-_BAD_CHARS = re.compile(r"[ ,;{}()\n\t=]")
+from ml.outputs import class_columns, version_cutoff
 
 
-def class_columns(classes: List[str]) -> List[str]:
-    """Class probability column names: the label, Delta-invalid characters as `_`, clashes prefixed `p_`."""
-    out: List[str] = []
-    for label in classes:
-        name = _BAD_CHARS.sub("_", str(label)) or "_"
-        if name in RESERVED or name.startswith("_"):
-            name = "p_" + name
-        while name.lower() in (n.lower() for n in out):
-            name = name + "_"
-        out.append(name)
-    return out
+def probability_columns(meta: Dict[str, Any]) -> List[str]:
+    """A MULTICLASS version's class columns: as train recorded them, or (older versions) derived from the labels."""
+    return list(meta.get("class_columns") or class_columns(meta["classes"]))
 
 
 def output_columns(meta: Dict[str, Any]) -> List[str]:
@@ -34,7 +24,7 @@ def output_columns(meta: Dict[str, Any]) -> List[str]:
     if kind == "BINARY":
         return ["tag", "bestAnswer", "score"]
     if kind == "MULTICLASS":
-        return ["tag", "bestAnswer", *class_columns(meta["classes"])]
+        return ["tag", "bestAnswer", *probability_columns(meta)]
     if kind == "REGRESSION":
         return ["tag", "score"]
     return ["user", "item", "rank", "score"]
@@ -52,11 +42,10 @@ def scored_columns(meta: Dict[str, Any]) -> List[Any]:
     probs = vector_to_array(F.col("probability"))
     if kind == "BINARY":
         score = probs[1]
-        cutoff = float(meta.get("cutoff") if meta.get("cutoff") is not None else 0.5)
-        return [tag, (score >= F.lit(cutoff)).cast("int").alias("bestAnswer"), score.alias("score")]
+        return [tag, (score >= F.lit(version_cutoff(meta))).cast("int").alias("bestAnswer"), score.alias("score")]
     classes = [str(c) for c in meta["classes"]]
     best = F.element_at(F.array(*[F.lit(c) for c in classes]), F.col("prediction").cast("int") + 1)
-    probabilities = [probs[i].alias(name) for i, name in enumerate(class_columns(classes))]
+    probabilities = [probs[i].alias(name) for i, name in enumerate(probability_columns(meta))]
     return [tag, best.alias("bestAnswer"), *probabilities]
 
 
@@ -86,5 +75,5 @@ def score_of(meta: Dict[str, Any]):
     from pyspark.sql import functions as F
 
     if meta["model_type"] == "MULTICLASS":
-        return F.greatest(*[F.col(c) for c in class_columns(meta["classes"])])
+        return F.greatest(*[F.col(c) for c in probability_columns(meta)])
     return F.col("score")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from jobs.score.predict import score_of
+from ml.outputs import version_cutoff
 
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 BINS = 20
@@ -56,7 +57,7 @@ def drift_hint(meta: Dict[str, Any], share: Optional[float]) -> Optional[Dict[st
     evaluation = metrics.get("share_above_cutoff")
     if evaluation is None and isinstance(metrics.get("test"), dict):
         evaluation = metrics["test"].get("share_above_cutoff")
-    hint: Dict[str, Any] = {"cutoff": meta.get("cutoff", 0.5), "share_above_cutoff": share}
+    hint: Dict[str, Any] = {"cutoff": version_cutoff(meta), "share_above_cutoff": share}
     hint["evaluation_share_above_cutoff"] = None if evaluation is None else float(evaluation)
     hint["difference"] = None if evaluation is None else share - float(evaluation)
     return hint

@@ -17,11 +17,12 @@ to <lake>/reports/train/<run_date>/<name>/ and into the version.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict
 
 from jobs.common.cli import fraction, local_file
 from jobs.common.errors import UsageError
-from jobs.common.lake import normalize_uri
+from jobs.common.lake import join, normalize_uri
 from jobs.common.log import stage
 from jobs.common.session import checkpoint_folder
 from jobs.common.summary import RunSummary
@@ -94,6 +95,8 @@ def validate(args) -> None:
         raise UsageError("--since goes with --features")
     if args.folds is not None and (args.folds < 2 or not args.tune):
         raise UsageError("--folds K needs --tune and K >= 2")
+    if not math.isfinite(args.min_gain):
+        raise UsageError(f"--min-gain {args.min_gain}: give a finite number (the metric gain a new champion needs)")
     if not 1 <= args.num_features <= 2**26:
         raise UsageError("--num-features must be from 1 to 2^26")
     args.algorithm = check_algorithm(args.model_type, args.algorithm)
@@ -104,12 +107,17 @@ def validate(args) -> None:
             setattr(args, flag, normalize_uri(getattr(args, flag), f"--{flag}"))
 
 
+def input_flag(args) -> str:
+    """The input form's flag: data, table or features."""
+    return next(flag for flag in ("data", "table", "features") if getattr(args, flag))
+
+
 def quarantine(spark, args, data) -> None:
     """Rejected CSV lines to <lake>/quarantine/train/ (a re-run of the run date replaces its own)."""
     from jobs.common.quality import publish_read_rejects
 
     if data.rejects is not None and data.rows_rejected:
-        publish_read_rejects(data.rejects, data.files, JOB, args)
+        publish_read_rejects(data.rejects, data.files, JOB, args.lake, args.run_id, args.run_date)
 
 
 def split_rows(data, args):
@@ -130,6 +138,7 @@ def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
     from features.recipe import suggest_recipe
     from jobs.train.fit import featurize, fit_supervised
     from ml.metrics import evaluate_predictions, training_baseline
+    from ml.outputs import class_columns
 
     if data.recipe_suggested:
         data.recipe = suggest_recipe(data.schema, train)
@@ -142,6 +151,7 @@ def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
     featurized.unpersist()
     extras = {
         "classes": fitted.classes,
+        "class_columns": class_columns(fitted.classes) if args.model_type == "MULTICLASS" else [],
         "cutoff": args.cutoff if args.model_type == "BINARY" else None,
         "num_features": fitted.num_features,
         "layout": fitted.layout,
@@ -166,7 +176,7 @@ def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
             spark, model, train_i, R.training_mean(train_i, cols["rating_col"]), test_i, cols, args.implicit, args.k
         )
         counts.update(evaluation.metrics)
-    extras = {"recommend": {**cols, "implicit": args.implicit}}
+    extras = {"recommend": {**cols, "implicit": args.implicit, "rating_range": R.model_rating_range(model)}}
     # every rated pair, evaluation rows too: score must never recommend what a user already rated
     fitted = Fitted(model, params, tables={"seen": R.seen_pairs(train_i.unionByName(test_i), cols)})
     return fitted, evaluation, extras
@@ -243,15 +253,28 @@ def train_summary(args, data, split: Dict[str, Any], evaluation, decision, out: 
 
 
 def run(spark, args) -> RunSummary:
+    from ml.lease import writer_lease
+
+    with writer_lease(spark, args.lake.models(args.name), args.name, args.run_id, JOB):
+        return train_and_publish(spark, args)
+
+
+def train_and_publish(spark, args) -> RunSummary:
+    """The run under the model's writer lease: read, split, fit, evaluate, publish."""
+    from jobs.common.lake import delete
+    from jobs.common.quality import require_observations
     from jobs.train.inputs import read_input
     from jobs.train.publish import promotion, publish
 
+    checkpoints = args.lake.state("checkpoints", JOB, args.name)
+    delete(spark, checkpoints)  # what killed runs of this name left (the lease makes this run the only one)
     data = read_input(spark, args)
     quarantine(spark, args, data)
+    require_observations(data.rows_in, data.rows_rejected, f"--{input_flag(args)}", data.files)
     train, test, split = split_rows(data, args)
     trainer = train_recommender if args.model_type == "RECOMMEND" else train_supervised
     # the fitted model may read its checkpoints until it is published
-    with checkpoint_folder(spark, args.lake.state("checkpoints", JOB, args.run_id)):
+    with checkpoint_folder(spark, join(checkpoints, args.run_id)):
         fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
         record_split_and_classes(evaluation, split)
         implicit = args.implicit if args.model_type == "RECOMMEND" else None

@@ -258,6 +258,23 @@ def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
             assert r["score"] == pytest.approx(want[(r["user"], r["item"])], rel=1e-5)
 
 
+def test_recommender_predictions_stay_on_the_training_rating_scale(spark):
+    from pyspark.sql import functions as F
+
+    from ml.recommend import fit_recommender, model_rating_range, recommend
+
+    pairs = [(f"u{u}", f"i{(u * 7 + j) % 40}", float(5 if (u + j) % 3 else 1)) for u in range(30) for j in range(12)]
+    train = spark.createDataFrame(pairs, ["user", "item", "rating"])
+    cols = {"user_col": "user", "item_col": "item", "rating_col": "rating"}
+    model, _ = fit_recommender(train, cols, False, {"rank": 12, "maxIter": 15, "regParam": 0.0001})
+    assert model_rating_range(model) == (1.0, 5.0)
+    everything = train.select("user").distinct().crossJoin(train.select("item").distinct())
+    predicted = model.transform(everything).agg(F.min("prediction"), F.max("prediction")).first()
+    assert 1.0 <= predicted[0] and predicted[1] <= 5.0
+    listed = recommend(spark, model, train, train.limit(0), 10, "user", "item").agg(F.max("score")).first()[0]
+    assert listed <= 5.0
+
+
 def test_feature_set_scores_the_run_dates_partition_and_ignores_extra_columns(spark, binary):
     from pyspark.sql import functions as F
 
@@ -284,6 +301,7 @@ def test_feature_set_scores_the_run_dates_partition_and_ignores_extra_columns(sp
 def test_a_model_trained_on_a_feature_set_scores_the_sets_rows(spark, binary):
     from pyspark.sql import functions as F
 
+    from jobs.common.feature_sets import write_set_key
     from tests.model_factory import rows_for
 
     lake, model = binary["lake"], binary["model"]
@@ -294,8 +312,10 @@ def test_a_model_trained_on_a_feature_set_scores_the_sets_rows(spark, binary):
     written.withColumn("run_date", F.to_date(F.lit("2026-11-25"))).write.format("delta").partitionBy("run_date").save(
         spark_uri(lake.features("fs2"))
     )
+    write_set_key(spark, lake.features("fs2"), "fs2", "id")
     argv = ["--name", "fsm", "--lake", lake.root, "--features", "fs2", "--run-date", "2026-11-25"]
     code, summary = run_in_process(spark, "score", argv)
     assert code == 0, summary["message"]
-    got = sorted(r["score"] for r in scores(spark, lake, "fsm")[0].collect())
-    assert got == pytest.approx(sorted(float(r["probability"][1]) for r in model.transform(raw).collect()), abs=1e-12)
+    got = {r["tag"]: r["score"] for r in scores(spark, lake, "fsm")[0].collect()}
+    want = {r["id"]: float(r["probability"][1]) for r in model.transform(raw).collect()}
+    assert summary["counts"]["tag_column"] == "id" and got == pytest.approx(want, abs=1e-12)  # each row's own key

@@ -8,7 +8,8 @@ from jobs.main import load_job
 from jobs.models import format_table, version_row
 from jobs.score.batch_csv import csv_columns, result_names
 from jobs.score.inputs import check_columns, raw_strings_schema, tag_column
-from jobs.score.predict import class_columns, output_columns
+from jobs.score.predict import output_columns
+from ml.outputs import class_columns
 
 
 @pytest.mark.parametrize(
