@@ -82,3 +82,32 @@ def client(url: str, **extra):
         aws_secret_access_key=extra.pop("secret", "testing"),
         **extra,
     )
+
+
+AWSCLI_VERSION = "1.46.3"
+
+
+def aws_cli() -> str:
+    """`aws` of AWS CLI v1 from PyPI, installed once into its own cached venv; skip when PyPI is out of reach."""
+    import fcntl
+
+    import pytest
+
+    from tests.datasets import CACHE, UNREACHABLE
+
+    root = os.path.join(os.path.dirname(CACHE), f"awscli-{AWSCLI_VERSION}")
+    ready = os.path.join(root, ".ready")
+    if not os.path.exists(ready):
+        os.makedirs(os.path.dirname(root), exist_ok=True)
+        with open(root + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(ready):
+                subprocess.run([sys.executable, "-m", "venv", "--clear", root], check=True, timeout=300)
+                pip = [os.path.join(root, "bin", "pip"), "install", "--quiet", f"awscli=={AWSCLI_VERSION}"]
+                done = subprocess.run(pip, capture_output=True, text=True, timeout=600)
+                if done.returncode != 0:
+                    if any(word in done.stderr for word in UNREACHABLE):
+                        pytest.skip(f"PyPI unreachable, cannot install awscli: {done.stderr.strip()[-300:]}")
+                    raise RuntimeError(f"pip install awscli failed:\n{done.stderr[-2000:]}")
+                open(ready, "w").close()
+    return os.path.join(root, "bin", "aws")

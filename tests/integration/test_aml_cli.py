@@ -11,7 +11,7 @@ import sys
 import pytest
 from botocore.config import Config
 
-from tests.aml_helpers import Server, client, schema, write_data
+from tests.aml_helpers import Server, aws_cli, client, schema, write_data
 from tests.conftest import ROOT, free_port
 from tests.helpers import job_env
 
@@ -115,3 +115,39 @@ def test_entity_documents_live_on_an_s3_lake(s3_bucket):
     uri = store.uri("DataSource", "ds1")
     assert objects.list_files(store.path("datasources")) == [(uri, len(objects.read_bytes(uri)))]
     assert store.find("MLModel", "nope") is None
+
+
+@pytest.mark.slow
+def test_the_aws_cli_works_against_the_server(tmp_path):
+    aws = aws_cli()
+    paths = write_data(str(tmp_path))
+    server = Server(str(tmp_path / "lake"), free_port()).start()
+    env = {
+        **job_env(),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    request = tmp_path / "ds.json"
+    request.write_text(json.dumps({"DataSourceId": "ds1", "DataSpec": {"DataLocationS3": paths["predict"]}}))
+
+    def run(*argv):
+        done = subprocess.run(
+            [aws, "machinelearning", *argv, "--endpoint-url", server.url, "--output", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done
+
+    try:
+        created = run("create-data-source-from-s3", "--cli-input-json", f"file://{request}")
+        assert created.returncode == 0, created.stderr
+        assert json.loads(created.stdout) == {"DataSourceId": "ds1"}
+        listed = run("describe-data-sources", "--filter-variable", "Status", "--eq", "COMPLETED")
+        assert [d["DataSourceId"] for d in json.loads(listed.stdout)["Results"]] == ["ds1"]
+        missing = run("get-ml-model", "--ml-model-id", "nope")
+        assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+    finally:
+        server.kill()
