@@ -33,8 +33,10 @@ def field_value(kind: str, doc: Dict[str, Any], variable: str) -> Any:
 
 
 def _comparable(value: Any, timestamp: bool) -> Any:
+    if value is None:
+        return 0.0 if timestamp else ""
     if not timestamp:
-        return "" if value is None else str(value)
+        return str(value)
     if isinstance(value, (int, float)):
         return float(value)
     try:

@@ -69,7 +69,8 @@ def start_worker(store: Store, kind: str, entity_id: str, adopt: bool = False) -
             start_new_session=True,
         )
     _reap(child)
-    store.update(kind, entity_id, lambda doc: doc.update(_worker=record(child.pid)))
+    log_uri = "file://" + log_path(store, entity_id)
+    store.update(kind, entity_id, lambda doc: doc.update(_worker=record(child.pid), LogUri=log_uri))
 
 
 def finish(store: Store, kind: str, entity_id: str) -> Dict[str, Any]:
