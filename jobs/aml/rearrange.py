@@ -6,8 +6,8 @@ ml.datasource's and ml.split's: a row's position counts every line of the files 
 blank lines included); lines that break the CSV rules, and with a target rows whose target is missing or
 invalid, are not rows; sequential ranges cut at the rows whose rank is ceil(percent x rows) (what Spark's
 approxQuantile returns exactly up to 10,000 rows: beyond that its boundary may move by 0.01 % of the rows).
-A random rearrangement is refused here (its hash is Spark's xxhash64): train honours it on a training
-datasource, and an evaluation datasource should repeat it with "complement" on the same file instead.
+A random range keeps the rows whose number pmod(xxhash64(randomSeed, position), 1e6) / 1e4 falls in it,
+Spark's xxhash64 (seed 42, the string's UTF-8 bytes, then the position as a long) computed here, so it is exact.
 """
 
 from __future__ import annotations
@@ -23,6 +23,54 @@ from jobs.aml import recipe_eval as rx
 from jobs.common import lake, objects
 
 MAX_OBSERVATION_BYTES = 100 * 1024
+
+
+_P1, _P2, _P3, _P4, _P5 = (
+    0x9E3779B185EBCA87,
+    0xC2B2AE3D27D4EB4F,
+    0x165667B19E3779F9,
+    0x85EBCA77C2B2AE63,
+    0x27D4EB2F165667C5,
+)
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _rotl64(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _M64
+
+
+def _round(acc: int, lane: int) -> int:
+    return (_rotl64((acc + lane * _P2) & _M64, 31) * _P1) & _M64
+
+
+def xxh64(data: bytes, seed: int) -> int:
+    """XXH64 of bytes as a signed long (Spark's XXH64.hashUnsafeBytes; hashLong is the 8-byte case)."""
+    seed &= _M64
+    n, i = len(data), 0
+    if n >= 32:
+        v = [(seed + _P1 + _P2) & _M64, (seed + _P2) & _M64, seed, (seed - _P1) & _M64]
+        while i + 32 <= n:
+            v = [_round(v[k], int.from_bytes(data[i + 8 * k : i + 8 * k + 8], "little")) for k in range(4)]
+            i += 32
+        h = (_rotl64(v[0], 1) + _rotl64(v[1], 7) + _rotl64(v[2], 12) + _rotl64(v[3], 18)) & _M64
+        for lane in v:
+            h = (((h ^ _round(0, lane)) * _P1) + _P4) & _M64
+    else:
+        h = (seed + _P5) & _M64
+    h = (h + n) & _M64
+    while i + 8 <= n:
+        h = (_rotl64(h ^ _round(0, int.from_bytes(data[i : i + 8], "little")), 27) * _P1 + _P4) & _M64
+        i += 8
+    if i + 4 <= n:
+        h = (_rotl64(h ^ (int.from_bytes(data[i : i + 4], "little") * _P1 & _M64), 23) * _P2 + _P3) & _M64
+        i += 4
+    while i < n:
+        h = (_rotl64(h ^ (data[i] * _P5 & _M64), 11) * _P1) & _M64
+        i += 1
+    h = ((h ^ (h >> 33)) * _P2) & _M64
+    h = ((h ^ (h >> 29)) * _P3) & _M64
+    h ^= h >> 32
+    return h - (1 << 64) if h >> 63 else h
 
 
 def data_files(uri: str) -> List[str]:
@@ -87,11 +135,13 @@ def chosen(rows: List[Tuple[int, str]], rearrangement: str) -> List[str]:
     from ml.split import parse_split
 
     split = parse_split(rearrangement)
+    if split.strategy == "random":
+        seed = xxh64(split.random_seed.encode("utf-8"), 42)
+        numbers = [(xxh64(p.to_bytes(8, "little", signed=True), seed) % 1_000_000) / 10_000.0 for p, _ in rows]
+        inside = [split.percent_begin <= n < split.percent_end for n in numbers]
+        return [raw for (_, raw), keep in zip(rows, inside) if keep != split.complement]
     if split.strategy != "sequential":
-        raise ValueError(
-            f"a {split.strategy} DataRearrangement is applied by train only; "
-            "for evaluation or prediction use a sequential range"
-        )
+        raise ValueError(f"a {split.strategy} DataRearrangement is applied by train only")
     positions = [p for p, _ in rows]
 
     def cut(percent: float) -> float:

@@ -108,3 +108,12 @@ def test_a_stage_the_scorer_cannot_evaluate_is_refused_by_name(spark, tmp_path):
     with pytest.raises(Unsupported, match="LinearSVCModel"):
         load_predictor("file://" + root, "m", "v1")
     assert os.path.isdir(os.path.join(root, "models", "m", "v1", "model"))
+
+
+def test_random_rearrangement_numbers_are_sparks_xxhash64(spark):
+    from jobs.aml.rearrange import xxh64
+
+    frame = spark.range(0, 200).select(F.col("id"), F.xxhash64(F.lit("seed-7"), F.col("id")).alias("h"))
+    seed = xxh64(b"seed-7", 42)
+    for row in frame.collect():
+        assert xxh64(row["id"].to_bytes(8, "little", signed=True), seed) == row["h"]

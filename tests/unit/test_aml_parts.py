@@ -95,5 +95,15 @@ def test_a_sequential_rearrangement_keeps_the_rows_train_would():
     held_out = chosen(rows, json.dumps({"splitting": {"percentBegin": 70, "percentEnd": 100}}))
     complement = chosen(rows, json.dumps({"splitting": {"percentBegin": 0, "percentEnd": 70, "complement": "true"}}))
     assert training == [f"line{i}" for i in range(6)] and held_out == complement == [f"line{i}" for i in range(6, 10)]
-    with pytest.raises(ValueError, match="random"):
-        chosen(rows, json.dumps({"splitting": {"percentBegin": 0, "percentEnd": 70, "strategy": "random"}}))
+    spec = {"percentBegin": 0, "percentEnd": 70, "strategy": "random", "randomSeed": "7"}
+    kept = chosen(rows, json.dumps({"splitting": spec}))
+    rest = chosen(rows, json.dumps({"splitting": {**spec, "complement": True}}))
+    assert sorted(kept + rest) == sorted(raw for _, raw in rows) and not set(kept) & set(rest)
+
+
+def test_xxh64_is_the_standard_one():
+    from jobs.aml.rearrange import xxh64
+
+    for data, expected in [(b"", 0xEF46DB3751D8E999), (b"abc", 0x44BC2CF5AD770999)]:
+        assert xxh64(data, 0) & 0xFFFFFFFFFFFFFFFF == expected
+    assert xxh64(b"Nobody inspects the spammish repetition", 0) & 0xFFFFFFFFFFFFFFFF == 0xFBCEA83C8A378BF1
