@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pyspark.sql import functions as F
 
 from features import text as T
 
@@ -126,3 +127,22 @@ def test_string_fast_paths_agree_with_the_token_array_paths(spark):
         words = [w for w in (text or "").split()]
         assert len(osb_arr) == sum(min(2, len(np_arr) - i - 1) for i in range(len(np_arr))), text
         assert len(np_arr) <= len(words)
+
+
+def test_osb_text_and_the_array_forms_on_n_grams(spark):
+    assert one(spark, FOX, T.osb_text("t", 4)) == OSB_FOX_4
+    assert one(spark, "  a\tb  ", T.osb_text("t", 3)) == ["a_b"]
+    grams = T.ngram(T.tokenize("t"), 2)
+    assert one(spark, "(A) B!", T.no_punct(grams)) == ["A", "B", "A) B"]
+    assert one(spark, "(A) B!", T.lowercase(grams)) == ["(a)", "b!", "(a) b!"]
+    assert one(spark, "", T.no_punct(grams)) == []
+
+
+def test_prefixes_and_crosses_of_token_arrays(spark):
+    assert one(spark, "a b", T.prefixed(T.tokenize("t"), "p=")) == ["p=a", "p=b"]
+    assert one(spark, "", T.prefixed(T.tokenize("t"), "p=")) == []
+    assert one(spark, "a b", T.prefixed(T.tokenize("t"), "x\ny=")) == ["x\ny=a", "x\ny=b"]  # another separator
+    assert one(spark, "a\nb", T.prefixed_any(T.split_normalized("t"), "p=")) == ["p=a\nb"]
+    rows = many(spark, ["a b c"], T.cartesian_tokens(T.tokenize("t"), F.array(F.lit("x"), F.lit("y\nz"))))
+    assert rows == [(["a_x", "a_y\nz", "b_x", "b_y\nz", "c_x", "c_y\nz"],)]
+    assert one(spark, "a b", T.cartesian_tokens(T.tokenize("t"), F.array().cast("array<string>"))) == []
