@@ -5,7 +5,7 @@ An evaluation or batch prediction datasource with a DataRearrangement is written
 ml.datasource's and ml.split's: a row's position counts every line of the files in name order (headers and
 blank lines included); lines that break the CSV rules, and with a target rows whose target is missing or
 invalid, are not rows; sequential ranges cut at the rows whose rank is ceil(percent x rows) (what Spark's
-approxQuantile returns exactly up to 10,000 rows: beyond that its boundary may move by 0.01 % of the rows).
+approxQuantile returns exactly below 5,000 rows: beyond that its boundary may move by 0.01 % of the rows).
 A random range keeps the rows whose number pmod(xxhash64(randomSeed, position), 1e6) / 1e4 falls in it,
 Spark's xxhash64 (seed 42, the string's UTF-8 bytes, then the position as a long) computed here, so it is exact.
 """
