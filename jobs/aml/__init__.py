@@ -40,6 +40,7 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
     parser.add_argument("--require-signature", action="store_true", help="verify SigV4 on loopback too")
     parser.add_argument("--max-body", type=int, default=1024 * 1024, help="largest request body in bytes")
+    parser.add_argument("--endpoint-url", default=None, help="EndpointUrl to give out (default: this server's URL)")
     return parser
 
 
@@ -57,6 +58,8 @@ def operation_parser(command: str) -> argparse.ArgumentParser:
 
 def serve(argv: List[str]) -> int:
     """Start the server in the foreground: reconcile leftover work, then answer until stopped."""
+    import socket
+
     from jobs.aml import runner
     from jobs.aml.auth import configured_credentials
     from jobs.aml.entities import Store
@@ -78,8 +81,8 @@ def serve(argv: List[str]) -> int:
     store = Store(args.lake)
     ctx = Context(store, "", runner.start_worker)
     server = AmlServer((args.host, args.port), ctx, credentials if needs_signature else None, args.max_body)
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    ctx.url = f"http://{host}:{server.server_address[1]}"
+    host = socket.gethostname() if args.host in ("0.0.0.0", "::", "") else args.host
+    ctx.url = args.endpoint_url or f"http://{host}:{server.server_address[1]}"
     for line in runner.reconcile(store):
         logger.info("aml reconcile: %s", line)
     auth = "SigV4 verified for every request" if needs_signature else "loopback only, no signature check"

@@ -102,6 +102,8 @@ class Store:
         """Move an entity to a status with its message and any other fields."""
 
         def change(doc: Dict[str, Any]) -> None:
+            if doc.get("Status") == "DELETED":  # deleted while its work ran: it stays deleted
+                return
             doc["Status"] = status
             if message:
                 doc["Message"] = message
