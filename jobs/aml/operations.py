@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from jobs.aml import realtime
+from jobs.aml import realtime, tags
 from jobs.aml.describe import describe
 from jobs.aml.entities import KINDS, Store, now, public
 from jobs.aml.protocol import AmlError, invalid, output_members
@@ -28,7 +28,6 @@ SGD_KEYS = (
     "sgd.l1RegularizationAmount",
     "sgd.l2RegularizationAmount",
 )
-MAX_TAGS = 100
 
 
 @dataclass
@@ -58,14 +57,19 @@ def lake_name(entity_id: str, what: str) -> str:
     return entity_id
 
 
-def created(ctx: Context, kind: str, doc: Dict[str, Any], same: Tuple[str, ...]) -> Dict[str, Any]:
-    """Store a new entity; the same request again is idempotent, a different one with the id is refused."""
+def already(ctx: Context, kind: str, entity_id: str, same: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The answer when the id exists and the request repeats it (idempotent); a different request is refused."""
+    old = ctx.store.find(kind, entity_id)
+    if old is None:
+        return None
+    if all(old.get(k) == v for k, v in same.items()):
+        return {KINDS[kind][1]: entity_id}
+    raise AmlError("IdempotentParameterMismatchException", f"{kind} {entity_id} exists with other parameters")
+
+
+def created(ctx: Context, kind: str, doc: Dict[str, Any]) -> Dict[str, Any]:
+    """Store a new entity and start its worker when it has work to do."""
     id_field = KINDS[kind][1]
-    old = ctx.store.find(kind, doc[id_field])
-    if old is not None:
-        if all(old.get(k) == doc.get(k) for k in same):
-            return {id_field: doc[id_field]}
-        raise AmlError("IdempotentParameterMismatchException", f"{kind} {doc[id_field]} exists with other parameters")
     stamp = now()
     doc.update(CreatedAt=stamp, LastUpdatedAt=stamp, CreatedByIamUser="lakeml")
     doc.setdefault("Status", "PENDING")
@@ -117,6 +121,10 @@ def create_data_source_from_s3(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any
     from ml.split import parse_split
 
     spec, ds_id = p["DataSpec"], p["DataSourceId"]
+    same = {k: spec.get(k) for k in ("DataLocationS3", "DataRearrangement")}
+    repeated = already(ctx, "DataSource", ds_id, {**same, "ComputeStatistics": bool(p.get("ComputeStatistics"))})
+    if repeated:
+        return repeated
     data = uri(spec["DataLocationS3"], "DataLocationS3")
     if spec.get("DataRearrangement"):
         try:
@@ -141,7 +149,7 @@ def create_data_source_from_s3(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any
         doc["Status"] = "PENDING" if doc["ComputeStatistics"] else "COMPLETED"
         if doc["Status"] == "PENDING":
             lake_name(ds_id, "DataSourceId")
-    return created(ctx, "DataSource", doc, ("DataLocationS3", "DataRearrangement", "ComputeStatistics"))
+    return created(ctx, "DataSource", doc)
 
 
 def create_data_source_from_rds(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -195,8 +203,12 @@ def recipe_location(ctx: Context, p: Dict[str, Any], ds: Dict[str, Any]) -> Opti
 
 def create_ml_model(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     model_id = lake_name(p["MLModelId"], "MLModelId")
-    ds = _needed(ctx, "DataSource", p["TrainingDataSourceId"], "TrainingDataSourceId")
     params = p.get("Parameters") or {}
+    same = {"MLModelType": p["MLModelType"], "TrainingDataSourceId": p["TrainingDataSourceId"]}
+    repeated = already(ctx, "MLModel", model_id, {**same, "TrainingParameters": params, "Recipe": p.get("Recipe")})
+    if repeated:
+        return repeated
+    ds = _needed(ctx, "DataSource", p["TrainingDataSourceId"], "TrainingDataSourceId")
     unknown = sorted(set(params) - set(SGD_KEYS))
     if unknown:
         raise invalid(f"Parameters: unknown key(s) {', '.join(unknown)}; known: {', '.join(SGD_KEYS)}")
@@ -214,11 +226,15 @@ def create_ml_model(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         "_params": params,
         "_recipe_uri": recipe_location(ctx, p, ds),
     }
-    return created(ctx, "MLModel", doc, ("MLModelType", "TrainingDataSourceId", "TrainingParameters", "Recipe"))
+    return created(ctx, "MLModel", doc)
 
 
 def create_evaluation(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     lake_name(p["EvaluationId"], "EvaluationId")
+    same = {"MLModelId": p["MLModelId"], "EvaluationDataSourceId": p["EvaluationDataSourceId"]}
+    repeated = already(ctx, "Evaluation", p["EvaluationId"], same)
+    if repeated:
+        return repeated
     _needed(ctx, "MLModel", p["MLModelId"], "MLModelId")
     ds = _needed(ctx, "DataSource", p["EvaluationDataSourceId"], "EvaluationDataSourceId")
     doc = {
@@ -228,11 +244,17 @@ def create_evaluation(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         "EvaluationDataSourceId": p["EvaluationDataSourceId"],
         "InputDataLocationS3": ds.get("DataLocationS3"),
     }
-    return created(ctx, "Evaluation", doc, ("MLModelId", "EvaluationDataSourceId"))
+    return created(ctx, "Evaluation", doc)
 
 
 def create_batch_prediction(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     lake_name(p["BatchPredictionId"], "BatchPredictionId")
+    same = {k: p[k] for k in ("MLModelId", "BatchPredictionDataSourceId")}
+    repeated = already(
+        ctx, "BatchPrediction", p["BatchPredictionId"], {**same, "OutputUri": uri(p["OutputUri"], "OutputUri")}
+    )
+    if repeated:
+        return repeated
     _needed(ctx, "MLModel", p["MLModelId"], "MLModelId")
     ds = _needed(ctx, "DataSource", p["BatchPredictionDataSourceId"], "BatchPredictionDataSourceId")
     doc = {
@@ -243,7 +265,7 @@ def create_batch_prediction(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
         "InputDataLocationS3": ds.get("DataLocationS3"),
         "OutputUri": uri(p["OutputUri"], "OutputUri"),
     }
-    return created(ctx, "BatchPrediction", doc, ("MLModelId", "BatchPredictionDataSourceId", "OutputUri"))
+    return created(ctx, "BatchPrediction", doc)
 
 
 # --- get, describe, update, delete --------------------------------------------------------------
@@ -313,37 +335,6 @@ def _deleter(kind: str) -> Callable[[Context, Dict[str, Any]], Dict[str, Any]]:
     return delete
 
 
-# --- tags ---------------------------------------------------------------------------------------
-
-
-def _tagged(ctx: Context, p: Dict[str, Any], change: Callable[[Dict[str, Any]], None]) -> Dict[str, Any]:
-    ctx.store.update(p["ResourceType"], p["ResourceId"], change)
-    return {"ResourceId": p["ResourceId"], "ResourceType": p["ResourceType"]}
-
-
-def add_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    def change(doc: Dict[str, Any]) -> None:
-        tags = {t["Key"]: t.get("Value", "") for t in doc.get("_tags", [])}
-        tags.update({t["Key"]: t.get("Value", "") for t in p["Tags"]})
-        if len(tags) > MAX_TAGS:
-            raise AmlError("TagLimitExceededException", f"at most {MAX_TAGS} tags per resource")
-        doc["_tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-    return _tagged(ctx, p, change)
-
-
-def delete_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    def change(doc: Dict[str, Any]) -> None:
-        doc["_tags"] = [t for t in doc.get("_tags", []) if t["Key"] not in set(p["TagKeys"])]
-
-    return _tagged(ctx, p, change)
-
-
-def describe_tags(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    doc = ctx.store.get(p["ResourceType"], p["ResourceId"])
-    return {"ResourceId": p["ResourceId"], "ResourceType": p["ResourceType"], "Tags": doc.get("_tags", [])}
-
-
 OPERATIONS: Dict[str, Callable[[Context, Dict[str, Any]], Dict[str, Any]]] = {
     "CreateDataSourceFromS3": create_data_source_from_s3,
     "CreateDataSourceFromRDS": create_data_source_from_rds,
@@ -359,9 +350,9 @@ OPERATIONS: Dict[str, Callable[[Context, Dict[str, Any]], Dict[str, Any]]] = {
     "UpdateMLModel": _updater("MLModel", "MLModelName"),
     "UpdateEvaluation": _updater("Evaluation", "EvaluationName"),
     "UpdateBatchPrediction": _updater("BatchPrediction", "BatchPredictionName"),
-    "AddTags": add_tags,
-    "DeleteTags": delete_tags,
-    "DescribeTags": describe_tags,
+    "AddTags": tags.add_tags,
+    "DeleteTags": tags.delete_tags,
+    "DescribeTags": tags.describe_tags,
     "CreateRealtimeEndpoint": realtime.create_realtime_endpoint,
     "DeleteRealtimeEndpoint": realtime.delete_realtime_endpoint,
     "Predict": realtime.predict,

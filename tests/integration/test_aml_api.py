@@ -69,8 +69,10 @@ def train_through_a_kill(ml, server: Server, lake: str) -> None:
     )
     wait_status(ml, "m1", "INPROGRESS")
     server.kill()
-    os.kill(entity(lake, "mlmodels", "m1")["_worker"]["pid"], signal.SIGKILL)
+    killed = entity(lake, "mlmodels", "m1")["_worker"]["pid"]
+    os.kill(killed, signal.SIGKILL)
     server.start()
+    assert entity(lake, "mlmodels", "m1")["_worker"]["pid"] != killed  # the restart adopted the running train job
     ml.get_waiter("ml_model_available").wait(FilterVariable="Name", EQ="adult-model", WaiterConfig=WAIT)
 
 

@@ -84,6 +84,12 @@ def test_the_no_server_form_takes_the_clis_request_files(tmp_path):
     got = cli(lake, "get-data-source", {"DataSourceId": "ds1", "Verbose": True}, tmp_path)
     assert json.loads(got.stdout)["Status"] == "COMPLETED"
     assert json.loads(json.loads(got.stdout)["DataSourceSchema"]) == schema(False)
+    again = cli(lake, "create-data-source-from-s3", request, tmp_path)
+    assert again.returncode == 0 and json.loads(again.stdout) == {"DataSourceId": "ds1"}
+    other = {**request, "DataSpec": {"DataLocationS3": paths["train"], "DataSchema": json.dumps(schema(True))}}
+    clash = cli(lake, "create-data-source-from-s3", other, tmp_path)
+    assert clash.returncode == 2 and "(IdempotentParameterMismatchException)" in clash.stderr
+    assert not (tmp_path / "lake" / "aml" / "schemas").exists()  # refused before writing anything
     missing = cli(lake, "get-ml-model", {"MLModelId": "nope"}, tmp_path)
     assert missing.returncode == 2 and "(ResourceNotFoundException)" in missing.stderr
     bad = cli(lake, "create-ml-model", {"MLModelId": "m"}, tmp_path)
