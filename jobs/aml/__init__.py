@@ -1,13 +1,14 @@
 """aml: Amazon Machine Learning's own API (machinelearning 2014-12-12) in front of lakeml's jobs.
 
     ./spark-submit.sh local aml serve --lake URI [--host 127.0.0.1] [--port 8091] [--require-signature]
+        [--target local|emr --emr-flags '--cluster-id j-XXX ...']
     ./spark-submit.sh local aml create-ml-model --cli-input-json file://req.json --lake URI
 
 `serve` answers `boto3.client("machinelearning", endpoint_url=...)` and `aws machinelearning ... --endpoint-url`
 unchanged; every other command is one operation by the AWS CLI's name, its request from --cli-input-json,
 printing the service's answer. Entities are JSON documents under <lake>/aml/; the work runs as lakeml jobs
-(train, evaluate, score, profile) in background processes. Neither form builds a Spark session.
-Rules and differences from the service: docs/amazon-ml-api.md.
+(train, evaluate, score, profile) in background processes, locally or as EMR steps (`--target emr`). Neither
+form builds a Spark session. Rules and differences from the service: docs/amazon-ml-api.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,26 @@ def add_arguments(parser) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", default=os.environ.get("LAKEML_LAKE", "./lake"), help="lake root (local or s3://)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--target", default="local", choices=["local", "emr"], help="where the jobs run")
+    parser.add_argument(
+        "--emr-flags",
+        default="",
+        help="with --target emr: the launcher's flags for every job, e.g. '--cluster-id j-XXX --bucket B'",
+    )
+
+
+def target_of(args) -> tuple:
+    """The jobs' target as recorded in entities; UsageError-style SystemExit 2 for EMR on a local lake."""
+    import shlex
+
+    from jobs.common.lake import is_s3, normalize_uri
+
+    if args.target == "local":
+        return ("local",)
+    if not is_s3(normalize_uri(args.lake)):
+        print("lakeml aml: --target emr needs an s3:// --lake (the cluster reads and writes the lake)", file=sys.stderr)
+        raise SystemExit(2)
+    return ("emr", *shlex.split(args.emr_flags))
 
 
 def serve_parser() -> argparse.ArgumentParser:
@@ -79,7 +100,7 @@ def serve(argv: List[str]) -> int:
         )
         return 2
     store = Store(args.lake)
-    ctx = Context(store, "", runner.start_worker)
+    ctx = Context(store, "", runner.start_worker, target_of(args))
     server = AmlServer((args.host, args.port), ctx, credentials if needs_signature else None, args.max_body)
     host = socket.gethostname() if args.host in ("0.0.0.0", "::", "") else args.host
     ctx.url = args.endpoint_url or f"http://{host}:{server.server_address[1]}"
@@ -122,7 +143,8 @@ def run_operation(command: str, argv: List[str]) -> int:
     if name.startswith(("Get", "Describe")):
         runner.reconcile(store)
     try:
-        body = call(Context(store, args.endpoint_url, runner.start_worker), name, request_from(args.cli_input_json))
+        ctx = Context(store, args.endpoint_url, runner.start_worker, target_of(args))
+        body = call(ctx, name, request_from(args.cli_input_json))
     except (OSError, ValueError) as error:
         print(f"lakeml aml {command}: --cli-input-json: {error}", file=sys.stderr)
         return 2

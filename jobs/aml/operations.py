@@ -37,6 +37,7 @@ class Context:
     store: Store
     url: str
     start_worker: Callable[[Store, str, str], None]
+    target: Tuple[str, ...] = ("local",)  # where jobs run: ("local",) or ("emr", <launcher flags>...)
     predictors: Dict[Tuple[str, str], Any] = field(default_factory=dict)
     models: Dict[str, Tuple[float, Dict[str, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,7 +72,7 @@ def created(ctx: Context, kind: str, doc: Dict[str, Any]) -> Dict[str, Any]:
     """Store a new entity and start its worker when it has work to do."""
     id_field = KINDS[kind][1]
     stamp = now()
-    doc.update(CreatedAt=stamp, LastUpdatedAt=stamp, CreatedByIamUser="lakeml")
+    doc.update(CreatedAt=stamp, LastUpdatedAt=stamp, CreatedByIamUser="lakeml", _target=list(ctx.target))
     doc.setdefault("Status", "PENDING")
     ctx.store.put(kind, doc)
     if doc["Status"] == "PENDING":

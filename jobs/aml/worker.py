@@ -52,6 +52,15 @@ def wait_for_dependencies(store: Store, kind: str, entity_id: str) -> bool:
         time.sleep(POLL_SECONDS)
 
 
+def submit_argv(target, args, lake_root: str, the_run) -> list:
+    """`spark-submit.sh local JOB ...`, or `spark-submit.sh emr JOB ... <launcher flags> --wait` (an EMR step)."""
+    name, flags = target[0], list(target[1:])
+    common = ["--lake", lake_root, "--run-id", the_run["run_id"], "--run-date", the_run["run_date"]]
+    if name == "emr" and "--wait" not in flags:
+        flags.append("--wait")
+    return [os.path.join(runner.PACKAGE_ROOT, "spark-submit.sh"), name, *args, *common, *flags]
+
+
 def run(store: Store, kind: str, entity_id: str) -> None:
     """Run the entity's job and settle the entity."""
     if not wait_for_dependencies(store, kind, entity_id):
@@ -65,8 +74,7 @@ def run(store: Store, kind: str, entity_id: str) -> None:
     run_date = dt.datetime.now(dt.timezone.utc).date().isoformat()
     the_run = {"job": args[0], "run_id": tasks.run_id_for(kind, doc), "run_date": run_date}
     store.set_status(kind, entity_id, "INPROGRESS", _run=the_run)
-    submit = os.path.join(runner.PACKAGE_ROOT, "spark-submit.sh")
-    argv = [submit, "local", *args, "--lake", store.root, "--run-id", the_run["run_id"], "--run-date", run_date]
+    argv = submit_argv(doc.get("_target") or ["local"], args, store.root, the_run)
     child = subprocess.Popen(argv, cwd=runner.PACKAGE_ROOT, stdin=subprocess.DEVNULL)
     store.update(kind, entity_id, lambda d: d.update(_job=runner.record(child.pid)))
     child.wait()

@@ -65,8 +65,8 @@ def test_sigv4_is_verified_with_botocores_signer(tmp_path):
     assert refused.returncode == 2 and "requires SigV4" in refused.stderr
 
 
-def cli(lake, command: str, request=None, tmp_path=None, entry=(sys.executable, "-m", "jobs")):
-    argv = [*entry, "aml", command, "--lake", lake]
+def cli(lake, command: str, request=None, tmp_path=None, entry=(sys.executable, "-m", "jobs"), flags=()):
+    argv = [*entry, "aml", command, "--lake", lake, *flags]
     if request is not None:
         path = tmp_path / f"{command}.json"
         path.write_text(json.dumps(request))
@@ -92,6 +92,8 @@ def test_the_no_server_form_takes_the_clis_request_files(tmp_path):
     assert not (tmp_path / "lake" / "aml" / "schemas").exists()  # refused before writing anything
     missing = cli(lake, "get-ml-model", {"MLModelId": "nope"}, tmp_path)
     assert missing.returncode == 2 and "(ResourceNotFoundException)" in missing.stderr
+    emr = cli(lake, "describe-data-sources", {}, tmp_path, flags=("--target", "emr"))
+    assert emr.returncode == 2 and "needs an s3:// --lake" in emr.stderr
     bad = cli(lake, "create-ml-model", {"MLModelId": "m"}, tmp_path)
     assert bad.returncode == 2 and "(InvalidInputException)" in bad.stderr and "MLModelType" in bad.stderr
 

@@ -107,3 +107,24 @@ def test_xxh64_is_the_standard_one():
     for data, expected in [(b"", 0xEF46DB3751D8E999), (b"abc", 0x44BC2CF5AD770999)]:
         assert xxh64(data, 0) & 0xFFFFFFFFFFFFFFFF == expected
     assert xxh64(b"Nobody inspects the spammish repetition", 0) & 0xFFFFFFFFFFFFFFFF == 0xFBCEA83C8A378BF1
+
+
+def test_jobs_run_locally_or_as_emr_steps_that_are_waited_for():
+    from jobs.aml.worker import submit_argv
+
+    run = {"run_id": "m1-abc", "run_date": "2026-12-01"}
+    local = submit_argv(["local"], ["train", "--name", "m1"], "file:///l", run)
+    assert local[0].endswith("spark-submit.sh") and local[1:] == [
+        "local",
+        "train",
+        "--name",
+        "m1",
+        "--lake",
+        "file:///l",
+        "--run-id",
+        "m1-abc",
+        "--run-date",
+        "2026-12-01",
+    ]
+    emr = submit_argv(["emr", "--cluster-id", "j-1"], ["score"], "s3://b/l", run)
+    assert emr[1:3] == ["emr", "score"] and emr[-3:] == ["--cluster-id", "j-1", "--wait"]
