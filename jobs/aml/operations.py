@@ -321,6 +321,7 @@ def _updater(kind: str, name_field: str) -> Callable[[Context, Dict[str, Any]], 
                 doc.update(ScoreThreshold=float(p["ScoreThreshold"]), ScoreThresholdLastUpdatedAt=now())
 
         ctx.store.update(kind, p[id_field], change)
+        ctx.models.pop(p[id_field], None)  # Predict sees a new ScoreThreshold at once
         return {id_field: p[id_field]}
 
     return update
