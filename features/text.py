@@ -70,8 +70,8 @@ def _check_n(n: int, name: str) -> None:
 
 
 def _split_nonempty(s: Column, sep: str) -> Column:
-    """The non-empty parts of s between separators (sep is one character, matched literally)."""
-    return F.array_remove(F.split(s, "\\Q" + sep + "\\E"), "")
+    """The non-empty parts of s between separators (sep: one character that is not a regex metacharacter)."""
+    return F.array_remove(F.split(s, sep), "")  # Java splits on one plain character without a regex
 
 
 def normalize_space(text: ColumnOrName) -> Column:
@@ -162,7 +162,7 @@ def prefixed(tokens: ColumnOrName, prefix: str) -> Column:
     """Every token with the prefix in front (tokens of a word sequence: no whitespace but the space)."""
     sep = separator_for(prefix)
     joined = F.concat(F.lit(prefix), F.array_join(_col(tokens), sep + prefix))
-    return F.array_remove(F.split(joined, "\\Q" + sep + "\\E"), prefix)  # an empty array gives [prefix]
+    return F.array_remove(F.split(joined, sep), prefix)  # an empty array gives [prefix]
 
 
 def prefixed_any(tokens: ColumnOrName, prefix: str) -> Column:
