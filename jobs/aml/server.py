@@ -73,7 +73,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, dumps(AmlError("UnknownOperationException", "use POST / with X-Amz-Target").body()))
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.send(400, dumps(AmlError("InvalidInputException", "a bad Content-Length").body()), close=True)
+            return
         if length > self.server.max_body:
             error = AmlError("InvalidInputException", f"request body over {self.server.max_body} bytes", 413)
             self.send(413, dumps(error.body()), close=True)
