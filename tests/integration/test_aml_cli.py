@@ -11,7 +11,7 @@ import sys
 import pytest
 from botocore.config import Config
 
-from tests.aml_helpers import Server, aws_cli, client, schema, write_data
+from tests.aml_helpers import EVAL_RANGE, Server, aws_cli, client, schema, write_data
 from tests.conftest import ROOT, free_port
 from tests.helpers import job_env
 
@@ -159,3 +159,28 @@ def test_the_aws_cli_works_against_the_server(tmp_path):
         assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
     finally:
         server.kill()
+
+
+def test_an_s3_datasource_is_listed_and_its_evaluation_rows_cut_on_s3(s3_bucket, s3_client, tmp_path):
+    from jobs.aml import tasks
+    from jobs.aml.entities import Store
+    from jobs.aml.operations import Context, call
+    from jobs.common import objects
+
+    paths = write_data(str(tmp_path))
+    bucket = s3_bucket.split("//")[1]
+    for name in ("train.csv", "train.csv.schema"):
+        s3_client.upload_file(os.path.join(str(tmp_path), name), bucket, f"raw/{name}")
+    store = Store(s3_bucket + "/lake")
+    ctx = Context(store, "http://127.0.0.1:1", lambda *args: None)
+    spec = {"DataLocationS3": f"{s3_bucket}/raw/train.csv", "DataRearrangement": json.dumps(EVAL_RANGE)}
+    assert call(ctx, "CreateDataSourceFromS3", {"DataSourceId": "ds", "DataSpec": spec}) == {"DataSourceId": "ds"}
+    ds = call(ctx, "GetDataSource", {"DataSourceId": "ds", "Verbose": True})
+    assert (ds["Status"], ds["NumberOfFiles"]) == ("COMPLETED", 1) and json.loads(ds["DataSourceSchema"]) == schema(
+        True
+    )
+    data, _ = tasks.input_of(store, "Evaluation", {"EvaluationId": "ev"}, store.get("DataSource", "ds"))
+    assert data == f"{s3_bucket}/lake/aml/data/ev/rows.csv"
+    with open(paths["train"]) as handle:
+        # Spark's cut: the row of rank ceil(0.7 x 300) = 210, position 209, starts the evaluation side
+        assert objects.read_bytes(data).decode().splitlines() == handle.read().splitlines()[209:]
