@@ -29,7 +29,8 @@ from jobs.common.errors import UsageError
 
 DAMPING = 10.0
 RELEVANT_RATING = 4.0
-ALS_DEFAULTS = {"rank": 10, "regParam": 0.1, "maxIter": 10, "seed": 7}
+# checkpointInterval 5: a tuning loop of 10-iteration fits overflowed task stacks at Spark's default of 10
+ALS_DEFAULTS = {"rank": 10, "regParam": 0.1, "maxIter": 10, "seed": 7, "checkpointInterval": 5}
 
 
 class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
@@ -44,6 +45,12 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
     userBias = Param(Params._dummy(), "userBias", "their biases", TypeConverters.toListFloat)
     itemIds = Param(Params._dummy(), "itemIds", "items with a bias", TypeConverters.toListString)
     itemBias = Param(Params._dummy(), "itemBias", "their biases", TypeConverters.toListFloat)
+    residual = Param(
+        Params._dummy(),
+        "residual",
+        "ALS learned the residuals of the bias model: prediction = baseline + ALS",
+        TypeConverters.toBoolean,
+    )
     ratingRange = Param(
         Params._dummy(),
         "ratingRange",
@@ -65,6 +72,7 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         itemIds=None,
         itemBias=None,
         ratingRange=None,
+        residual=None,
     ):
         super().__init__()
         self._setDefault(
@@ -76,6 +84,7 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
             itemIds=[],
             itemBias=[],
             ratingRange=[],
+            residual=False,
         )
         self._set(**self._input_kwargs)
 
@@ -105,7 +114,12 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
             + F.coalesce("__b_item", F.lit(0.0))
         )
         als = F.col(self.getOrDefault(self.inputCol))
-        value = clip_to(F.when(als.isNull() | F.isnan(als), base).otherwise(als.cast("double")), self.rating_range())
+        known = F.when(als.isNull() | F.isnan(als), F.lit(None)).otherwise(als.cast("double"))
+        if self.getOrDefault(self.residual):
+            value = base + F.coalesce(known, F.lit(0.0))
+        else:
+            value = F.coalesce(known, base)
+        value = clip_to(value, self.rating_range())
         return out.withColumn(self.getOrDefault(self.outputCol), value).drop("__user", "__b_user", "__item", "__b_item")
 
 
@@ -124,6 +138,22 @@ def rating_range(train, rating: str) -> Tuple[float, float]:
 
     row = train.agg(F.min(rating), F.max(rating)).first()
     return float(row[0]), float(row[1])
+
+
+RESIDUAL = "__residual"
+
+
+def with_residual(train, cols: Dict[str, str], mean: float, items, users):
+    """The training ratings with RESIDUAL = rating - (mean + user bias + item bias)."""
+    from pyspark.sql import functions as F
+
+    spark = train.sparkSession
+    b_item = spark.createDataFrame(items, "__ri string, __bi double")
+    b_user = spark.createDataFrame(users, "__ru string, __bu double")
+    out = train.join(F.broadcast(b_item), F.col(cols["item_col"]).cast("string") == F.col("__ri"), "left")
+    out = out.join(F.broadcast(b_user), F.col(cols["user_col"]).cast("string") == F.col("__ru"), "left")
+    base = F.lit(mean) + F.coalesce("__bi", F.lit(0.0)) + F.coalesce("__bu", F.lit(0.0))
+    return out.withColumn(RESIDUAL, F.col(cols["rating_col"]) - base).drop("__ri", "__bi", "__ru", "__bu")
 
 
 def fit_biases(train, user: str, item: str, rating: str):
@@ -162,10 +192,14 @@ def fit_recommender(train, cols: Dict[str, str], implicit: bool, params: Dict[st
     from features.stages import DropColumns
 
     user, item, rating = cols["user_col"], cols["item_col"], cols["rating_col"]
+    mean, items, users = fit_biases(train, user, item, rating)
+    if not implicit:  # explicit ratings: ALS learns what the user and item biases leave
+        # materialized, so ALS's iterations stack on a short plan (a long one overflowed task stacks)
+        train = with_residual(train, cols, mean, items, users).localCheckpoint()
     als = ALS(
         userCol="__u",
         itemCol="__i",
-        ratingCol=rating,
+        ratingCol=rating if implicit else RESIDUAL,
         coldStartStrategy="nan",
         implicitPrefs=implicit,
     ).setPredictionCol("__als")  # ALS's constructor takes no predictionCol
@@ -180,7 +214,6 @@ def fit_recommender(train, cols: Dict[str, str], implicit: bool, params: Dict[st
         als,
     ]
     fitted = Pipeline(stages=stages).fit(train)
-    mean, items, users = fit_biases(train, user, item, rating)
     bias = BiasBaseline(
         userCol=user,
         itemCol=item,
@@ -190,6 +223,7 @@ def fit_recommender(train, cols: Dict[str, str], implicit: bool, params: Dict[st
         itemIds=[i for i, _ in items],
         itemBias=[b for _, b in items],
         ratingRange=[] if implicit else list(rating_range(train, rating)),
+        residual=not implicit,
     )
     model = PipelineModel(stages=[*fitted.stages, bias, DropColumns(cols=["__u", "__i", "__als"])])
     return model, chosen
@@ -226,12 +260,13 @@ def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
     factors = "__f int, features array<float>"
     user_rows = als.userFactors.join(known.select(F.col("__u").alias("id")), "id").collect()
     users_f = spark.createDataFrame([(r["id"], r["features"]) for r in user_rows], factors)
-    users_f = users_f.join(known, F.col("__f") == F.col("__u")).select("user", F.col("features").alias("uf"))
+    users_f = with_bias(users_f.join(known, F.col("__f") == F.col("__u")), bias, "user", "uf")
     item_rows = als.itemFactors.collect()
     items_f = spark.createDataFrame([(r["id"], r["features"]) for r in item_rows], factors)
-    items_f = items_f.join(item_ids, F.col("__f") == F.col("__i")).select("item", F.col("features").alias("vf"))
+    items_f = with_bias(items_f.join(item_ids, F.col("__f") == F.col("__i")), bias, "item", "vf")
     dot = F.aggregate(F.zip_with("uf", "vf", lambda a, b: a * b), F.lit(0.0), lambda acc, x: acc + x)
-    listed = users_f.crossJoin(F.broadcast(items_f)).select("user", "item", dot.cast("double").alias("score"))
+    value = dot.cast("double") + F.col("user_b") + F.col("item_b")  # biases are 0 unless ALS learned residuals
+    listed = users_f.crossJoin(F.broadcast(items_f)).select("user", "item", value.alias("score"))
     # ranked by the model's own value, shown on the rating scale (ties at the top of the scale keep their order)
     cold_users = wanted.join(user_ids, "user", "left_anti")
     cold = cold_users.crossJoin(F.broadcast(popular_items(spark, bias, cold_users, seen, k)))
@@ -242,6 +277,21 @@ def recommend(spark, model, users, seen, k: int, user_col: str, item_col: str):
         .where(F.col("rank") <= k)
         .select("user", "item", "rank", clip_to(F.col("score"), bias.rating_range()).alias("score"))
     )
+
+
+def with_bias(factors, bias, which: str, vector: str):
+    """(id, factor vector, bias term) of users or items: the term a residual model adds to the dot product
+    (the mean goes with the users), 0 for a model whose ALS learned the ratings themselves."""
+    from pyspark.sql import functions as F
+
+    if not bias.getOrDefault(bias.residual):
+        return factors.select(which, F.col("features").alias(vector), F.lit(0.0).alias(f"{which}_b"))
+    spark = factors.sparkSession
+    joined = factors.join(F.broadcast(bias.biases(spark, which)), F.col(which) == F.col(f"__{which}"), "left")
+    term = F.coalesce(F.col(f"__b_{which}"), F.lit(0.0))
+    if which == "user":
+        term = term + F.lit(bias.getOrDefault(bias.mean))
+    return joined.select(which, F.col("features").alias(vector), term.alias(f"{which}_b"))
 
 
 def popular_items(spark, bias, cold_users, seen, k: int):
@@ -319,9 +369,62 @@ def evaluate(spark, model, seen, mean: float, test, cols: Dict[str, str], implic
     worse = False
     if not implicit:
         metrics["rmse"] = math.sqrt(float(row[0]))
-        baseline["rmse"] = math.sqrt(float(row[1]))
+        baseline["mean_rmse"] = math.sqrt(float(row[1]))
+        baseline["rmse"] = bias_rmse(model, test, cols)  # the bar: the user and item bias model alone
         worse = not metrics["rmse"] < baseline["rmse"]
     return Evaluation("RECOMMEND", metrics, baseline, worse, {"ranking": [{"k": k, **ranking}]})
+
+
+def rmse(model, rows, rating: str) -> float:
+    """RMSE of a recommender's predictions on rated rows."""
+    from pyspark.sql import functions as F
+
+    error = F.col("prediction") - F.col(rating).cast("double")
+    return math.sqrt(float(model.transform(rows).agg(F.avg(error * error)).first()[0] or 0.0))
+
+
+def bias_rmse(model, test, cols: Dict[str, str]) -> float:
+    """RMSE on the rows of the user and item bias model the recommender carries (mean + b_user + b_item)."""
+    from pyspark.sql import functions as F
+
+    bias = _parts(model)[3]
+    pairs = {w: list(zip(*(bias.getOrDefault(p) for p in bias_params(bias, w)))) for w in ("user", "item")}
+    scored = with_residual(test, cols, bias.getOrDefault(bias.mean), pairs["item"], pairs["user"])
+    residual = clip_to(F.col(cols["rating_col"]) - F.col(RESIDUAL), bias.rating_range()) - F.col(cols["rating_col"])
+    return math.sqrt(float(scored.agg(F.avg(residual * residual)).first()[0] or 0.0))
+
+
+def bias_params(bias, which: str):
+    """The (ids, biases) Params of users or items."""
+    return (bias.userIds, bias.userBias) if which == "user" else (bias.itemIds, bias.itemBias)
+
+
+def pair_key(cols: Dict[str, str]):
+    """A stable key of a (user, item) pair: the row position summed events do not have."""
+    from pyspark.sql import functions as F
+
+    return F.xxhash64(F.col(cols["user_col"]).cast("string"), F.col(cols["item_col"]).cast("string"))
+
+
+TUNE_GRID = {"rank": (5, 20), "regParam": (0.05, 0.2)}
+
+
+def tune_recommender(spark, fit_rows, check_rows, cols: Dict[str, str], implicit: bool, params: Dict[str, Any], k=10):
+    """(best ALS params, every grid point's score): rank x regParam fitted on fit_rows, judged on check_rows
+    (RMSE for ratings, NDCG@k for events); the evaluation rows never take part."""
+    results = []
+    for rank in TUNE_GRID["rank"]:
+        for reg in TUNE_GRID["regParam"]:
+            point = {**params, "rank": rank, "regParam": reg}
+            model, _ = fit_recommender(fit_rows, cols, implicit, point)
+            if implicit:
+                mean = training_mean(fit_rows, cols["rating_col"])
+                score = evaluate(spark, model, fit_rows, mean, check_rows, cols, implicit, k).metrics["ndcg_at_k"]
+            else:
+                score = rmse(model, check_rows, cols["rating_col"])
+            results.append({"rank": rank, "regParam": reg, "score": score})
+    best = (max if implicit else min)(results, key=lambda r: r["score"])
+    return {**params, "rank": best["rank"], "regParam": best["regParam"]}, results
 
 
 def training_mean(train, rating: str) -> float:

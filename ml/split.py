@@ -16,6 +16,11 @@ train and the last 30 % evaluate, as Amazon ML's console did.
   {"column": "subject", "values": [2, 4, 9]}} holds out the rows whose column (compared as text)
   is one of the values: they evaluate, the others train (a split by group: no subject on both
   sides). The split is named after the column (`split_name`); percentBegin/percentEnd do not apply.
+- time (a lakeml extension, the way to evaluate recommenders and anything that forecasts): {"strategy":
+  "time", "percentBegin": 0, "percentEnd": 80, "strategyParams": {"column": "timestamp", "groupColumn":
+  "user"}} orders rows by the column (ties by position) and takes the range of each group's rows (each
+  user's earliest 80 % train, its latest 20 % evaluate), or of all rows without groupColumn: a model is
+  judged on rows later than every row it learned from (per group).
 Both sides come from the same thresholds, so every row lands on exactly one side.
 """
 
@@ -27,7 +32,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from jobs.common.errors import UsageError
 
-STRATEGIES = ("sequential", "random", "holdout")
+STRATEGIES = ("sequential", "random", "holdout", "time")
 _KEYS = ("percentBegin", "percentEnd", "complement", "strategy", "randomSeed", "strategyParams")
 
 
@@ -40,13 +45,18 @@ class Split:
     strategy: str = "sequential"
     random_seed: str = "0"
     complement: bool = False
-    column: Optional[str] = None  # holdout: the column whose listed values are held out
+    column: Optional[str] = None  # holdout: the column whose listed values are held out; time: the time column
     values: Tuple[str, ...] = ()
+    group_column: Optional[str] = None  # time: the rows are ordered within each group (a user) of this column
 
     @property
     def split_name(self) -> str:
         """What the split is called in metrics: the strategy, or a holdout's column."""
-        return self.column if self.strategy == "holdout" and self.column else self.strategy
+        if self.strategy == "holdout" and self.column:
+            return self.column
+        if self.strategy == "time":
+            return f"time by {self.column}" + (f" per {self.group_column}" if self.group_column else "")
+        return self.strategy
 
     def to_dict(self) -> Dict[str, Any]:
         """The split as recorded in metadata."""
@@ -95,6 +105,8 @@ def parse_split(text: Optional[str]) -> Split:
         raise UsageError(f"--split: strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
     if strategy == "holdout":
         return parse_holdout(raw)
+    if strategy == "time":
+        return parse_time(raw, begin, end)
     complement = _bool(raw.get("complement", False))
     if not complement and begin == 0 and end == 100:
         raise UsageError("--split: 0-100 leaves no rows for evaluation; train on a smaller range")
@@ -114,6 +126,33 @@ def parse_holdout(raw: Dict[str, Any]) -> Split:
     return Split(0.0, 100.0, "holdout", "0", _bool(raw.get("complement", False)), column, tuple(map(str, values)))
 
 
+def parse_time(raw: Dict[str, Any], begin: float, end: float) -> Split:
+    """The time Split: strategyParams {column[, groupColumn]}; each group's earliest rows in the range train."""
+    params = raw.get("strategyParams")
+    if not isinstance(params, dict) or "column" not in params or set(params) - {"column", "groupColumn"}:
+        raise UsageError('--split: time needs "strategyParams": {"column": TIME[, "groupColumn": USER]}')
+    column, group = params["column"], params.get("groupColumn")
+    if not isinstance(column, str) or not column or (group is not None and (not isinstance(group, str) or not group)):
+        raise UsageError("--split: time strategyParams.column (and groupColumn) must be column names")
+    if begin == 0 and end == 100 and not _bool(raw.get("complement", False)):
+        raise UsageError("--split: 0-100 leaves no rows for evaluation; train on a smaller range")
+    return Split(begin, end, "time", "0", _bool(raw.get("complement", False)), column, (), group)
+
+
+def time_fraction(df, split: Split, position: str):
+    """Each row's place in time among its group's rows (or all rows), as a fraction in [0, 1)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    for name in filter(None, (split.column, split.group_column)):
+        if name not in df.columns:
+            raise UsageError(f"--split: time column {name} is not a column of the input")
+    group = [F.col(split.group_column)] if split.group_column else []
+    order = Window.partitionBy(*group).orderBy(F.col(split.column).asc_nulls_first(), F.col(position))
+    size = F.count(F.lit(1)).over(Window.partitionBy(*group))
+    return (F.row_number().over(order) - 1) / size
+
+
 def in_range(df, split: Split, position: str = "_row"):
     """The boolean column: the row lies in the split's percent range (holdout: is not held out)."""
     from pyspark.sql import functions as F
@@ -122,6 +161,9 @@ def in_range(df, split: Split, position: str = "_row"):
         if split.column not in df.columns:
             raise UsageError(f"--split: holdout column {split.column} is not a column of the input")
         return ~F.coalesce(F.col(split.column).cast("string").isin(list(split.values)), F.lit(False))
+    if split.strategy == "time":
+        fraction = time_fraction(df, split, position)
+        return (fraction >= split.percent_begin / 100.0) & (fraction < split.percent_end / 100.0)
     if split.strategy == "random":
         number = F.pmod(F.xxhash64(F.lit(split.random_seed), F.col(position)), F.lit(1_000_000)) / 10_000.0
         return (number >= split.percent_begin) & (number < split.percent_end)
@@ -134,6 +176,9 @@ def in_range(df, split: Split, position: str = "_row"):
 
 def apply_split(df, split: Split, position: str = "_row") -> Tuple[Any, Any]:
     """(training rows, evaluation rows): the range and its complement, swapped when complement is set."""
-    inside = in_range(df, split, position)
-    chosen, rest = df.where(inside), df.where(~inside)
+    from pyspark.sql import functions as F
+
+    marked = df.withColumn("__in_range", in_range(df, split, position))  # a column: window functions cannot filter
+    chosen = marked.where(F.col("__in_range")).drop("__in_range")
+    rest = marked.where(~F.col("__in_range")).drop("__in_range")
     return (rest, chosen) if split.complement else (chosen, rest)

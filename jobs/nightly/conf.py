@@ -121,6 +121,7 @@ class TrainStep(Input):
     algorithm: Optional[StrictStr] = None
     params: Optional[Dict[str, Any]] = None
     min_gain: Optional[StrictFloat] = None
+    refit: StrictBool = Field(False, description="publish the model refitted on every row after evaluation")
     extra_args: List[StrictStr] = Field(default_factory=list)
 
     _step_name = field_validator("name")(lake_name)
@@ -243,7 +244,7 @@ def _job_args(stage: str, entry: Any, lake: str, run_date: str, files: Dict[str,
             files[path] = canonical_json(entry.recipe)
             args += ["--recipe", join(lake, path)]
         args += _optional("--algorithm", entry.algorithm) + _optional("--params", entry.params)
-        return f"train.{name}", args + _optional("--min-gain", entry.min_gain)
+        return f"train.{name}", args + _optional("--min-gain", entry.min_gain) + (["--refit"] if entry.refit else [])
     return f"score.{name}", ["--name", entry.name, *args, *_optional("--top-k", entry.top_k)]
 
 

@@ -69,6 +69,12 @@ def add_arguments(parser) -> None:
     ev.add_argument("--cutoff", type=fraction, default=0.5, help="BINARY: scores >= cutoff are 1")
     ev.add_argument("--min-gain", type=float, default=0.0, help="promote only when the type metric gains this much")
     ev.add_argument("--k", type=int, default=10, help="RECOMMEND: list length for precision@k and NDCG@k")
+    ev.add_argument(
+        "--refit",
+        action="store_true",
+        help="after evaluating the fit on the split's training rows, fit again on every row with the same "
+        "settings and publish that model (the version keeps the evaluated fit's metrics)",
+    )
     rec = parser.add_argument_group("RECOMMEND")
     rec.add_argument("--implicit", action="store_true", help="events (implicit feedback) instead of ratings")
     rec.add_argument("--user-col", help="default: the first CATEGORICAL attribute")
@@ -149,6 +155,8 @@ def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
         evaluation = evaluate_predictions(args.model_type, predictions, info, args.cutoff, fitted.classes)
         counts.update(evaluation.metrics)
     featurized.unpersist()
+    if args.refit:
+        fitted = refit_supervised(data, fitted, args)
     extras = {
         "classes": fitted.classes,
         "class_columns": class_columns(fitted.classes) if args.model_type == "MULTICLASS" else [],
@@ -159,27 +167,73 @@ def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
     return fitted, evaluation, extras
 
 
+def refit_settings(args, params: Dict[str, Any]):
+    """The flags of the refit: the evaluated fit's parameters as they were chosen, no second search."""
+    from argparse import Namespace
+
+    chosen = {k: v for k, v in params.items() if k != "weightCol"}  # fit_estimator adds it back from the flags
+    return Namespace(**{**vars(args), "tune": False, "folds": None, "mllib_params": chosen})
+
+
+def refit_supervised(data, evaluated, args):
+    """The published model fitted again on every row (feature stages too), after the evaluated fit."""
+    from jobs.train.fit import fit_supervised
+
+    with stage("refit") as counts:
+        fitted, featurized = fit_supervised(data, data.rows, refit_settings(args, evaluated.params))
+        counts["rows"] = featurized.count()
+        featurized.unpersist()
+    fitted.tuned = evaluated.tuned
+    return fitted
+
+
 def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
     """Fit and evaluate RECOMMEND (ALS + bias baseline)."""
     from jobs.train.fit import Fitted
     from ml import recommend as R
+    from ml.split import apply_split
 
     cols = R.recommend_columns(data.schema, args.user_col, args.item_col, args.rating_col, args.implicit)
     # ALS's iterations stack on the input's plan: cut it there, so its tasks stay shallow
     train_i = R.interactions(train, cols, args.implicit).localCheckpoint()
     test_i = R.interactions(test, cols, args.implicit).localCheckpoint()
+    params, tuned = args.mllib_params, None
+    if args.tune:
+        with stage("tune") as counts:
+            keyed = train_i if "_row" in train_i.columns else train_i.withColumn("_row", R.pair_key(cols))
+            fit_rows, check_rows = (part.localCheckpoint() for part in apply_split(keyed, tuning_split(args)))
+            params, grid = R.tune_recommender(spark, fit_rows, check_rows, cols, args.implicit, params, args.k)
+            tuned = {"grid_best": {"rank": params["rank"], "regParam": params["regParam"]}, "grid": grid}
+            counts.update(tuned["grid_best"])
     with stage("fit") as counts:
-        model, params = R.fit_recommender(train_i, cols, args.implicit, args.mllib_params)
+        model, params = R.fit_recommender(train_i, cols, args.implicit, params)
         counts.update(algorithm="als", rank=params["rank"])
     with stage("evaluate") as counts:
         evaluation = R.evaluate(
             spark, model, train_i, R.training_mean(train_i, cols["rating_col"]), test_i, cols, args.implicit, args.k
         )
         counts.update(evaluation.metrics)
+    rated = train_i.unionByName(test_i)
+    if args.refit:
+        with stage("refit") as counts:
+            model, params = R.fit_recommender(rated.localCheckpoint(), cols, args.implicit, params)
+            counts["rank"] = params["rank"]
     extras = {"recommend": {**cols, "implicit": args.implicit, "rating_range": R.model_rating_range(model)}}
     # every rated pair, evaluation rows too: score must never recommend what a user already rated
-    fitted = Fitted(model, params, tables={"seen": R.seen_pairs(train_i.unionByName(test_i), cols)})
+    fitted = Fitted(model, params, tuned=tuned, tables={"seen": R.seen_pairs(rated, cols)})
     return fitted, evaluation, extras
+
+
+def tuning_split(args):
+    """The split --tune uses inside the training rows: the evaluation split's own strategy at 80/20 (a time
+    split judges on each user's latest training rows), random 80/20 for events, which have no row order."""
+    from dataclasses import replace
+
+    from ml.split import Split
+
+    if args.implicit or args.split_spec.strategy in ("holdout", "sequential"):
+        return Split(0.0, 80.0, "random", "7")
+    return replace(args.split_spec, percent_begin=0.0, percent_end=80.0, complement=False)
 
 
 def record_split_and_classes(evaluation, split: Dict[str, Any]) -> None:
@@ -190,9 +244,19 @@ def record_split_and_classes(evaluation, split: Dict[str, Any]) -> None:
         evaluation.metrics["per_class_f1"] = {str(c): stats["f1"] for c, stats in pairs}
 
 
-def run_info(data, fitted, split: Dict[str, Any]) -> Dict[str, Any]:
+def published_rows(args, split: Dict[str, Any]) -> Dict[str, Any]:
+    """Which rows the published model learned from (the metrics are always the evaluated fit's)."""
+    if args.refit:
+        rows = split["train_rows"] + split["eval_rows"]
+        return {"refit": True, "rows": rows, "text": f"all {rows} rows (refit after evaluation; --refit)"}
+    rows = split["train_rows"]
+    return {"refit": False, "rows": rows, "text": f"the {rows} training rows of the split {split['name']}"}
+
+
+def run_info(args, data, fitted, split: Dict[str, Any]) -> Dict[str, Any]:
     """The facts of the run the report shows beside the metrics."""
     return {
+        "published_rows": published_rows(args, split),
         "train_rows": split["train_rows"],
         "eval_rows": split["eval_rows"],
         "split": split,
@@ -216,6 +280,7 @@ def version_metadata(args, data, fitted, evaluation, split: Dict[str, Any], extr
         "baseline": evaluation.baseline,
         "worse_than_baseline": evaluation.worse_than_baseline,
         "split": split,
+        "fitted_on": published_rows(args, split),
         "tuned": fitted.tuned,
         "data_fingerprint": data.fingerprint,
         "run_id": args.run_id,
@@ -280,7 +345,7 @@ def train_and_publish(spark, args) -> RunSummary:
         implicit = args.implicit if args.model_type == "RECOMMEND" else None
         decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
         metadata = version_metadata(args, data, fitted, evaluation, split, extras)
-        info = run_info(data, fitted, split)
+        info = run_info(args, data, fitted, split)
         out = publish(spark, args, data, fitted, info, evaluation, decision, metadata)
     data.rows.unpersist()
     return train_summary(args, data, split, evaluation, decision, out)

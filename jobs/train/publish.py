@@ -40,6 +40,7 @@ def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: 
             {"field": "rows rejected", "value": data.rows_rejected},
             {"field": "training rows", "value": fitted_info["train_rows"]},
             {"field": "evaluation rows", "value": fitted_info["eval_rows"]},
+            {"field": "the published model learned from", "value": fitted_info["published_rows"]["text"]},
             {"field": "split", "value": json.dumps(fitted_info["split"], sort_keys=True)},
             {"field": "run id", "value": args.run_id},
         ]

@@ -159,3 +159,18 @@ def test_a_multiclass_champion_with_reserved_and_hostile_labels_can_be_scored(sp
     assert meta["class_columns"] == [
         {"Tag": "p_Tag", "Run_Id": "p_Run_Id", "low": "low", "a.b": "a_b"}[c] for c in meta["classes"]
     ]
+
+
+def test_refit_publishes_a_model_of_every_row_with_the_evaluated_fits_metrics(spark, cut_at_zero, data, lake):
+    from pyspark.ml import PipelineModel
+
+    code, summary = train(spark, lake, data / "train.csv", "--cutoff", "0", "--refit")
+    assert code == 0, summary["message"]
+    versions = local_path(lake.models("adult"))
+    first, refit = (json.load(open(f"{versions}/{v}/metadata.json")) for v in ("v1", "v2"))
+    assert refit["metrics"]["auc"] == first["metrics"]["auc"]  # the same evaluated fit
+    assert refit["fitted_on"] == {"refit": True, "rows": 300, "text": "all 300 rows (refit after evaluation; --refit)"}
+    assert first["fitted_on"]["refit"] is False and first["fitted_on"]["rows"] == summary["counts"]["train_rows"]
+    weights = [PipelineModel.load(f"file://{versions}/{v}/model").stages[-1].coefficients for v in ("v1", "v2")]
+    assert weights[0] != weights[1]
+    assert "all 300 rows" in open(f"{versions}/v2/report/index.html").read()
