@@ -65,6 +65,13 @@ def add_arguments(parser) -> None:
         help="token slots hashed, or a vocabulary fitted on the training rows; auto: vocabulary "
         "unless the recipe reads TEXT",
     )
+    fit.add_argument(
+        "--weighting",
+        choices=("binary", "tfidf"),
+        default="binary",
+        help="token slots: binary (Amazon ML: a token set) or tfidf (beyond Amazon ML: counts x inverse document "
+        "frequency, each row's token part scaled to unit length)",
+    )
     ev = parser.add_argument_group("evaluation and registry")
     ev.add_argument("--cutoff", type=fraction, default=0.5, help="BINARY: scores >= cutoff are 1")
     ev.add_argument("--min-gain", type=float, default=0.0, help="promote only when the type metric gains this much")
@@ -163,6 +170,7 @@ def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
         "cutoff": args.cutoff if args.model_type == "BINARY" else None,
         "num_features": fitted.num_features,
         "layout": fitted.layout,
+        "weighting": args.weighting,
     }
     return fitted, evaluation, extras
 

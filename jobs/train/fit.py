@@ -75,7 +75,9 @@ def feature_stages(data, args, classes_hint: int):
     layout = args.layout
     if layout == "auto":  # few distinct tokens without text: a fitted vocabulary keeps the vector small
         layout = "hashed" if any(has_text(out["expr"]) for out in planned.plan["tokens"]) else "vocabulary"
-    pipeline = compile_recipe(data.schema, data.recipe, slots, vocabulary=layout == "vocabulary")
+    pipeline = compile_recipe(
+        data.schema, data.recipe, slots, vocabulary=layout == "vocabulary", weighting=args.weighting
+    )
     return pipeline, slots, bool(planned.token_labels), layout
 
 
