@@ -17,8 +17,9 @@ from jobs.common.errors import QualityGateError
 from jobs.common.lake import normalize_uri
 from jobs.common.quality import MAX_REJECT_FRACTION
 from jobs.common.summary import RunSummary
+from jobs.ingest_dms.apply import APPLY_PLANS, SPLIT_SHARE
 from jobs.ingest_dms.conf import EPILOG, TableSpec, parse_document, select_tables
-from jobs.ingest_dms.table import JOB, TableResult, apply_table
+from jobs.ingest_dms.table import JOB, TableResult, apply_table, optimize_table
 
 # The parts live in their modules (conf, files, changes, batch, delta_io, table); import them from there.
 __all__ = ["HELP", "JOB", "add_arguments", "load_specs", "run", "validate"]
@@ -36,6 +37,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--table", default=None, help="apply only this schema.table of the CONF")
     parser.add_argument(
         "--full-reload", action="store_true", help="rebuild the table(s) from the full load, then apply newer CDC files"
+    )
+    parser.add_argument(
+        "--apply-plan",
+        choices=APPLY_PLANS,
+        default="auto",
+        help="how a CDC batch is applied: merge (one MERGE), split (a matched-only MERGE in the batch's key range, "
+        f"then an append of new keys), rebuild (the table rewritten); auto: split when the batch is at most "
+        f"{SPLIT_SHARE:g} of the table's rows, else merge (docs/dms.md section 8)",
+    )
+    parser.add_argument(
+        "--optimize",
+        action="store_true",
+        help="after applying, OPTIMIZE each table ZORDER BY its key so batches skip files (cost in the summary)",
     )
     parser.add_argument(
         "--max-reject-fraction",
@@ -74,6 +88,8 @@ def table_counts(result: TableResult) -> dict:
         "ops": result.ops,
         "rows_in_table": result.rows_in_table,
         "merge": result.merge,
+        "apply_plan": result.apply_plan,
+        "optimize": result.optimize,
         "added_columns": result.added_columns,
         "files_ignored": result.files_ignored,
     }
@@ -116,6 +132,8 @@ def run(spark, args) -> RunSummary:
     for spec in specs:
         try:
             result = apply_table(spark, args, spec)
+            if getattr(args, "optimize", False):
+                result.optimize = optimize_table(spark, args, spec)
         except QualityGateError as error:
             gate_errors.append(error)
             summary.rows_in += int(error.counts.get("rows_in", 0))

@@ -39,6 +39,7 @@ class Plan:
     load_identity: Dict[str, List[int]] = field(default_factory=dict)
     resumed: bool = False
     superseded: List[str] = field(default_factory=list)
+    apply_plan: Optional[str] = None  # how a CDC batch is applied (jobs/ingest_dms/apply.py), kept for a resume
 
     @property
     def files(self) -> List[str]:
@@ -52,6 +53,7 @@ class Plan:
             "cdc_files": self.cdc_files,
             "load_identity": self.load_identity,
             "superseded": self.superseded,
+            "apply_plan": self.apply_plan,
         }
 
     @classmethod
@@ -64,6 +66,7 @@ class Plan:
             load_identity=dict(data.get("load_identity") or {}),
             resumed=True,
             superseded=list(data.get("superseded") or []),
+            apply_plan=data.get("apply_plan"),
         )
 
 

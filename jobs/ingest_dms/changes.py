@@ -141,8 +141,8 @@ def _align(target, reduced, columns: List[str]):
     return target, reduced
 
 
-def apply_to_rows(target, reduced, key: List[str], columns: List[str], partial: bool):
-    """The rows MERGE would leave, computed as a join: used when the table is being rebuilt anyway (full load)."""
+def apply_to_rows(target, reduced, key: List[str], columns: List[str], partial: bool, stored=()):
+    """The rows MERGE would leave, as a join (full load, rebuild plan); `stored` columns keep the table's values."""
     from pyspark.sql import functions as F
 
     target, reduced = _align(target, reduced, columns)
@@ -158,6 +158,8 @@ def apply_to_rows(target, reduced, key: List[str], columns: List[str], partial: 
         tc, sc = F.col(f"t.`{c}`"), F.col(f"s.`{c}`")
         if c in key:
             value = F.coalesce(sc, tc)
+        elif c in stored:  # not in the batch: MERGE leaves it alone (null for an inserted key)
+            value = tc
         elif partial and c not in (SEQ_COL, TS_COL):
             value = F.when(applies, F.when(F.col("s._full"), sc).otherwise(F.coalesce(sc, tc))).otherwise(tc)
         else:

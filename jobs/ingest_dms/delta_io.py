@@ -90,6 +90,40 @@ def merge_changes(spark, path: str, reduced, key: List[str], columns: List[str],
     )
 
 
+def merge_matched(spark, path: str, reduced, condition, columns: List[str], key: List[str], partial: bool) -> None:
+    """A MERGE without an insert clause (D deletes, I/U update, stale ignored): the target is joined, not shuffled."""
+    from delta.tables import DeltaTable
+
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(reduced.alias("s"), condition)
+        .whenMatchedDelete(condition=f"s._op = 'D' AND NOT {STALE}")
+        .whenMatchedUpdate(condition=f"s._op <> 'D' AND NOT {STALE}", set=merge_assignments(columns, key, partial))
+        .execute()
+    )
+
+
+def append(path: str, rows, app_id: str, version: int, metadata: dict) -> None:
+    """Append rows in one idempotent commit (skipped when the app id has committed this version)."""
+    (
+        rows.write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", version)
+        .option("userMetadata", json.dumps(metadata))
+        .save(path)
+    )
+
+
+def optimize_zorder(spark, path: str, key: List[str]) -> Dict[str, int]:
+    """OPTIMIZE ... ZORDER BY the key, so that a batch's key range skips files; files removed and added."""
+    from delta.tables import DeltaTable
+
+    metrics = DeltaTable.forPath(spark, path).optimize().executeZOrderBy(*key).collect()[0]["metrics"]
+    return {"files_removed": int(metrics["numFilesRemoved"]), "files_added": int(metrics["numFilesAdded"])}
+
+
 def close_and_append_history(spark, path: str, rows, key: List[str]) -> None:
     """SCD2 for a full load: close every current row at the load's time, append the load's rows."""
     from delta.tables import DeltaTable

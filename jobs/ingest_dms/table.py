@@ -11,6 +11,7 @@ from jobs.common.lake import join, spark_uri
 from jobs.common.log import logger, stage
 from jobs.common.session import session_confs
 from jobs.ingest_dms import batch as ledgers
+from jobs.ingest_dms.apply import aligned, choose_plan, key_bounds, key_condition, new_keys, rebuilt_rows
 from jobs.ingest_dms.batch import (
     LEDGER_NAME,
     STEP_CDC,
@@ -39,12 +40,15 @@ from jobs.ingest_dms.changes import (
 from jobs.ingest_dms.conf import TableSpec
 from jobs.ingest_dms.delta_io import (
     add_columns,
+    append,
     close_and_append_history,
     create_empty,
     delta_exists,
     last_metrics,
     merge_changes,
+    merge_matched,
     one_run_per_table,
+    optimize_zorder,
     overwrite,
     rebuild_history_keys,
     txn_confs,
@@ -68,6 +72,8 @@ class TableResult:
     rows_in_table: int = 0
     added_columns: List[str] = field(default_factory=list)
     merge: Dict[str, int] = field(default_factory=dict)
+    apply_plan: Optional[Dict[str, str]] = None  # {"plan", "why"} of a CDC batch
+    optimize: Optional[Dict[str, float]] = None
     outputs: List[str] = field(default_factory=list)
     inputs: List[str] = field(default_factory=list)
     files_ignored: int = 0
@@ -264,7 +270,7 @@ def publish_load(spark, target: Target, plan: Plan, reduced, meta: dict, result:
 
 
 def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: TableResult) -> None:
-    """MERGE the batch's last change per key into the table (new columns added first)."""
+    """Apply the batch's last change per key to the table by its plan (new columns added first)."""
     spec = target.spec
     _, cdc_reduced, data_columns = reduced["cdc"]
     create_empty(spark, spec, target.table_uri, table_rows(cdc_reduced, data_columns))
@@ -274,14 +280,49 @@ def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: 
     result.added_columns += add_columns(
         spark, target.path, source.drop("_op", "_full"), target.app_id, version, schema_meta
     )
-    with stage(f"merge {spec.name}") as counts:
+    with stage(f"{plan.apply_plan} {spec.name}") as counts:
+        counts["why"] = repr(result.apply_plan["why"]) if result.apply_plan else "''"
         confs = txn_confs(target.app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
-        with session_confs(spark, confs):
-            columns = [*data_columns, SEQ_COL, TS_COL]
-            merge_changes(spark, target.path, source, list(spec.key), columns, spec.partial_updates)
-        if not plan.resumed:
+        columns = [*data_columns, SEQ_COL, TS_COL]
+        if plan.apply_plan == "split":
+            apply_split(spark, target, plan, source, columns, meta, confs, result)
+        elif plan.apply_plan == "rebuild":
+            target_rows = spark.read.format("delta").load(target.path)
+            rows = rebuilt_rows(target_rows, source, list(spec.key), data_columns, spec.partial_updates)
+            version, step_meta = txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"}
+            overwrite(spark, spec, target.path, rows, target.app_id, version, step_meta)
+        else:
+            with session_confs(spark, confs):
+                merge_changes(spark, target.path, source, list(spec.key), columns, spec.partial_updates)
+        if not plan.resumed and plan.apply_plan != "split":
             result.merge = last_metrics(spark, target.path)
         counts.update(batch=plan.batch, **result.merge)
+
+
+def apply_split(spark, target: Target, plan: Plan, source, columns: List[str], meta: dict, confs: dict, result) -> None:
+    """Split plan: a matched-only MERGE inside the batch's key range, then an append of the keys the table lacks.
+
+    Each commit is idempotent (the MERGE under the table's app id, the append under `<app id>:insert`), so a
+    run killed between them resumes with the append; readers in between see the updates, not yet the inserts."""
+    spec = target.spec
+    key = list(spec.key)
+    bounds = key_bounds(source, key)
+    with session_confs(spark, confs):
+        merge_matched(spark, target.path, source, key_condition(key, bounds), columns, key, spec.partial_updates)
+    matched = {} if plan.resumed else last_metrics(spark, target.path)
+    after_matched_merge(spark, target)
+    stored = spark.read.format("delta").load(target.path)
+    inserts = aligned(new_keys(stored, source, key, bounds), stored.columns, stored.schema)
+    version, step_meta = txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc-insert"}
+    append(target.path, inserts, target.app_id + ":insert", version, step_meta)
+    if not plan.resumed:
+        inserted = last_metrics(spark, target.path).get("numOutputRows", 0)
+        result.merge = {**{k: v for k, v in matched.items() if k != "numOutputRows"}, "numTargetRowsInserted": inserted}
+
+
+def after_matched_merge(spark, target: Target) -> None:
+    """Called between the two commits of the split plan (tests simulate a kill or read the table here)."""
+    logger.info("table %s: split plan: matched rows committed, appending new keys", target.spec.name)
 
 
 def publish_history(spark, target: Target, plan: Plan, valid, data_columns: List[str], kind: str, meta: dict) -> None:
@@ -305,10 +346,22 @@ def publish_history(spark, target: Target, plan: Plan, valid, data_columns: List
         counts["batch"] = plan.batch
 
 
+def choose_apply_plan(spark, args, target: Target, plan: Plan, ledger: dict, result: TableResult) -> None:
+    """Decide how the CDC batch is applied (kept in the pending ledger, so a resumed batch keeps it)."""
+    resumed = (plan.apply_plan or "merge") if plan.resumed else None  # a batch pending from before plans: merge
+    batch_rows = result.rows_in - result.rows_rejected
+    table_rows_ = rows_without_batch(spark, target, ledger) if resumed is None else 0
+    plan.apply_plan, why = choose_plan(getattr(args, "apply_plan", "auto"), batch_rows, table_rows_, resumed)
+    result.apply_plan = {"plan": plan.apply_plan, "why": why}
+    logger.info("table %s: apply plan %s (%s)", target.spec.name, plan.apply_plan, why)
+
+
 def publish(spark, args, target: Target, plan: Plan, parts: List[Part], ledger: dict, result: TableResult) -> None:
     """Apply the gated batch: pending ledger, table, history, then the committed ledger with the table's count."""
     spec = target.spec
     meta = {"job": JOB, "run_id": args.run_id, "batch": plan.batch}
+    if not plan.full:
+        choose_apply_plan(spark, args, target, plan, ledger, result)
     if not plan.resumed:  # recorded before the first data commit, after the gate
         ledgers.write_ledger(spark, target.ledger_uri, with_pending(ledger, plan))
     since = load_time(spec, plan, parts, ledger)
@@ -358,3 +411,17 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
     result.files_applied = len(plan.files)
     result.outputs = [target.table_uri] + ([target.history_uri] if spec.history else [])
     return result
+
+
+def optimize_table(spark, args, spec: TableSpec) -> Optional[Dict[str, float]]:
+    """`--optimize`: OPTIMIZE the table ZORDER BY its key (so a batch's key range skips files); files and seconds."""
+    import time
+
+    target = Target.of(args, spec)
+    if not delta_exists(spark, target.table_uri):
+        return None
+    with stage(f"optimize {spec.name}") as counts:
+        started = time.monotonic()
+        counts.update(optimize_zorder(spark, target.path, list(spec.key)))
+        counts["seconds_total"] = round(time.monotonic() - started, 3)
+    return dict(counts)
