@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -147,9 +148,10 @@ def check(spark, lake, summary: dict, expected: dict, current: dict, where) -> N
     assert {r["id"]: r["val"] for r in history if r["is_current"]} == {k: f"v{v}" for k, v in current.items()}, where
 
 
+@pytest.mark.parametrize("plan", ["merge", "split", "rebuild"])
 @JOB_SETTINGS
 @given(scenarios())
-def test_table_and_history_equal_reference_after_every_run(spark, scenario):
+def test_table_and_history_equal_reference_after_every_run(spark, plan, scenario):
     root = tempfile.mkdtemp(prefix="dms-prop-")
     try:
         folder = os.path.join(root, "in", "p", "t")
@@ -158,7 +160,7 @@ def test_table_and_history_equal_reference_after_every_run(spark, scenario):
             write_load(scenario, folder, scenario["initial"], 0)
         conf = conf_for(scenario, root)
         lake = Lake.at(os.path.join(root, "lake"))
-        argv = ["--input", os.path.join(root, "in"), "--tables", conf, "--lake", lake.root]
+        argv = ["--input", os.path.join(root, "in"), "--tables", conf, "--lake", lake.root, "--apply-plan", plan]
         received, reloads = [], {}
         runs = scenario["batches"] + (["reload", "late"] if scenario["reload"] is not None else [])
         for number, batch in enumerate(runs):
@@ -171,6 +173,8 @@ def test_table_and_history_equal_reference_after_every_run(spark, scenario):
             received.append([c for name, rows in batch for c in write_cdc(scenario, folder, name, rows)])
             code, summary = run_in_process(spark, "ingest_dms", argv)
             assert code == 0, summary["message"]
+            applied = summary["counts"]["tables"]["p.t"]["apply_plan"]
+            assert applied is None or applied["plan"] == plan  # None: a full-load batch (one overwrite)
             expected = reference_batches(scenario["initial"], 0, received, reloads)
             current = reference_current_history(scenario["initial"], received, scenario["reload"] if reloads else None)
             check(spark, lake, summary, expected, current, (number, scenario))
