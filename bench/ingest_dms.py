@@ -1,9 +1,13 @@
-"""ingest_dms: applying a 10% CDC batch to a 1M-row Delta table vs rebuilding it, and vs DuckDB on Parquet.
+"""ingest_dms: applying a CDC batch to a large Delta table vs rebuilding it, and vs DuckDB on Parquet.
 
-Input (DMS Parquet layout, generated once into bench/.data/dms/): a full load of N rows (default
-1,000,000) in 4 LOAD files, and one CDC batch of N/10 changes (default 100,000) in 10 files
-over ~3% of the keys plus new keys (about 3 changes per key), 5% of them deletes, rows shuffled
-across files so that the change sequence decides the order.
+Input (DMS Parquet layout, generated into bench/.data/dms/): a full load of N rows (--rows, default
+1,000,000) in 4 LOAD files, and one CDC batch in 10 files. Without --changes: N/10 changes over ~3% of the
+keys plus new keys (about 3 changes per key). With --changes C: C changes, 5% of them on new keys, the rest on
+existing keys drawn uniformly (--skew uniform) or 80% from the newest 10% of the keys (--skew recent). 5% of
+the changes are deletes; rows are shuffled across files so that the change sequence decides the order.
+--apply-plan picks ingest_dms's plan for the apply (docs/dms.md section 8), --optimize z-orders the loaded
+table by key before the apply (its seconds are reported). Several --rows (comma-separated) run one after the
+other and the apply time's exponent in the table size is printed (apply seconds ~ rows^k).
 
 Contenders, in one run (after a warm-up of the same steps on a 2,000-row table, see --no-warmup):
 - lakeml apply: the nightly case, `ingest_dms` on a table that holds the full load; it reads the
@@ -14,7 +18,9 @@ Contenders, in one run (after a warm-up of the same steps on a 2,000-row table, 
   Parquet files, writing the new table as one Parquet file.
 All three results are compared (row count and a checksum over id and amount).
 
-usage: bench/run.sh ingest_dms [--rows N] [--no-warmup]
+usage: bench/run.sh ingest_dms [--rows N[,N...]] [--changes C] [--skew uniform|recent]
+       [--apply-plan auto|merge|split|rebuild] [--optimize] [--no-warmup]
+e.g. the issue's sizes: --rows 1000000,4000000,10000000 --changes 100000 --skew recent --apply-plan split --optimize
 """
 
 from __future__ import annotations
@@ -41,7 +47,18 @@ COLUMNS = [
 ]
 
 
-def generate(root: str, rows: int, seed: int = 7) -> dict:
+def change_keys(rng, rows: int, changes: int, skew: str):
+    """Keys of `changes` changes: 5% new keys, the rest existing ones, uniform or 80% on the newest 10%."""
+    import numpy as np
+
+    fresh = rows + rng.integers(0, max(1, changes // 20), size=changes)
+    uniform = rng.integers(0, rows, size=changes)
+    recent = rng.integers(rows - max(1, rows // 10), rows, size=changes)
+    existing = np.where(rng.random(changes) < 0.8, recent, uniform) if skew == "recent" else uniform
+    return np.where(rng.random(changes) < 0.05, fresh, existing).astype(np.int64)
+
+
+def generate(root: str, rows: int, seed: int = 7, changes: int = 0, skew: str = "uniform") -> dict:
     """Write the full load and one CDC batch as DMS Parquet files; returns their sizes."""
     import numpy as np
     import pyarrow as pa
@@ -67,11 +84,14 @@ def generate(root: str, rows: int, seed: int = 7) -> dict:
             ),
             os.path.join(folder, f"LOAD{part + 1:08X}.parquet"),
         )
-    changes = rows // 10
-    existing = rng.choice(rows, size=max(1, rows * 3 // 100), replace=False)
-    fresh = np.arange(rows, rows + max(1, rows // 200), dtype=np.int64)
-    pool = np.concatenate([existing, fresh])
-    keys = pool[rng.integers(0, len(pool), size=changes)]
+    if changes:
+        keys = change_keys(rng, rows, changes, skew)
+    else:
+        changes = rows // 10
+        existing = rng.choice(rows, size=max(1, rows * 3 // 100), replace=False)
+        fresh = np.arange(rows, rows + max(1, rows // 200), dtype=np.int64)
+        pool = np.concatenate([existing, fresh])
+        keys = pool[rng.integers(0, len(pool), size=changes)]
     ops = np.where(rng.random(changes) < 0.05, "D", "U")
     order = np.arange(changes)
     seqs = np.array([str(SEQ0 + i + 1) for i in order])
@@ -142,8 +162,9 @@ def duckdb_apply(root: str, out_file: str):
     return int(row[0]), int(row[1]), float(row[2])
 
 
-def lakeml_runs(spark, root: str, conf: str, lake_prefix: str):
-    """Full load (CDC files hidden), then the apply, then a --full-reload on a fresh lake; seconds of each."""
+def lakeml_runs(spark, root: str, conf: str, lake_prefix: str, plan: str = "auto", optimize: bool = False):
+    """Full load (CDC files hidden), optionally --optimize, then the apply with `plan`, then a --full-reload on a
+    fresh lake; seconds of each (optimize: None when not asked)."""
     incremental, rebuilt = lake_prefix + "_apply", lake_prefix + "_rebuild"
     for path in (incremental, rebuilt):
         shutil.rmtree(path, ignore_errors=True)
@@ -157,29 +178,102 @@ def lakeml_runs(spark, root: str, conf: str, lake_prefix: str):
     t0 = time.perf_counter()
     run_job(spark, [*common, "--lake", incremental])
     load_s = time.perf_counter() - t0
+    optimize_s = None
+    if optimize:  # nothing new to apply: the run only z-orders the loaded table
+        t0 = time.perf_counter()
+        run_job(spark, [*common, "--lake", incremental, "--optimize"])
+        optimize_s = time.perf_counter() - t0
     for name in cdc:
         os.replace(os.path.join(hidden, name), os.path.join(folder, name))
     t0 = time.perf_counter()
-    applied = run_job(spark, [*common, "--lake", incremental])
+    applied = run_job(spark, [*common, "--lake", incremental, "--apply-plan", plan])
     apply_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     run_job(spark, [*common, "--lake", rebuilt, "--full-reload"])
     rebuild_s = time.perf_counter() - t0
-    return (load_s, apply_s, rebuild_s), applied, (incremental, rebuilt)
+    return (load_s, optimize_s, apply_s, rebuild_s), applied, (incremental, rebuilt)
 
 
-def main() -> None:
+def sizes(text: str):
+    """--rows: one size or several, comma-separated."""
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def exponent(points):
+    """k of apply seconds ~ rows^k, a least-squares fit in log-log space (None with fewer than two sizes)."""
+    import math
+
+    if len(points) < 2:
+        return None
+    xs, ys = [math.log(n) for n, _ in points], [math.log(t) for _, t in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def options():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=sizes, default=[1_000_000], help="table size(s), comma-separated")
+    parser.add_argument("--changes", type=int, default=0, help="changes in the batch (default: rows/10, old shape)")
+    parser.add_argument("--skew", choices=("uniform", "recent"), default="uniform")
+    parser.add_argument("--apply-plan", choices=("auto", "merge", "split", "rebuild"), default="auto")
+    parser.add_argument("--optimize", action="store_true", help="z-order the loaded table by key before the apply")
     parser.add_argument(
         "--no-warmup", dest="warmup", action="store_false", help="skip the small run that loads both code paths first"
     )
-    opts = parser.parse_args()
-    ensure_dirs()
-    root = os.path.join(DATA_DIR, f"dms-{opts.rows}")
+    return parser.parse_args()
+
+
+def one_size(spark, opts, rows: int, conf: str) -> float:
+    """Generate, run the contenders on one table size and print their table; the apply's seconds."""
+    root = os.path.join(DATA_DIR, f"dms-{rows}")
     started = time.perf_counter()
-    shape = generate(root, opts.rows)
+    shape = generate(root, rows, changes=opts.changes, skew=opts.skew)
     print(f"input: {shape} generated in {time.perf_counter() - started:.1f}s", flush=True)
+    (load_s, optimize_s, apply_s, rebuild_s), applied, (incremental, rebuilt) = lakeml_runs(
+        spark, root, conf, os.path.join(OUT_DIR, "dms_lake"), opts.apply_plan, opts.optimize
+    )
+    table = applied["counts"]["tables"]["bench.accounts"]
+    results = [
+        Result(f"lakeml apply ({(table.get('apply_plan') or {}).get('plan')})", shape["changes"], apply_s),
+        Result("lakeml rebuild", shape["changes"], rebuild_s),
+    ]
+    out_file = os.path.join(OUT_DIR, "dms_duckdb.parquet")
+    t0 = time.perf_counter()
+    duck = duckdb_apply(root, out_file)
+    results.append(Result("duckdb reduce+apply", shape["changes"], time.perf_counter() - t0))
+    sums = {
+        "apply": spark_checksum(spark, os.path.join(incremental, "tables", "bench_accounts")),
+        "rebuild": spark_checksum(spark, os.path.join(rebuilt, "tables", "bench_accounts")),
+        "duckdb": duck,
+    }
+    print("checksums (rows, sum id, sum amount):", sums, flush=True)
+    assert sums["apply"] == sums["rebuild"] == duck, "contenders disagree"
+    duck_s = results[2].seconds
+    lines = [
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, local[*], {rows:,}-row table, "
+        f"{shape['changes']:,} changes over {shape['keys_changed']:,} keys ({shape['deletes']:,} deletes), "
+        f"skew {opts.skew if opts.changes else 'pool'}",
+        "",
+        "| step | seconds | changes/s |",
+        "|---|---|---|",
+        f"| lakeml full load (initial build, {rows:,} rows) | {load_s:.1f} | |",
+    ]
+    if optimize_s is not None:
+        lines.append(f"| lakeml --optimize (ZORDER BY id) | {optimize_s:.1f} | |")
+    lines += [f"| {r.name} | {r.seconds:.1f} | {r.rows_per_s:,.0f} |" for r in results]
+    lines += [
+        "",
+        f"apply / rebuild = {apply_s / rebuild_s:.2f}; lakeml apply / DuckDB = {apply_s / duck_s:.1f}x the time; "
+        f"plan {table.get('apply_plan')}; merge metrics {table.get('merge')}",
+        f"peak driver RSS {peak_rss_mb():.0f} MB",
+    ]
+    print("\n".join(lines), flush=True)
+    return apply_s
+
+
+def main() -> None:
+    opts = options()
+    ensure_dirs()
 
     from jobs.common.log import configure_logging
     from jobs.common.session import build_session
@@ -194,48 +288,15 @@ def main() -> None:
         json.dump({"tables": [{**table, "change_seq_column": "seq", "timestamp_column": "ts"}]}, handle)
     if opts.warmup:
         warm_root = os.path.join(DATA_DIR, "dms-warmup")
-        generate(warm_root, 2_000)
+        generate(warm_root, 2_000, changes=min(opts.changes, 200), skew=opts.skew)
         t0 = time.perf_counter()
-        lakeml_runs(spark, warm_root, conf, os.path.join(OUT_DIR, "dms_warmup"))
+        lakeml_runs(spark, warm_root, conf, os.path.join(OUT_DIR, "dms_warmup"), opts.apply_plan, opts.optimize)
         print(f"warm-up (2,000-row table: load, apply, rebuild) {time.perf_counter() - t0:.1f}s", flush=True)
-    (load_s, apply_s, rebuild_s), applied, (incremental, rebuilt) = lakeml_runs(
-        spark, root, conf, os.path.join(OUT_DIR, "dms_lake")
-    )
-    results = [
-        Result("lakeml apply (MERGE)", shape["changes"], apply_s),
-        Result("lakeml rebuild", shape["changes"], rebuild_s),
-    ]
-    out_file = os.path.join(OUT_DIR, "dms_duckdb.parquet")
-    t0 = time.perf_counter()
-    duck = duckdb_apply(root, out_file)
-    results.append(Result("duckdb reduce+apply", shape["changes"], time.perf_counter() - t0))
-
-    sums = {
-        "apply": spark_checksum(spark, os.path.join(incremental, "tables", "bench_accounts")),
-        "rebuild": spark_checksum(spark, os.path.join(rebuilt, "tables", "bench_accounts")),
-        "duckdb": duck,
-    }
-    print("checksums (rows, sum id, sum amount):", sums, flush=True)
-    assert sums["apply"] == sums["rebuild"] == duck, "contenders disagree"
+    points = [(rows, one_size(spark, opts, rows, conf)) for rows in opts.rows]
     spark.stop()
-
-    apply_s, rebuild_s, duck_s = (r.seconds for r in results)
-    lines = [
-        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, local[*], {opts.rows:,}-row table, "
-        f"{shape['changes']:,} changes over {shape['keys_changed']:,} keys ({shape['deletes']:,} deletes)",
-        "",
-        "| step | seconds | changes/s |",
-        "|---|---|---|",
-        f"| lakeml full load (initial build, {opts.rows:,} rows) | {load_s:.1f} | |",
-    ]
-    lines += [f"| {r.name} | {r.seconds:.1f} | {r.rows_per_s:,.0f} |" for r in results]
-    lines += [
-        "",
-        f"apply / rebuild = {apply_s / rebuild_s:.2f} (target <= 0.30); "
-        f"lakeml apply / DuckDB = {apply_s / duck_s:.1f}x the time; merge metrics {applied['counts']['tables']}",
-        f"peak driver RSS {peak_rss_mb():.0f} MB",
-    ]
-    print("\n".join(lines), flush=True)
+    k = exponent(points)
+    if k is not None:
+        print(f"apply seconds ~ rows^{k:.2f} over {[n for n, _ in points]} (1.0: grows with the table)", flush=True)
 
 
 if __name__ == "__main__":
