@@ -170,9 +170,10 @@ def test_counts_come_from_the_committed_table_after_a_resumed_batch(spark, runs)
 # --- rules no other test pinned ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def rule_runs(spark, tmp_path_factory):
-    """Two runs over the tables of the order rules: sequence vs timestamp, an equal change, stale in one commit."""
+@pytest.fixture(scope="module", params=["merge", "split"])
+def rule_runs(spark, tmp_path_factory, request):
+    """Two runs over the tables of the order rules: sequence vs timestamp, an equal change, stale in one commit;
+    under the merge and the split plan (docs/dms.md section 8; the property test runs all three)."""
     from jobs.common.lake import Lake
 
     root = tmp_path_factory.mktemp("order")
@@ -191,9 +192,12 @@ def rule_runs(spark, tmp_path_factory):
     put(src, "s/l1/20240101-0000000001.csv", stale_cdc)
     put(src, "s/l2/LOAD00000001.csv", "1,new,2024-01-02 00:00:00\n2,x,2024-01-01 00:00:00\n")  # load time 01-01
     put(src, "s/l2/20240101-0000000001.csv", stale_cdc)
-    first = job(spark, lake, src, conf)
+    plan = ["--apply-plan", request.param]
+    first = job(spark, lake, src, conf, *plan)
     put(src, "s/e/20240101-0000000002.csv", "U,1,b,2024-01-01 10:00:00\n")
-    return {"lake": lake, "codes": [first[0], job(spark, lake, src, conf)[0]], "first": first[1]}
+    second = job(spark, lake, src, conf, *plan)
+    assert second[1]["counts"]["tables"]["s.e"]["apply_plan"]["plan"] == request.param
+    return {"lake": lake, "codes": [first[0], second[0]], "first": first[1]}
 
 
 def test_sequence_decides_before_the_commit_timestamp(spark, rule_runs):
