@@ -19,7 +19,8 @@ from jobs.common.quality import MAX_REJECT_FRACTION
 from jobs.common.summary import RunSummary
 from jobs.ingest_dms.apply import APPLY_PLANS, SPLIT_SHARE
 from jobs.ingest_dms.conf import EPILOG, TableSpec, parse_document, select_tables
-from jobs.ingest_dms.table import JOB, TableResult, apply_table, optimize_table
+from jobs.ingest_dms.split import optimize_table
+from jobs.ingest_dms.table import JOB, TableResult, apply_table
 
 # The parts live in their modules (conf, files, changes, batch, delta_io, table); import them from there.
 __all__ = ["HELP", "JOB", "add_arguments", "load_specs", "run", "validate"]

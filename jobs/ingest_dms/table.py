@@ -11,7 +11,7 @@ from jobs.common.lake import join, spark_uri
 from jobs.common.log import logger, stage
 from jobs.common.session import session_confs
 from jobs.ingest_dms import batch as ledgers
-from jobs.ingest_dms.apply import aligned, choose_plan, key_bounds, key_condition, new_keys, rebuilt_rows
+from jobs.ingest_dms.apply import choose_plan, rebuilt_rows
 from jobs.ingest_dms.batch import (
     LEDGER_NAME,
     STEP_CDC,
@@ -40,15 +40,12 @@ from jobs.ingest_dms.changes import (
 from jobs.ingest_dms.conf import TableSpec
 from jobs.ingest_dms.delta_io import (
     add_columns,
-    append,
     close_and_append_history,
     create_empty,
     delta_exists,
     last_metrics,
     merge_changes,
-    merge_matched,
     one_run_per_table,
-    optimize_zorder,
     overwrite,
     rebuild_history_keys,
     txn_confs,
@@ -285,6 +282,8 @@ def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: 
         confs = txn_confs(target.app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
         columns = [*data_columns, SEQ_COL, TS_COL]
         if plan.apply_plan == "split":
+            from jobs.ingest_dms.split import apply_split  # split imports Target from here
+
             apply_split(spark, target, plan, source, columns, meta, confs, result)
         elif plan.apply_plan == "rebuild":
             target_rows = spark.read.format("delta").load(target.path)
@@ -297,32 +296,6 @@ def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: 
         if not plan.resumed and plan.apply_plan != "split":
             result.merge = last_metrics(spark, target.path)
         counts.update(batch=plan.batch, **result.merge)
-
-
-def apply_split(spark, target: Target, plan: Plan, source, columns: List[str], meta: dict, confs: dict, result) -> None:
-    """Split plan: a matched-only MERGE inside the batch's key range, then an append of the keys the table lacks.
-
-    Each commit is idempotent (the MERGE under the table's app id, the append under `<app id>:insert`), so a
-    run killed between them resumes with the append; readers in between see the updates, not yet the inserts."""
-    spec = target.spec
-    key = list(spec.key)
-    bounds = key_bounds(source, key)
-    with session_confs(spark, confs):
-        merge_matched(spark, target.path, source, key_condition(key, bounds), columns, key, spec.partial_updates)
-    matched = {} if plan.resumed else last_metrics(spark, target.path)
-    after_matched_merge(spark, target)
-    stored = spark.read.format("delta").load(target.path)
-    inserts = aligned(new_keys(stored, source, key, bounds), stored.columns, stored.schema)
-    version, step_meta = txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc-insert"}
-    append(target.path, inserts, target.app_id + ":insert", version, step_meta)
-    if not plan.resumed:
-        inserted = last_metrics(spark, target.path).get("numOutputRows", 0)
-        result.merge = {**{k: v for k, v in matched.items() if k != "numOutputRows"}, "numTargetRowsInserted": inserted}
-
-
-def after_matched_merge(spark, target: Target) -> None:
-    """Called between the two commits of the split plan (tests simulate a kill or read the table here)."""
-    logger.info("table %s: split plan: matched rows committed, appending new keys", target.spec.name)
 
 
 def publish_history(spark, target: Target, plan: Plan, valid, data_columns: List[str], kind: str, meta: dict) -> None:
@@ -411,17 +384,3 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
     result.files_applied = len(plan.files)
     result.outputs = [target.table_uri] + ([target.history_uri] if spec.history else [])
     return result
-
-
-def optimize_table(spark, args, spec: TableSpec) -> Optional[Dict[str, float]]:
-    """`--optimize`: OPTIMIZE the table ZORDER BY its key (so a batch's key range skips files); files and seconds."""
-    import time
-
-    target = Target.of(args, spec)
-    if not delta_exists(spark, target.table_uri):
-        return None
-    with stage(f"optimize {spec.name}") as counts:
-        started = time.monotonic()
-        counts.update(optimize_zorder(spark, target.path, list(spec.key)))
-        counts["seconds_total"] = round(time.monotonic() - started, 3)
-    return dict(counts)

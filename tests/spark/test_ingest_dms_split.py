@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from jobs.common.lake import Lake, read_text, spark_uri
-from jobs.ingest_dms import table as dms_table
+from jobs.ingest_dms import split as dms_split
 from tests.spark.test_ingest_dms import job, put, write_conf
 
 COLUMNS = [{"name": "id", "type": "int"}, {"name": "val", "type": "string"}, {"name": "ts", "type": "string"}]
@@ -61,7 +61,7 @@ def test_split_stopped_between_its_commits_resumes_to_one_clean_run(spark, tmp_p
         seen["rows"] = {r["id"]: r["val"] for r in table.collect()}
         raise Stopped()
 
-    monkeypatch.setattr(dms_table, "after_matched_merge", stop)
+    monkeypatch.setattr(dms_split, "after_matched_merge", stop)
     code, summary = job(spark, stopped, src, conf, "--apply-plan", "split")
     assert code == 1
     # a reader between the commits: the updates and deletes, not yet the inserts, and no key twice
