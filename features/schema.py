@@ -61,9 +61,12 @@ def normalize_schema(raw: Dict[str, Any]) -> Dict[str, Any]:
             raise SchemaError(
                 f"schema: attributes[{i}] ({name}): attributeType {kind!r} is not one of {', '.join(TYPES)}"
             )
-        if name in seen:
-            raise SchemaError(f"schema: attributes[{i}]: duplicate attributeName {name!r}")
-        seen.add(name)
+        if name.lower() in seen:  # Spark resolves column names case-insensitively
+            raise SchemaError(
+                f"schema: attributes[{i}]: duplicate attributeName {name!r} (names are compared "
+                "case-insensitively, as Spark resolves columns); rename one of them"
+            )
+        seen.add(name.lower())
         attributes.append({"attributeName": name, "attributeType": kind.upper()})
     target = raw.get("targetAttributeName", raw.get("targetFieldName"))
     row_id = raw.get("rowId")

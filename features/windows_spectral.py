@@ -19,7 +19,7 @@ from typing import List
 import numpy as np
 from pyspark.sql import DataFrame
 
-from features.windows import KEYS, WindowSpec, array_names, stat_channels, window_keys
+from features.window_spec import KEYS, WindowSpec, array_names, stat_channels, window_keys
 
 _POS = "_pos"
 

@@ -97,7 +97,8 @@ def parse_split(text: Optional[str]) -> Split:
     if unknown:
         raise UsageError(f"--split: unknown field(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
     begin = _percent(raw.get("percentBegin", 0), "percentBegin")
-    end = _percent(raw.get("percentEnd", 100), "percentEnd")
+    # a time split without percentEnd trains on each group's earliest 80 %, as --tune's own split does
+    end = _percent(raw.get("percentEnd", 80 if str(raw.get("strategy", "")).lower() == "time" else 100), "percentEnd")
     if begin >= end:
         raise UsageError(f"--split: percentBegin {begin:g} must be below percentEnd {end:g}")
     strategy = str(raw.get("strategy", "sequential")).lower()

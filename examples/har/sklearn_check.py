@@ -28,7 +28,7 @@ def window_columns(conf_path: str) -> List[str]:
     """The feature columns the example's CONF produces."""
     import yaml
 
-    from features.windows import feature_columns
+    from features.window_spec import feature_columns
     from jobs.build_features.windows_conf import Windows
 
     with open(conf_path) as handle:

@@ -93,7 +93,7 @@ class Windows(ConfModel):
 
     def spec(self) -> Any:
         """The features.windows.WindowSpec of this section (its fields have the same names)."""
-        from features.windows import WindowSpec
+        from features.window_spec import WindowSpec
 
         values = {f.name: getattr(self, f.name) for f in fields(WindowSpec)}
         values.update(
@@ -107,7 +107,7 @@ class Windows(ConfModel):
 def window_schema(spec: Any) -> Dict[str, Any]:
     """The generated schema of a window feature set: window_id rowId, the label target, features NUMERIC."""
     from features.schema import load_schema
-    from features.windows import feature_columns
+    from features.window_spec import feature_columns
 
     attributes: List[Dict[str, str]] = [{"attributeName": "window_id", "attributeType": "CATEGORICAL"}]
     if spec.label:

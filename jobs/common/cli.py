@@ -72,12 +72,22 @@ def new_run_id(now: Optional[dt.datetime] = None) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default once: added only when its help does not state one and there is one to state."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def base_parser(job: str, description: str) -> argparse.ArgumentParser:
     """The parser with the flags every job takes."""
     parser = argparse.ArgumentParser(
         prog=f"spark-submit.sh local|emr {job}",
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     common = parser.add_argument_group("common flags")
     common.add_argument(

@@ -7,14 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from features.windows import (
-    WindowSpec,
-    expected_windows,
-    feature_columns,
-    segment_readings,
-    window_features,
-    windowed_readings,
-)
+from features.window_spec import WindowSpec, feature_columns
+from features.windows import expected_windows, segment_readings, window_features, windowed_readings
 
 RATE = 50.0
 SINE_HZ = 50.0 * 8 / 128  # 3.125 Hz: whole cycles in a 128-sample window

@@ -76,3 +76,17 @@ def test_summary_round_trips_and_checks_conservation():
     assert json.loads(line)["rows_rejected"] == 2
     assert parse_summary(line) == summary and summary.balanced()
     assert not RunSummary(job="j", run_id="r", run_date="d", rows_in=5, rows_out=3).balanced()
+
+
+def test_help_states_each_default_once():
+    from jobs.common.cli import HelpFormatter, base_parser
+
+    for job in JOBS:
+        module = load_job(job)
+        parser = base_parser(job, module.HELP)
+        module.add_arguments(parser)
+        formatter = HelpFormatter(job)
+        for action in parser._actions:
+            text = formatter._get_help_string(action) or ""
+            stated = text.count("default:") + text.count("default ")
+            assert stated <= 1 and "(default: None)" not in text, (job, action.dest, text)

@@ -339,6 +339,9 @@ def test_lock_input_names_what_setup_py_installs_and_covers_what_the_jobs_import
                     elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                         imported.add(node.module.split(".")[0])
     provided = {"pyspark", "delta", "py4j", "jobs", "features", "ml", "__future__"}  # the cluster, or lakeml itself
+    # only `aml serve` (jobs/aml, jobs/common/objects) imports them, lazily: it runs beside the lake in the local
+    # venv, whose boto3 launches EMR steps; no EMR step runs it
+    provided |= {"boto3", "botocore"}
     modules = {"yaml": "pyyaml", "pydantic": "pydantic", "numpy": "numpy", "matplotlib": "matplotlib"}
     modules.update(pandas="pandas", pyarrow="pyarrow")
     third_party = {m for m in imported - provided - set(sys.stdlib_module_names)}

@@ -69,3 +69,10 @@ def test_the_run_summary_of_an_unknown_flag_is_printed_too(tmp_path):
     code, lines, _ = run_main(["score", "--name", "m", "--data", "x.csv", "--bogus", "--lake", str(tmp_path)])
     assert code == 2 and json.loads(lines[-1])["job"] == "score"
     assert os.listdir(tmp_path / "_runs" / "score")
+
+
+def test_a_time_split_without_a_range_trains_on_each_groups_earliest_80_percent():
+    from ml.split import parse_split
+
+    split = parse_split('{"splitting": {"strategy": "time", "strategyParams": {"column": "ts"}}}')
+    assert (split.percent_begin, split.percent_end, split.column) == (0.0, 80.0, "ts")

@@ -243,6 +243,10 @@ def test_schema_load_forms_and_feature_attributes(tmp_path):
         ({"attributes": [{"attributeName": "x", "attributeType": "DATE"}]}, "attributeType 'DATE' is not one of"),
         ({"attributes": [{"attributeName": "x", "attributeType": "TEXT"}] * 2}, "duplicate attributeName 'x'"),
         (
+            {"attributes": [{"attributeName": n, "attributeType": "NUMERIC"} for n in ("x", "X")]},
+            "duplicate attributeName 'X'",
+        ),
+        (
             {"targetAttributeName": "y", "attributes": [{"attributeName": "x", "attributeType": "TEXT"}]},
             "targetAttributeName 'y' is not an attribute",
         ),
