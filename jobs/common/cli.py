@@ -138,6 +138,28 @@ def one_line(text: str) -> str:
     return first if len(first) <= MAX_MESSAGE else first[: MAX_MESSAGE - 3] + "..."
 
 
+# Failures of the machine's set-up, not of lakeml or the data, told as what to do (exit 2)
+ENVIRONMENT_ERRORS = (
+    (
+        ("NoAuthWithAWSException", "No AWS Credentials provided"),
+        "no AWS credentials reach Spark for {lake}: set them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+        "AWS_PROFILE, or an instance role), or LAKEML_S3_ENDPOINT for a local S3 API server",
+    ),
+    (
+        ("UnknownHostException", "Unable to execute HTTP request"),
+        "the S3 endpoint for {lake} cannot be reached: check the network, the bucket's region, or LAKEML_S3_ENDPOINT",
+    ),
+)
+
+
+def known_environment_error(text: str, lake: str) -> Optional[str]:
+    """The what-to-do message of a failure caused by the machine's set-up (credentials, network), or None."""
+    for marks, message in ENVIRONMENT_ERRORS:
+        if any(mark in text for mark in marks):
+            return message.format(lake=lake)
+    return None
+
+
 def common_flags(argv: List[str]) -> argparse.Namespace:
     """--lake, --run-date and --run-id as far as they can be read from an argv that failed to parse."""
     parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
@@ -215,8 +237,10 @@ def execute(module, args: argparse.Namespace, spark) -> int:
         code = error.exit_code
         summary.status, summary.message = STATUS_FAILED, one_line(str(error))
     except Exception as error:  # anything unexpected: exit 1 with the cause
-        code = EXIT_FAILED
-        summary.status, summary.message = STATUS_FAILED, one_line(f"{type(error).__name__}: {error}")
+        known = known_environment_error(str(error), args.lake.root)
+        code = EXIT_USAGE if known else EXIT_FAILED
+        summary.status = STATUS_FAILED
+        summary.message = known or one_line(f"{type(error).__name__}: {error}")
         logger.error("%s failed:\n%s", args.job, traceback.format_exc())
     summary.seconds = time.monotonic() - started
     summary.exit_code = code

@@ -76,3 +76,12 @@ def test_a_time_split_without_a_range_trains_on_each_groups_earliest_80_percent(
 
     split = parse_split('{"splitting": {"strategy": "time", "strategyParams": {"column": "ts"}}}')
     assert (split.percent_begin, split.percent_end, split.column) == (0.0, 80.0, "ts")
+
+
+def test_missing_aws_credentials_are_told_as_what_to_do():
+    from jobs.common.cli import known_environment_error
+
+    trace = "py4j.protocol.Py4JJavaError: ... NoAuthWithAWSException: No AWS Credentials provided by ..."
+    message = known_environment_error(trace, "s3://nobucket/lake")
+    assert "s3://nobucket/lake" in message and "LAKEML_S3_ENDPOINT" in message
+    assert known_environment_error("ValueError: something else", "s3://b/l") is None
