@@ -50,6 +50,7 @@ def normalize_schema(raw: Dict[str, Any]) -> Dict[str, Any]:
         raise SchemaError("schema: 'attributes' must be a non-empty list")
     attributes: List[Dict[str, str]] = []
     seen = set()
+    folded = set()
     for i, attr in enumerate(attrs_in):
         if not isinstance(attr, dict):
             raise SchemaError(f"schema: attributes[{i}] must be an object")
@@ -61,12 +62,13 @@ def normalize_schema(raw: Dict[str, Any]) -> Dict[str, Any]:
             raise SchemaError(
                 f"schema: attributes[{i}] ({name}): attributeType {kind!r} is not one of {', '.join(TYPES)}"
             )
-        if name.lower() in seen:  # Spark resolves column names case-insensitively
+        if name.lower() in folded:  # Spark resolves column names case-insensitively
             raise SchemaError(
                 f"schema: attributes[{i}]: duplicate attributeName {name!r} (names are compared "
                 "case-insensitively, as Spark resolves columns); rename one of them"
             )
-        seen.add(name.lower())
+        seen.add(name)
+        folded.add(name.lower())
         attributes.append({"attributeName": name, "attributeType": kind.upper()})
     target = raw.get("targetAttributeName", raw.get("targetFieldName"))
     row_id = raw.get("rowId")

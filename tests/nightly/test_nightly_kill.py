@@ -37,7 +37,8 @@ def lakes(spark, tmp_path_factory):
 
 def test_reruns_after_the_kills_succeed(lakes):
     assert lakes["codes"] == [0, 0, 0, 0]
-    assert "stage parse:" in lakes["logs"][0] and "stage merge shop.customers" in lakes["logs"][1]
+    applied = ("stage merge shop.customers", "stage split shop.customers")  # the apply plan names the stage
+    assert "stage parse:" in lakes["logs"][0] and any(a in lakes["logs"][1] for a in applied)
 
 
 def test_killed_and_rerun_nights_equal_clean_nights(spark, lakes):
