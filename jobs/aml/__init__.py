@@ -85,8 +85,9 @@ def serve(argv: List[str]) -> int:
     from jobs.aml.auth import configured_credentials
     from jobs.aml.entities import Store
     from jobs.aml.operations import Context
-    from jobs.aml.server import AmlServer, is_loopback
+    from jobs.aml.server import AmlServer
     from jobs.common.log import configure_logging, logger
+    from jobs.common.session import is_loopback
 
     args = serve_parser().parse_args(argv)
     configure_logging(args.log_level)

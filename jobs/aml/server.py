@@ -7,7 +7,6 @@ exception documents; nothing about credentials or headers is logged.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import traceback
@@ -21,16 +20,6 @@ from jobs.aml.protocol import CONTENT_TYPE, TARGET_PREFIX, AmlError
 from jobs.common.log import logger
 
 MAX_BODY = 1024 * 1024
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a bind address is the loopback interface only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class AmlServer(ThreadingHTTPServer):
