@@ -11,22 +11,16 @@ import pandas as pd
 import pytest
 
 from tests.helpers import run_in_process
-from tests.spark.test_train_acceptance import write_datasource
+from tests.spark.test_train_acceptance import MOVIELENS_COLUMNS, write_movielens
 
 DAMPING = 10.0  # the bias model's damping (docs/amazon-ml.md, RECOMMEND)
 
 
 @pytest.fixture(scope="module")
 def ratings(tmp_path_factory):
-    from tests.datasets import package_file
-
-    path = package_file("recbole", "1.2.1", "recbole/dataset_example/ml-100k/ml-100k.inter")
     folder = tmp_path_factory.mktemp("ml100k_time")
-    with open(path) as handle:
-        rows = [line.rstrip("\n").split("\t") for line in handle][1:]
-    names, types = ["user", "item", "rating", "ts"], ["CATEGORICAL", "CATEGORICAL", "NUMERIC", "NUMERIC"]
-    write_datasource(folder, names, types, rows, "rating")
-    frame = pd.DataFrame(rows, columns=names).astype({"rating": float, "ts": int})
+    rows = write_movielens(folder)
+    frame = pd.DataFrame(rows, columns=MOVIELENS_COLUMNS).astype({"rating": float, "ts": int})
     return folder, frame.assign(position=range(len(frame)))
 
 

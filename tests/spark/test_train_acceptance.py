@@ -165,16 +165,25 @@ def test_rotten_tomatoes_ngrams_match_scikit_learn(spark, tmp_path):
     assert abs(got["accuracy"] - sk_acc) <= 0.01
 
 
-@pytest.fixture(scope="module")
-def movielens(tmp_path_factory):
+MOVIELENS_COLUMNS = ["user", "item", "rating", "ts"]
+
+
+def write_movielens(folder):
+    """MovieLens-100k's ratings (recbole's copy) as an Amazon ML datasource in folder; returns the rows."""
     from tests.datasets import package_file
 
     path = package_file("recbole", "1.2.1", "recbole/dataset_example/ml-100k/ml-100k.inter")
-    folder = tmp_path_factory.mktemp("ml100k")
     with open(path) as handle:
         rows = [line.rstrip("\n").split("\t") for line in handle][1:]
-    names, types = ["user", "item", "rating", "ts"], ["CATEGORICAL", "CATEGORICAL", "NUMERIC", "NUMERIC"]
-    write_datasource(folder, names, types, rows, "rating")
+    types = ["CATEGORICAL", "CATEGORICAL", "NUMERIC", "NUMERIC"]
+    write_datasource(folder, MOVIELENS_COLUMNS, types, rows, "rating")
+    return rows
+
+
+@pytest.fixture(scope="module")
+def movielens(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ml100k")
+    write_movielens(folder)
     return folder
 
 
