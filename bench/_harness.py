@@ -60,6 +60,20 @@ def report(title: str, results: List[Result], baseline: str) -> str:
     return text
 
 
+def load_averages() -> str:
+    """`uptime`'s load averages (1, 5, 15 min)."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def wait_quiet(limit: float = 1.5, most_seconds: float = 300) -> str:
+    """Wait until the 1-minute load is under `limit` (the bench's own previous run decays in ~1 min),
+    at most `most_seconds`; returns the load averages then, to print beside the figure."""
+    deadline = time.monotonic() + most_seconds
+    while os.getloadavg()[0] >= limit and time.monotonic() < deadline:
+        time.sleep(5)
+    return load_averages()
+
+
 def ensure_dirs() -> None:
     os.makedirs(DATA_DIR, exist_ok=True)
     os.makedirs(OUT_DIR, exist_ok=True)

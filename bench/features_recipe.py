@@ -26,11 +26,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from bench._harness import DATA_DIR, ensure_dirs
+from bench._harness import DATA_DIR, ensure_dirs, wait_quiet
 
 NUM_FEATURES = 2**18
 SCHEMA = {
@@ -290,12 +289,6 @@ def sink(frame) -> None:
     frame.select("features").write.format("noop").mode("overwrite").save()
 
 
-def load() -> str:
-    """`uptime`'s load averages."""
-    out = subprocess.run(["uptime"], capture_output=True, text=True).stdout
-    return out.split("load average:")[-1].strip()
-
-
 def run_case(spark, case: str, folder: str, n: int, runs: int, check_rows: int) -> str:
     """One case at one size: the check, then `runs` alternating timed runs; one report line."""
     df = spark.read.parquet(folder)
@@ -304,7 +297,7 @@ def run_case(spark, case: str, folder: str, n: int, runs: int, check_rows: int) 
     ours, plain = model.transform(df), plain_frame(case, df)[0]
     sink(ours), sink(plain)  # warm: code generation, JIT
     times: Dict[str, List[float]] = {"lakeml": [], "plain": []}
-    before = load()
+    before = wait_quiet()
     for _ in range(runs):
         for name, frame in (("lakeml", ours), ("plain", plain)):
             started = time.perf_counter()
@@ -327,7 +320,7 @@ def main() -> None:
         parser.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
     ensure_dirs()
 
-    from jobs.common.session import build_session
+    from core.session import build_session
 
     spark = build_session("bench-features-recipe", extra={"spark.driver.memory": "3g"})
     spark.sparkContext.setLogLevel("ERROR")

@@ -11,7 +11,8 @@ other and the apply time's exponent in the table size is printed (apply seconds 
 
 Contenders, in one run (after a warm-up of the same steps on a 2,000-row table, see --no-warmup):
 - lakeml apply: the nightly case, `ingest_dms` on a table that holds the full load; it reads the
-  CDC files, reduces to the last change per key and MERGEs (deletion vectors on).
+  CDC files, reduces to the last change per key and applies it with the chosen plan (deletion vectors
+  only with --deletion-vectors, the CONF's `deletion_vectors: true`).
 - lakeml rebuild: `ingest_dms --full-reload` on a fresh lake: full load plus the same CDC batch
   written as a new table (what a job without incremental apply does every night).
 - DuckDB: the same reduce (row_number over key by sequence) and apply (anti-join + union) on the
@@ -19,7 +20,7 @@ Contenders, in one run (after a warm-up of the same steps on a 2,000-row table, 
 All three results are compared (row count and a checksum over id and amount).
 
 usage: bench/run.sh ingest_dms [--rows N[,N...]] [--changes C] [--skew uniform|recent]
-       [--apply-plan auto|merge|split|rebuild] [--optimize] [--no-warmup]
+       [--apply-plan auto|merge|split|rebuild] [--optimize] [--deletion-vectors] [--no-warmup]
 e.g. the issue's sizes: --rows 1000000,4000000,10000000 --changes 100000 --skew recent --apply-plan split --optimize
 """
 
@@ -116,7 +117,7 @@ def generate(root: str, rows: int, seed: int = 7, changes: int = 0, skew: str = 
 
 
 def run_job(spark, argv):
-    from jobs.common.cli import execute, parse_job_args
+    from core.cli import execute, parse_job_args
     from jobs.main import load_job
 
     module = load_job("ingest_dms")
@@ -217,6 +218,7 @@ def options():
     parser.add_argument("--skew", choices=("uniform", "recent"), default="uniform")
     parser.add_argument("--apply-plan", choices=("auto", "merge", "split", "rebuild"), default="auto")
     parser.add_argument("--optimize", action="store_true", help="z-order the loaded table by key before the apply")
+    parser.add_argument("--deletion-vectors", action="store_true", help="the table's CONF sets deletion_vectors: true")
     parser.add_argument(
         "--no-warmup", dest="warmup", action="store_false", help="skip the small run that loads both code paths first"
     )
@@ -252,7 +254,7 @@ def one_size(spark, opts, rows: int, conf: str) -> float:
     lines = [
         f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, local[*], {rows:,}-row table, "
         f"{shape['changes']:,} changes over {shape['keys_changed']:,} keys ({shape['deletes']:,} deletes), "
-        f"skew {opts.skew if opts.changes else 'pool'}",
+        f"skew {opts.skew if opts.changes else 'pool'}, deletion vectors {'on' if opts.deletion_vectors else 'off'}",
         "",
         "| step | seconds | changes/s |",
         "|---|---|---|",
@@ -275,8 +277,8 @@ def main() -> None:
     opts = options()
     ensure_dirs()
 
-    from jobs.common.log import configure_logging
-    from jobs.common.session import build_session
+    from core.log import configure_logging
+    from core.session import build_session
 
     configure_logging("INFO")
 
@@ -285,7 +287,8 @@ def main() -> None:
     conf = os.path.join(OUT_DIR, "dms_bench.json")
     table = {"schema": "bench", "table": "accounts", "format": "parquet", "key": ["id"], "columns": COLUMNS}
     with open(conf, "w", encoding="utf-8") as handle:
-        json.dump({"tables": [{**table, "change_seq_column": "seq", "timestamp_column": "ts"}]}, handle)
+        dv = {"deletion_vectors": True} if opts.deletion_vectors else {}
+        json.dump({"tables": [{**table, "change_seq_column": "seq", "timestamp_column": "ts", **dv}]}, handle)
     if opts.warmup:
         warm_root = os.path.join(DATA_DIR, "dms-warmup")
         generate(warm_root, 2_000, changes=min(opts.changes, 200), skew=opts.skew)
