@@ -7,7 +7,9 @@ setup(
     version="0.1.0",
     description="Spark batch jobs for EMR: logs and DMS dumps into Delta, Amazon ML recipes as features, MLlib models",
     packages=[
-        *find_packages(include=["jobs", "jobs.*", "features", "features.*", "ml", "ml.*", "deploy", "deploy.*"]),
+        *find_packages(
+            include=["core", "core.*", "jobs", "jobs.*", "features", "features.*", "ml", "ml.*", "deploy", "deploy.*"]
+        ),
         # cluster, step and IAM definitions as data: deploy.steps reads them beside the deploy package
         "emr_config",
         "emr_config.iam",
@@ -15,7 +17,7 @@ setup(
     package_data={"emr_config": ["*.json"], "emr_config.iam": ["*.json"]},
     py_modules=["lakeml_main"],
     python_requires=">=3.9",
-    # What jobs/, features/ and ml/ import on every node (the cluster provides Spark, py4j and Delta);
+    # What core/, jobs/, features/ and ml/ import on every node (the cluster provides Spark, py4j and Delta);
     # bootstrap/lock/ pins the whole tree with hashes for EMR.
     install_requires=[
         "pyyaml>=6",

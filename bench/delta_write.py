@@ -24,7 +24,7 @@ from bench._harness import OUT_DIR, Result, ensure_dirs, report, timed
 
 SPARK_STARTUP = """
 import time; t0 = time.perf_counter()
-from jobs.common.session import build_session
+from core.session import build_session
 spark = build_session("bench-startup")
 t1 = time.perf_counter()
 spark.range(10).count()
@@ -98,7 +98,7 @@ def main() -> None:
 
     import pyarrow.parquet as pq
 
-    from jobs.common.session import build_session
+    from core.session import build_session
 
     spark = build_session("bench-delta-write", extra={"spark.driver.memory": "6g"})
     delta_path = os.path.join(OUT_DIR, "delta_write")

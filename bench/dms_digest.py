@@ -61,7 +61,7 @@ def conf(root: str, tables: list) -> str:
 
 def run(spark, argv: list) -> dict:
     """ingest_dms in this process; exit code and the summary's counts (no times, no run-specific URIs)."""
-    from jobs.common.cli import execute, parse_job_args
+    from core.cli import execute, parse_job_args
     from jobs.main import load_job
 
     module = load_job("ingest_dms")
@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--bench-rows", type=int, default=20_000)
     opts = parser.parse_args()
 
-    from jobs.common.session import TEST_CONF, build_session
+    from core.session import TEST_CONF, build_session
 
     spark = build_session("dms-digest", master="local[2]", extra={**TEST_CONF, "spark.driver.memory": "2g"})
     spark.sparkContext.setLogLevel("ERROR")

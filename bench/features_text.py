@@ -77,9 +77,9 @@ def main() -> None:
     import pyarrow.parquet as pq
     from sklearn.feature_extraction.text import HashingVectorizer
 
+    from core.session import build_session
     from features import text as T
     from features.recipe import compile_recipe
-    from jobs.common.session import build_session
 
     spark = build_session("bench-features-text", extra={"spark.driver.memory": "3g"})
     spark.sparkContext.setLogLevel("ERROR")

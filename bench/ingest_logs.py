@@ -118,8 +118,8 @@ def lakeml_rows(spark, path: str, plan: str = "compiled"):
     """The table's rows of one access-log file (a lazy DataFrame), by one of the job's plans: `compiled`
     (compiled_rows, what the job runs when the compiled parser takes every line, as here), `hybrid`
     (parse_lines: the compiled parser, the regex for the lines it declines) or `regex` (the regex alone)."""
+    from core.lake import FileInfo, normalize_uri
     from jobs import ingest_logs as il
-    from jobs.common.lake import FileInfo, normalize_uri
 
     uri = normalize_uri(path, "input")
     lines = il.read_lines(spark, [FileInfo(uri, os.path.getsize(path), 0)], {uri: "access"})
@@ -131,8 +131,8 @@ def lakeml_rows(spark, path: str, plan: str = "compiled"):
 def lakeml_parse_write(spark, path: str, out: str) -> None:
     """The job's pure transform over the file, written as a Delta table partitioned by event_date, as the
     job writes it."""
+    from core.session import session_confs
     from jobs import ingest_logs as il
-    from jobs.common.session import session_confs
 
     shutil.rmtree(out, ignore_errors=True)
     rows = lakeml_rows(spark, path).write.format("delta").mode("overwrite")
@@ -153,8 +153,8 @@ def job_argv(path: str, lake_root: str) -> list:
 def lakeml_job(spark, path: str, lake_root: str) -> dict:
     """The whole job as a run does it (list, sniff, counting pass + reject gate, Delta table and
     quarantine commits, ledger), in this process's Spark session."""
+    from core.cli import execute, parse_job_args
     from jobs import ingest_logs as il
-    from jobs.common.cli import execute, parse_job_args
 
     args = parse_job_args("ingest_logs", il, job_argv(path, lake_root))
     out = io.StringIO()
@@ -314,8 +314,8 @@ def main() -> None:
     opts = parser.parse_args()
     ensure_dirs()
 
-    from jobs.common.log import configure_logging
-    from jobs.common.session import build_session
+    from core.log import configure_logging
+    from core.session import build_session
 
     configure_logging()  # the job's stage lines (seconds per stage) on stderr
 

@@ -44,7 +44,7 @@ def floor_steps(spark, path: str, out: str) -> dict:
     from pyspark.sql import functions as F
 
     from bench.ingest_logs import lakeml_rows
-    from jobs.common.session import session_confs
+    from core.session import session_confs
     from jobs.ingest_logs import (
         ACCESS_PATTERN,
         ACCESS_REPLACEMENT,
@@ -132,7 +132,7 @@ def main() -> None:
     path = os.path.join(DATA_DIR, f"access_combined_{opts.rows}.log")
     generate(path, opts.rows)
 
-    from jobs.common.session import build_session
+    from core.session import build_session
 
     spark = build_session(
         "bench-ingest-logs-floor", master=f"local[{opts.threads}]", extra={"spark.driver.memory": "3g"}

@@ -96,7 +96,7 @@ def run_in_process(spark, job: str, argv):
     import contextlib
     import io
 
-    from jobs.common.cli import execute, parse_job_args
+    from core.cli import execute, parse_job_args
     from jobs.main import load_job
 
     module = load_job(job)
@@ -119,7 +119,7 @@ def main() -> None:
     read = timed("pandas read_parquet", args.rows, lambda: pd.read_parquet(parquet))
     frame = pd.read_parquet(parquet)
 
-    from jobs.common.session import build_session
+    from core.session import build_session
 
     spark = build_session("bench-profile", extra={"spark.driver.memory": "2g", "spark.ui.enabled": "false"})
     spark.sparkContext.setLogLevel("ERROR")

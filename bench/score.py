@@ -115,8 +115,8 @@ def fit_sklearn(train_pdf):
 
 def score_lakeml(spark, lake, pdf, n: int) -> Result:
     """The score job on a Delta table of the rows; the table is written before the clock starts."""
-    from jobs.common.cli import execute, parse_job_args
-    from jobs.common.lake import spark_uri
+    from core.cli import execute, parse_job_args
+    from core.lake import spark_uri
     from jobs.main import load_job
 
     table = f"bench_{n}"
@@ -153,9 +153,9 @@ def main() -> None:
     opts = parser.parse_args()
     sizes = [int(s) for s in opts.sizes.split(",")]
     ensure_dirs()
-    from jobs.common.lake import Lake
-    from jobs.common.log import configure_logging
-    from jobs.common.session import build_session
+    from core.lake import Lake
+    from core.log import configure_logging
+    from core.session import build_session
 
     configure_logging("WARNING")
     folder = os.path.join(OUT_DIR, "score_lake")

@@ -31,7 +31,7 @@ RUN = ["--run-date", "2026-11-21", "--run-id", "digest"]
 
 def run_job(spark, job: str, argv: list) -> dict:
     """One job in this process, as `python -m jobs` runs it; the summary."""
-    from jobs.common.cli import execute, parse_job_args
+    from core.cli import execute, parse_job_args
     from jobs.main import load_job
 
     module = load_job(job)
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("logs", "dms"))
     opts = parser.parse_args()
 
-    from jobs.common.session import TEST_CONF, build_session
+    from core.session import TEST_CONF, build_session
 
     spark = build_session("table-digest", master="local[2]", extra={**TEST_CONF, "spark.driver.memory": "2g"})
     spark.sparkContext.setLogLevel("ERROR")

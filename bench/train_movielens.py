@@ -20,7 +20,7 @@ import math
 import time
 
 from bench._harness import Result, report
-from jobs.common.session import build_session
+from core.session import build_session
 
 SPLIT = '{"splitting": {"percentBegin": 0, "percentEnd": 80, "strategy": "random", "randomSeed": "42"}}'
 COLS = {"user_col": "user", "item_col": "item", "rating_col": "rating"}

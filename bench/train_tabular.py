@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=35_000)
     args = parser.parse_args()
-    from jobs.common.session import build_session
+    from core.session import build_session
 
     spark = build_session("bench-train-tabular", master="local[2]", extra={"spark.sql.shuffle.partitions": "2"})
     spark.sparkContext.setLogLevel("ERROR")

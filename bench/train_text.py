@@ -52,8 +52,8 @@ def main() -> None:
     from sklearn.feature_extraction.text import HashingVectorizer
     from sklearn.linear_model import SGDClassifier
 
+    from core.session import build_session
     from features.recipe import compile_recipe
-    from jobs.common.session import build_session
 
     folder = make_input(args.rows)
     texts = pq.read_table(folder).column("text").to_pylist()

@@ -82,10 +82,10 @@ def main() -> None:
     ensure_dirs()
     import yaml
 
+    from core.session import build_session
     from features.windows import window_features, window_stats, windowed_readings
     from features.windows_spectral import window_spectra
     from jobs.build_features.windows_conf import Windows
-    from jobs.common.session import build_session
 
     with open(os.path.join(ROOT, "examples", "har", "har.yaml")) as handle:
         spec = Windows.model_validate(yaml.safe_load(handle)["windows"]).spec()

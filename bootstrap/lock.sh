@@ -3,7 +3,7 @@
 #
 #   bootstrap/lock.sh            (needs the lakeml venv's uv and PyPI)
 #
-# Input: bootstrap/lock/requirements-emr.in (what jobs/, features/ and ml/ import at run time;
+# Input: bootstrap/lock/requirements-emr.in (what core/, jobs/, features/ and ml/ import at run time;
 # Spark, py4j and Delta come with EMR). Every lock pins the whole tree with the SHA-256 of
 # every wheel of each pinned version, wheels only, for manylinux_2_28 (Amazon Linux 2023 has
 # glibc 2.34, so it takes them). The Python 3.11 locks are held to the versions of the local

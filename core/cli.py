@@ -17,11 +17,11 @@ import traceback
 import uuid
 from typing import List, Optional
 
-from jobs.common.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, LakemlError, QualityGateError, UsageError
-from jobs.common.lake import Lake, is_local, local_path
-from jobs.common.log import configure_logging, logger
-from jobs.common.names import NAME_RULE, is_name
-from jobs.common.summary import STATUS_FAILED, STATUS_GATE_TRIPPED, RunSummary
+from core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, LakemlError, QualityGateError, UsageError
+from core.lake import Lake, is_local, local_path
+from core.log import configure_logging, logger
+from core.names import NAME_RULE, is_name
+from core.summary import STATUS_FAILED, STATUS_GATE_TRIPPED, RunSummary
 
 MAX_MESSAGE = 500  # a summary's message is one readable line; the log keeps the whole trace
 
@@ -60,7 +60,7 @@ def local_file_flags(parser: argparse.ArgumentParser) -> List[argparse.Action]:
 
 
 def run_id_arg(value: str) -> str:
-    """A run id by the lake's name rule (jobs.common.names: it names a file under _runs/)."""
+    """A run id by the lake's name rule (core.names: it names a file under _runs/)."""
     if not is_name(value):
         raise argparse.ArgumentTypeError(f"--run-id {value!r}: a run id is {NAME_RULE}")
     return value
@@ -211,7 +211,7 @@ def parse_or_summarize(job: str, module, argv: List[str]) -> argparse.Namespace:
 
 
 def _store_summary(spark, lake: Lake, summary: RunSummary) -> None:
-    from jobs.common.lake import write_text
+    from core.lake import write_text
 
     uri = lake.run_summary(summary.job, summary.run_date, summary.run_id)
     try:
@@ -265,7 +265,7 @@ def run_job(job: str, module, argv: List[str]) -> int:
         return module.main(argv)
     args = parse_or_summarize(job, module, argv)
     configure_logging(args.log_level)
-    from jobs.common.session import build_session
+    from core.session import build_session
 
     try:
         spark = build_session(f"lakeml-{job}", master=args.master)

@@ -38,7 +38,7 @@ from typing import (
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 __all__ = [
     "ConfModel",
@@ -113,7 +113,7 @@ def load_document(text: Union[str, bytes], source: str) -> Any:
 
 def read_conf(spark, uri: str, flag: str) -> Any:
     """The document of the CONF file `flag` names: a local path or file:// URI without Spark, else via the lake."""
-    from jobs.common.lake import is_local, local_path, read_bytes
+    from core.lake import is_local, local_path, read_bytes
 
     source = f"{flag} {uri}"
     if "://" not in uri or is_local(uri):

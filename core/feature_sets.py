@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import List, Optional
 
-from jobs.common.lake import join, read_text, write_text
+from core.lake import join, read_text, write_text
 
 SET_FILE = "_set.json"
 

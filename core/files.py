@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Sequence
 
-from jobs.common.errors import LakemlError, UsageError
-from jobs.common.lake import FileInfo, canonical_uri, canonical_uri_col, hadoop_path, normalize_uri, spark_uri
+from core.errors import LakemlError, UsageError
+from core.lake import FileInfo, canonical_uri, canonical_uri_col, hadoop_path, normalize_uri, spark_uri
 
 GLOB_METACHARACTERS = "\\{}[]*?"
 HIDDEN_PREFIXES = ("_", ".")
@@ -82,6 +82,11 @@ def list_tree(spark, uri: str) -> Listing:
     except Exception as error:  # py4j wraps Hadoop's IllegalArgumentException for a name it cannot hold
         raise LakemlError(f"cannot list {uri}: {str(error).splitlines()[0][:300]}; rename the file") from None
     return Listing(sorted(found, key=lambda f: f.uri), sorted(ignored))
+
+
+def list_files(spark, uri: str) -> List[FileInfo]:
+    """Every visible file under a URI, recursively, sorted by URI."""
+    return list_tree(spark, uri).files
 
 
 def list_input(spark, uri: str, flag: str = "--input") -> Listing:

@@ -19,10 +19,10 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Callable, Optional, Tuple, Type, TypeVar, Union
 from urllib.parse import urlparse
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 S3_SCHEMES = ("s3", "s3a", "s3n")
 KNOWN_SCHEMES = ("file", "hdfs", *S3_SCHEMES)
@@ -167,13 +167,6 @@ def exists(spark, uri: str) -> bool:
         return os.path.exists(local_path(uri))
     fs, path = hadoop_path(spark, uri)
     return bool(fs.exists(path))
-
-
-def list_files(spark, uri: str) -> List[FileInfo]:
-    """Every visible file under a URI, recursively, sorted by URI (jobs.common.files.list_tree)."""
-    from jobs.common.files import list_tree
-
-    return list_tree(spark, uri).files
 
 
 def read_local_file(uri: str, flag: str) -> str:

@@ -2,7 +2,7 @@
 
 A ledger is one small JSON document written atomically after a job's data commits (see
 lake.write_text); a run killed before it re-takes its files, and publishing by source file makes that
-harmless. Files are keyed by their canonical literal URI (jobs.common.files) and known by their
+harmless. Files are keyed by their canonical literal URI (core.files) and known by their
 identity, size and modification time: a listed file whose identity differs from its entry was
 changed and is taken again. An entry is a dict holding `size` and `mtime_ms` (plus what the job
 records), or a `[size, mtime_ms]` pair.
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
-from jobs.common.lake import FileInfo, read_text, write_text
+from core.lake import FileInfo, read_text, write_text
 
 LEDGER_NAME = "ledger.json"
 Entry = Union[Mapping[str, object], Sequence[int]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 NAME_RULE = "1-200 letters, digits, '_', '.' or '-', starting with a letter or digit"

@@ -1,6 +1,6 @@
 """Small files on the lake for a process without a Spark session (the aml API server and its workers).
 
-The same places and rules as jobs.common.lake: a local path or `file://` URI is read and written with the
+The same places and rules as core.lake: a local path or `file://` URI is read and written with the
 OS (a write goes to a temporary file renamed over the target, so readers see old or new, never half),
 `s3://` through boto3 (one PUT, atomic on S3), with `LAKEML_S3_ENDPOINT` as for Spark's s3a and the
 standard AWS credential chain.
@@ -13,7 +13,7 @@ import os
 from typing import List, Optional, Tuple
 from urllib.parse import urlparse
 
-from jobs.common import lake
+from core import lake
 
 
 @functools.lru_cache(maxsize=1)

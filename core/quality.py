@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
-from jobs.common.errors import QualityGateError
+from core.errors import QualityGateError
 
 MAX_REJECTS = 10_000
 MAX_REJECT_FRACTION = 0.1  # lakeml's default share of rejected rows that fails a run (--max-reject-fraction)
@@ -135,7 +135,7 @@ def publish_quarantine(quarantine_df, uri: str, replace_where: str) -> None:
     The predicate makes a re-run idempotent: a job passes the run date (and, for incremental
     jobs, the source files) it is re-doing, so the same rejects are never stored twice.
     """
-    from jobs.common.lake import spark_uri
+    from core.lake import spark_uri
 
     (
         quarantine_df.write.format("delta")

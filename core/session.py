@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import delete, spark_uri
+from core.errors import UsageError
+from core.lake import delete, spark_uri
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",

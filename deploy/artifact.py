@@ -1,6 +1,6 @@
 """The versioned artifact that EMR runs: what `--py-files` and the entry script need, and nothing else.
 
-    lakeml.zip            the `jobs`, `features` and `ml` packages at the zip root (for --py-files)
+    lakeml.zip            the `core`, `jobs`, `features` and `ml` packages at the zip root (for --py-files)
     lakeml_main.py        the entry script spark-submit runs, beside the zip
     lakeml-jvm.jar        lakeml's JVM classes (jvm/, compiled by bootstrap/local.sh; the step's --jars)
     lock/py<V>-<ARCH>.txt the hashed dependency locks (bootstrap/lock/, Python 3.9 and 3.11 on
@@ -29,11 +29,11 @@ import zipfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from core.session import lakeml_jar
 from deploy.files import file_sha256
-from jobs.common.session import lakeml_jar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("jobs", "features", "ml")
+PACKAGES = ("core", "jobs", "features", "ml")
 ENTRY = "lakeml_main.py"
 ZIP_NAME = "lakeml.zip"
 LOCK_DIR = "lock"  # in the artifact; its source is bootstrap/lock/

@@ -1,7 +1,7 @@
 """Local files named by a job's flags travel with the step, or the run stops before any AWS call.
 
 A flag names a file the job reads when its parser declares it with `type=local_file`
-(jobs.common.cli): `ingest_dms --tables`, `build_features --config`, the ML jobs' schema,
+(core.cli): `ingest_dms --tables`, `build_features --config`, the ML jobs' schema,
 recipe and data flags. For each such flag whose value is a local path (or file://), the
 launcher uploads the file to
 
@@ -44,7 +44,7 @@ class Shipped:
 
 def job_parser(job: str):
     """The job's full argument parser (common flags and its own), as `python -m jobs JOB` builds it."""
-    from jobs.common.cli import base_parser
+    from core.cli import base_parser
     from jobs.main import load_job
 
     module = load_job(job)
@@ -88,7 +88,7 @@ def _value_count(action, argv: Sequence[str], start: int) -> int:
 
 def local_file_values(parser, argv: Sequence[str]) -> List[Tuple[int, str, str, bool]]:
     """(index, flag, value, inline) of every value of a `local_file` flag in argv (inline: `--flag=value`)."""
-    from jobs.common.cli import local_file_flags
+    from core.cli import local_file_flags
 
     long_actions = [a for a in parser._actions if any(o.startswith("--") for o in a.option_strings)]
     marked = set(id(a) for a in local_file_flags(parser))

@@ -32,10 +32,10 @@ import tempfile
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
+from core.errors import UsageError
 from deploy import artifact as artifact_mod
 from deploy import files, logs, steps, venv_archive, watch
 from deploy.logs import say
-from jobs.common.errors import UsageError
 
 
 class LaunchError(Exception):
@@ -100,7 +100,7 @@ def check_job_args(job: str, job_args: List[str], environ: Dict[str, str]) -> Tu
     The cluster sees neither this machine's LAKEML_LAKE nor its clock, and the launcher must know where the
     run's summary will be, so --lake, --run-date and --run-id are passed explicitly.
     """
-    from jobs.common.cli import parse_job_args
+    from core.cli import parse_job_args
     from jobs.main import JOBS, load_job
 
     if job not in JOBS:
@@ -318,7 +318,7 @@ def launch(options, job_args: List[str], environ: Dict[str, str], session=None) 
     archive = venv_archive.plan(options.venv_archive, params["BUCKET"]) if options.venv_archive else None
     if archive:
         options.venv_archive = archive.uri
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     run = {"job": options.job, "run_id": run_id, "run_date": run_date}
     run["summary_uri"] = Lake.at(lake).run_summary(options.job, run_date, run_id)

@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any, Dict, Optional, Tuple
 
+from core.lake import canonical_uri
 from deploy import steps
-from jobs.common.lake import canonical_uri
 
 LOG_TAIL_LINES = 60
 APPLICATION_ID = re.compile(r"application_\d+_\d+")

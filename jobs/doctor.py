@@ -13,10 +13,10 @@ from __future__ import annotations
 import platform
 from typing import Dict, List, Tuple
 
-from jobs.common.errors import LakemlError
-from jobs.common.lake import delete, join, spark_uri
-from jobs.common.log import stage
-from jobs.common.summary import RunSummary
+from core.errors import LakemlError
+from core.lake import delete, join, spark_uri
+from core.log import stage
+from core.summary import RunSummary
 
 HELP = "print versions and jars, prove a Delta write/MERGE/read/time-travel on --lake"
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from typing import Any, Dict
 
-from jobs.common.cli import local_file
-from jobs.common.errors import UsageError
-from jobs.common.lake import join, normalize_uri
-from jobs.common.log import stage
-from jobs.common.summary import RunSummary
+from core.cli import local_file
+from core.errors import UsageError
+from core.lake import join, normalize_uri
+from core.log import stage
+from core.summary import RunSummary
 
 HELP = "score a labelled datasource with a registered model (champion or --version) and write its evaluation report"
 JOB = "evaluate"
@@ -37,7 +37,7 @@ def add_arguments(parser) -> None:
 
 
 def validate(args) -> None:
-    from jobs.common.names import check_name
+    from core.names import check_name
     from ml.registry import version_number
 
     check_name(args.name, "--name")
@@ -64,7 +64,7 @@ def coerce_schema(schema: Dict[str, Any], training: Dict[str, Any]) -> Dict[str,
 
 def evaluation_schema(spark, args, meta: Dict[str, Any]) -> Dict[str, Any]:
     """--schema, else <data>.schema when it exists, else the model's training schema; coerced to training types."""
-    from jobs.common.lake import exists
+    from core.lake import exists
     from ml.datasource import default_schema_uri, read_schema
 
     uri = normalize_uri(args.schema, "--schema") if args.schema else default_schema_uri(spark, args.data)
@@ -94,7 +94,7 @@ def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
 
     kind = meta["model_type"]
     if kind == "RECOMMEND":
-        from jobs.common.lake import spark_uri
+        from core.lake import spark_uri
         from ml import recommend as R
         from ml.registry import version_uri
 
@@ -121,7 +121,7 @@ def evaluation_cutoff(args, meta: Dict[str, Any]) -> float:
 
 def read_rows(spark, args, schema: Dict[str, Any]):
     """The labelled datasource by the CSV rules; its rejects to <lake>/quarantine/evaluate/."""
-    from jobs.common.quality import publish_read_rejects, require_observations
+    from core.quality import publish_read_rejects, require_observations
     from ml.datasource import read_datasource
 
     with stage("read datasource") as counts:
@@ -150,7 +150,7 @@ def report_facts(args, meta: Dict[str, Any], ds, evaluation) -> Dict[str, Any]:
 
 def write_report(spark, args, meta: Dict[str, Any], ds, evaluation, folder: str) -> list:
     """index.html with the evaluation's plots and report.json into the folder; returns the URIs written."""
-    from jobs.common.report import Report, write_json
+    from core.report import Report, write_json
     from ml.plots import add_evaluation
 
     report = Report(f"evaluate: {args.name} {meta['version']}")

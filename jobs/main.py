@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import List, Optional
 
-from jobs.common.errors import EXIT_OK, EXIT_USAGE
+from core.errors import EXIT_OK, EXIT_USAGE
 
 # name -> (module, one line for the usage text)
 JOBS = {
@@ -63,7 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if name not in JOBS:
         print(f"unknown job {name!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USAGE
-    from jobs.common.cli import parse_or_summarize, run_job
+    from core.cli import parse_or_summarize, run_job
 
     module = load_job(name)
     if check_only:

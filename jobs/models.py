@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from jobs.common.errors import UsageError
-from jobs.common.summary import RunSummary
+from core.errors import UsageError
+from core.summary import RunSummary
 
 HELP = "list model versions with metrics and the champion; --promote vN moves the champion by hand"
 JOB = "models"
@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
 
 
 def validate(args) -> None:
-    from jobs.common.names import check_name
+    from core.names import check_name
     from ml.registry import version_number
 
     if args.promote is not None:

@@ -26,7 +26,7 @@ import json
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 from ml.model_types import MODEL_TYPES
 
 ALGORITHMS = {name: row.algorithms for name, row in MODEL_TYPES.items()}

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import FileInfo, exists, hadoop_path, join, list_files, normalize_uri, read_parsed, spark_uri
-from jobs.common.quality import MAX_RAW_BYTES, RejectPolicy, check_reject_gate
+from core.errors import UsageError
+from core.files import list_files
+from core.lake import FileInfo, exists, hadoop_path, join, normalize_uri, read_parsed, spark_uri
+from core.quality import MAX_RAW_BYTES, RejectPolicy, check_reject_gate
 
 MAX_OBSERVATION_BYTES = 100 * 1024
 _CSV_OPTIONS = {"columnNameOfCorruptRecord": "_corrupt", "escape": '"', "mode": "PERMISSIVE"}
@@ -110,7 +111,7 @@ def text_frame(spark, files: List[FileInfo], root: Optional[str] = None):
     listing of it is exactly the listed files (one listing of the folder, no job), and otherwise
     the literal paths are listed on the driver.
     """
-    from jobs.common.session import session_confs
+    from core.session import session_confs
 
     if root is not None and len(files) > 1:
         whole = spark.read.option("recursiveFileLookup", "true").text(literal_path(root))

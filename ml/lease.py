@@ -23,9 +23,9 @@ import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
-from jobs.common.errors import LakemlError
-from jobs.common.lake import delete, is_local, join, local_path, read_text, write_text
-from jobs.common.log import logger
+from core.errors import LakemlError
+from core.lake import delete, is_local, join, local_path, read_text, write_text
+from core.log import logger
 
 LEASE_FILE = "_writer.json"
 LEASE_SECONDS = 600

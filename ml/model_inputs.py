@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 
 def model_attributes(meta: Dict[str, Any]) -> Dict[str, str]:

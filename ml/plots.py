@@ -1,4 +1,4 @@
-"""Evaluation plots and the report's evaluation section (matplotlib on Agg, through jobs.common.report)."""
+"""Evaluation plots and the report's evaluation section (matplotlib on Agg, through core.report)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ml.model_types import key_metric
 
 def roc_figure(points: List[Any], auc: Optional[float]):
     """The ROC curve with the diagonal of a random model."""
-    from jobs.common.report import new_figure
+    from core.report import new_figure
 
     fig = new_figure(5, 4.5)
     ax = fig.add_subplot(1, 1, 1)
@@ -25,7 +25,7 @@ def roc_figure(points: List[Any], auc: Optional[float]):
 
 def histogram_figure(histogram: List[Any], cutoff: float):
     """Score distribution of each true label, with the cut-off."""
-    from jobs.common.report import new_figure
+    from core.report import new_figure
 
     fig = new_figure(6, 3.5)
     ax = fig.add_subplot(1, 1, 1)
@@ -45,7 +45,7 @@ def histogram_figure(histogram: List[Any], cutoff: float):
 
 def confusion_figure(matrix: List[List[int]], labels: List[str]):
     """The confusion matrix as a heat map with counts."""
-    from jobs.common.report import new_figure
+    from core.report import new_figure
 
     size = max(3.5, 0.45 * len(labels) + 2)
     fig = new_figure(size, size)
@@ -64,7 +64,7 @@ def confusion_figure(matrix: List[List[int]], labels: List[str]):
 
 def residual_figure(points: List[Any]):
     """Residual against prediction for a sample of rows."""
-    from jobs.common.report import new_figure
+    from core.report import new_figure
 
     fig = new_figure(6, 4)
     ax = fig.add_subplot(1, 1, 1)

@@ -25,7 +25,7 @@ from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 DAMPING = 10.0
 RELEVANT_RATING = 4.0
@@ -309,7 +309,7 @@ def popular_items(spark, bias, cold_users, seen, k: int):
 
 def top_k(spark, model, metadata: Dict[str, Any], version_uri: str, users_df, k: int):
     """DataFrame(user, item, rank, score): up to k items per user of users_df, none it rated or used."""
-    from jobs.common.lake import join, spark_uri
+    from core.lake import join, spark_uri
 
     rec = metadata["recommend"]
     seen = spark.read.parquet(spark_uri(join(version_uri, "seen")))

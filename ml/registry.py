@@ -14,7 +14,7 @@ A version is visible (listed, loadable, promotable) only once its `_COMPLETE` ma
 marker is one small write made after everything else: a killed publish leaves a folder without
 marker, which readers ignore and the next publish deletes before it takes the same number. So a
 re-run after a kill yields exactly one new complete version, and champion.json (written atomically
-by `jobs.common.lake.write_text`) is never touched by a publish. One writer per model name at a time
+by `core.lake.write_text`) is never touched by a publish. One writer per model name at a time
 (the nightly pipeline trains a name once per run).
 
 Type metrics (for `decide_promotion`): BINARY auc and MULTICLASS macro_f1 (higher is better),
@@ -33,10 +33,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import Lake, delete, exists, hadoop_path, join, read_text, spark_uri, write_bytes, write_text
-from jobs.common.log import logger
-from jobs.common.names import check_name, is_name
+from core.errors import UsageError
+from core.lake import Lake, delete, exists, hadoop_path, join, read_text, spark_uri, write_bytes, write_text
+from core.log import logger
+from core.names import check_name, is_name
 from ml import model_types
 
 MARKER = "_COMPLETE"

@@ -30,7 +30,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 STRATEGIES = ("sequential", "random", "holdout", "time")
 _KEYS = ("percentBegin", "percentEnd", "complement", "strategy", "randomSeed", "strategyParams")

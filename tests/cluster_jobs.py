@@ -115,7 +115,7 @@ def runs(inputs: dict, lake: str):
 
 def run_job(spark, job: str, argv) -> dict:
     """One job as `python -m jobs` runs it, on this session: exit code and summary."""
-    from jobs.common.cli import execute, parse_job_args
+    from core.cli import execute, parse_job_args
     from jobs.main import load_job
 
     module = load_job(job)
@@ -167,7 +167,7 @@ def table_rows(spark, path: str) -> list:
 
 
 def session(master: str):
-    from jobs.common.session import TEST_CONF, build_session
+    from core.session import TEST_CONF, build_session
 
     extra = {**TEST_CONF, "spark.driver.memory": "1g", "spark.executor.memory": "640m"}
     extra["spark.executor.extraJavaOptions"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"

@@ -70,7 +70,7 @@ def s3_bucket(s3_client):
 @pytest.fixture(scope="session")
 def spark(s3_endpoint, tmp_path_factory):
     """One local Spark session with Delta, s3a pointed at the local S3 server, and the fast test settings."""
-    from jobs.common.session import TEST_CONF, build_session
+    from core.session import TEST_CONF, build_session
 
     warehouse = tmp_path_factory.mktemp("warehouse")
     session = build_session(
@@ -91,6 +91,6 @@ def spark(s3_endpoint, tmp_path_factory):
 @pytest.fixture
 def lake(tmp_path):
     """A fresh local lake root as a lakeml Lake."""
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     return Lake.at(str(tmp_path / "lake"))

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import List, Optional, Tuple
 
-from jobs.common.cli import execute, parse_job_args
+from core.cli import execute, parse_job_args
 from jobs.main import load_job
 from tests.conftest import ROOT
 

@@ -20,7 +20,7 @@ import sys
 from typing import List, Optional
 
 HELP = "Amazon ML's API (boto3, aws machinelearning) on the lake: `serve`, or one operation from a request file"
-WITHOUT_SPARK = True  # jobs.common.cli.run_job hands the whole argv to main()
+WITHOUT_SPARK = True  # core.cli.run_job hands the whole argv to main()
 DEFAULT_PORT = 8091
 
 
@@ -44,7 +44,7 @@ def target_of(args) -> tuple:
     """The jobs' target as recorded in entities; UsageError-style SystemExit 2 for EMR on a local lake."""
     import shlex
 
-    from jobs.common.lake import is_s3, normalize_uri
+    from core.lake import is_s3, normalize_uri
 
     if args.target == "local":
         return ("local",)
@@ -81,13 +81,13 @@ def serve(argv: List[str]) -> int:
     """Start the server in the foreground: reconcile leftover work, then answer until stopped."""
     import socket
 
+    from core.log import configure_logging, logger
+    from core.session import is_loopback
     from jobs.aml import runner
     from jobs.aml.auth import configured_credentials
     from jobs.aml.entities import Store
     from jobs.aml.operations import Context
     from jobs.aml.server import AmlServer
-    from jobs.common.log import configure_logging, logger
-    from jobs.common.session import is_loopback
 
     args = serve_parser().parse_args(argv)
     configure_logging(args.log_level)

@@ -15,8 +15,8 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
+from core import lake, objects
 from jobs.aml.protocol import not_found
-from jobs.common import lake, objects
 
 # kind -> (folder under <lake>/aml/, id field, TagResourceType)
 KINDS = {

@@ -12,14 +12,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from core import objects
+from core.errors import UsageError
+from core.lake import join, normalize_uri
+from core.names import NAME_RULE, is_name
 from jobs.aml import realtime, tags
 from jobs.aml.describe import describe
 from jobs.aml.entities import KINDS, Store, now, public
 from jobs.aml.protocol import AmlError, invalid, output_members
-from jobs.common import objects
-from jobs.common.errors import UsageError
-from jobs.common.lake import join, normalize_uri
-from jobs.common.names import NAME_RULE, is_name
 
 SGD_KEYS = (
     "sgd.maxMLModelSizeInBytes",

@@ -18,8 +18,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from core import lake, objects
 from jobs.aml import recipe_eval as rx
-from jobs.common import lake, objects
 
 Stage = Callable[[Dict[str, Any]], None]
 

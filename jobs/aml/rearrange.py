@@ -19,8 +19,8 @@ import math
 import posixpath
 from typing import Any, Dict, List, Optional, Tuple
 
+from core import lake, objects
 from jobs.aml import recipe_eval as rx
-from jobs.common import lake, objects
 
 MAX_OBSERVATION_BYTES = 100 * 1024
 

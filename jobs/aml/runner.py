@@ -15,9 +15,9 @@ import sys
 import threading
 from typing import Any, Dict, List, Optional
 
+from core import lake
 from jobs.aml import tasks
 from jobs.aml.entities import ACTIVE, KINDS, Store
-from jobs.common import lake
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

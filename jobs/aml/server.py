@@ -14,10 +14,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, Optional
 
+from core.log import logger
 from jobs.aml.auth import verify
 from jobs.aml.operations import Context, call, dumps
 from jobs.aml.protocol import CONTENT_TYPE, TARGET_PREFIX, AmlError
-from jobs.common.log import logger
 
 MAX_BODY = 1024 * 1024
 

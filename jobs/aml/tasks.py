@@ -14,9 +14,9 @@ import json
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
+from core import objects
+from core.lake import join
 from jobs.aml.entities import Store
-from jobs.common import objects
-from jobs.common.lake import join
 
 METRIC_KEYS = {
     "BINARY": ("auc", "BinaryAUC"),

@@ -53,16 +53,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
+from core.cli import local_file
+from core.errors import LakemlError, UsageError
+from core.feature_sets import write_set_key
+from core.lake import join, normalize_uri, read_local_file, read_text, spark_uri
+from core.log import stage
+from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, sql_string, to_quarantine
+from core.summary import RunSummary
 from jobs.build_features.assemble import assemble, check_columns, read_base
 from jobs.build_features.conf import Config, conf_help, load_references, parse_conf
 from jobs.build_features.readings import load_table, read_readings, window_base
-from jobs.common.cli import local_file
-from jobs.common.errors import LakemlError, UsageError
-from jobs.common.feature_sets import write_set_key
-from jobs.common.lake import join, normalize_uri, read_local_file, read_text, spark_uri
-from jobs.common.log import stage
-from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, sql_string, to_quarantine
-from jobs.common.summary import RunSummary
 
 HELP = "join lake tables or cut readings into time windows, add addresses and clickstream, apply an Amazon ML recipe"
 JOB = "build_features"

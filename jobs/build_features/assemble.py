@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
+from core.errors import UsageError
 from jobs.build_features.conf import Clickstream, Config, Join
-from jobs.common.errors import UsageError
 
 CLICK_COUNTS = ("events", "pages", "errors", "bytes", "sessions", "active_days")
 

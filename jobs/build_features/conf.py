@@ -12,8 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from pydantic import field_validator, model_validator
 
-from jobs.build_features.windows_conf import Readings, Windows, window_recipe, window_schema
-from jobs.common.conf import (
+from core.conf import (
     ConfModel,
     Field,
     FieldError,
@@ -25,9 +24,10 @@ from jobs.common.conf import (
     load_document,
     validate_model,
 )
-from jobs.common.errors import UsageError
-from jobs.common.lake import normalize_uri
-from jobs.common.names import NAME_RULE, is_name
+from core.errors import UsageError
+from core.lake import normalize_uri
+from core.names import NAME_RULE, is_name
+from jobs.build_features.windows_conf import Readings, Windows, window_recipe, window_schema
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
@@ -40,7 +40,7 @@ def check_name(value: str) -> str:
 
 
 def check_lake_name(value: str) -> str:
-    """A table or feature set name by the lake's name rule (jobs.common.names)."""
+    """A table or feature set name by the lake's name rule (core.names)."""
     if not is_name(value):
         raise FieldError("", f"must be a name of {NAME_RULE}")
     return value

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from core.errors import UsageError
+from core.lake import exists, join, normalize_uri, spark_uri
 from jobs.build_features.conf import Config, resolve
-from jobs.common.errors import UsageError
-from jobs.common.lake import exists, join, normalize_uri, spark_uri
 
 
 @dataclass
@@ -79,7 +79,7 @@ def table_exists(spark, uri: str) -> bool:
 
 def load_table(spark, uri: str, name: str, inputs: Optional[List[str]] = None):
     """A lake table as a DataFrame; exit 1 with what to do when it is missing."""
-    from jobs.common.errors import LakemlError
+    from core.errors import LakemlError
 
     if not table_exists(spark, uri):
         raise LakemlError(f"table {name} not found at {uri}; run its ingest job first, or fix --config")

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Literal, Optional, Tuple
 
 from pydantic import model_validator
 
-from jobs.common.conf import ConfModel, Field, FieldError, Number, StrictBool, StrictStr
+from core.conf import ConfModel, Field, FieldError, Number, StrictBool, StrictStr
 
 
 class Readings(ConfModel):

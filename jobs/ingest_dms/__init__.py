@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from jobs.common.cli import fraction, local_file
-from jobs.common.conf import read_conf
-from jobs.common.errors import QualityGateError
-from jobs.common.lake import normalize_uri
-from jobs.common.quality import MAX_REJECT_FRACTION
-from jobs.common.summary import RunSummary
+from core.cli import fraction, local_file
+from core.conf import read_conf
+from core.errors import QualityGateError
+from core.lake import normalize_uri
+from core.quality import MAX_REJECT_FRACTION
+from core.summary import RunSummary
 from jobs.ingest_dms.apply import APPLY_PLANS, SPLIT_SHARE
 from jobs.ingest_dms.conf import EPILOG, TableSpec, parse_document, select_tables
 from jobs.ingest_dms.split import optimize_table
-from jobs.ingest_dms.table import JOB, TableResult, apply_table
+from jobs.ingest_dms.table import apply_table
+from jobs.ingest_dms.target import JOB, TableResult
 
 # The parts live in their modules (conf, files, changes, batch, delta_io, table); import them from there.
 __all__ = ["HELP", "JOB", "add_arguments", "load_specs", "run", "validate"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from jobs.common import ledger as common_ledger
-from jobs.common.errors import UsageError
-from jobs.common.lake import FileInfo
-from jobs.common.ledger import same_file
+from core import ledger as common_ledger
+from core.errors import UsageError
+from core.lake import FileInfo
+from core.ledger import same_file
 
 LEDGER_NAME = "ledger.json"
 STEP_LOAD_SCHEMA, STEP_LOAD, STEP_CDC_SCHEMA, STEP_CDC = 0, 1, 2, 3

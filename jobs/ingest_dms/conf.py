@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Literal, Optional, Tuple
 
 from pydantic import field_validator, model_validator
 
-from jobs.common.conf import ConfModel, Field, FieldError, StrictBool, StrictStr, describe_fields, validate_model
-from jobs.common.errors import UsageError
+from core.conf import ConfModel, Field, FieldError, StrictBool, StrictStr, describe_fields, validate_model
+from core.errors import UsageError
 
 SIMPLE_TYPES = (
     "string",
@@ -189,7 +189,7 @@ def parse_document(data: Any, source: str = "--tables") -> List[TableSpec]:
 
 def parse_conf(text: str, source: str = "--tables") -> List[TableSpec]:
     """The table specs of a CONF text (JSON or YAML)."""
-    from jobs.common.conf import load_document
+    from core.conf import load_document
 
     return parse_document(load_document(text, source), source)
 

@@ -6,9 +6,9 @@ import contextlib
 import json
 from typing import Dict, Iterator, List
 
-from jobs.common.errors import LakemlError
-from jobs.common.lake import spark_uri
-from jobs.common.session import session_confs
+from core.errors import LakemlError
+from core.lake import spark_uri
+from core.session import session_confs
 from jobs.ingest_dms.changes import STALE, UTC_TEXT, merge_assignments, rebuild_history
 from jobs.ingest_dms.conf import TableSpec
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Tuple
 
-from jobs.common.errors import UsageError
-from jobs.common.files import read_paths, source_file_col
-from jobs.common.lake import FileInfo
+from core.errors import UsageError
+from core.files import read_paths, source_file_col
+from core.lake import FileInfo
 from jobs.ingest_dms.conf import TableSpec
 
 LOAD_RE = re.compile(r"^(?:SEGMENT(\d+)_)?LOAD([0-9A-Fa-f]{8})\.(csv|parquet)(\.gz)?$")
@@ -93,7 +93,7 @@ def with_file_position(df, fmt: str):
 def read_files(spark, spec: TableSpec, uris: List[str], has_op: bool):
     """Raw rows of the given files with _file/_fname/_pos; (DataFrame, extra Parquet columns, op present).
 
-    Each file is read by its literal name (glob characters escaped: jobs.common.files)."""
+    Each file is read by its literal name (glob characters escaped: core.files)."""
     paths = read_paths(uris)
     if spec.format == "csv":
         reader = spark.read.schema(csv_schema(spec, has_op)).options(**read_options(spec))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from jobs.common.log import logger, stage
-from jobs.common.session import session_confs
+from core.log import logger, stage
+from core.session import session_confs
 from jobs.ingest_dms.apply import aligned, key_bounds, key_condition, new_keys
 from jobs.ingest_dms.batch import STEP_CDC, Plan, txn_version
 from jobs.ingest_dms.conf import TableSpec
 from jobs.ingest_dms.delta_io import append, delta_exists, last_metrics, merge_matched, optimize_zorder
-from jobs.ingest_dms.table import TableResult, Target
+from jobs.ingest_dms.target import TableResult, Target
 
 
 def apply_split(

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from jobs.common.errors import LakemlError, QualityGateError, UsageError
-from jobs.common.files import list_tree
-from jobs.common.lake import join, spark_uri
-from jobs.common.log import logger, stage
-from jobs.common.session import session_confs
+from core.errors import LakemlError, QualityGateError, UsageError
+from core.files import list_tree
+from core.log import logger, stage
+from core.session import session_confs
 from jobs.ingest_dms import batch as ledgers
 from jobs.ingest_dms.apply import choose_plan, rebuilt_rows
 from jobs.ingest_dms.batch import (
-    LEDGER_NAME,
     STEP_CDC,
     STEP_CDC_SCHEMA,
     STEP_LOAD,
@@ -51,61 +49,8 @@ from jobs.ingest_dms.delta_io import (
     txn_confs,
 )
 from jobs.ingest_dms.files import classify_files, read_files
-
-JOB = "ingest_dms"
-
-
-@dataclass
-class TableResult:
-    """What one table's run did."""
-
-    name: str
-    rows_in: int = 0
-    rows_rejected: int = 0
-    ops: Dict[str, int] = field(default_factory=dict)
-    files_applied: int = 0
-    batch: int = 0
-    full_load: bool = False
-    rows_in_table: int = 0
-    added_columns: List[str] = field(default_factory=list)
-    merge: Dict[str, int] = field(default_factory=dict)
-    apply_plan: Optional[Dict[str, str]] = None  # {"plan", "why"} of a CDC batch
-    optimize: Optional[Dict[str, float]] = None
-    outputs: List[str] = field(default_factory=list)
-    inputs: List[str] = field(default_factory=list)
-    files_ignored: int = 0
-    empty_files: List[str] = field(default_factory=list)
-
-
-@dataclass
-class Target:
-    """Where one table's input, outputs and ledger are, and the ids its Delta commits carry."""
-
-    spec: TableSpec
-    base: str
-    table_uri: str
-    history_uri: str
-    ledger_uri: str
-    app_id: str
-
-    @classmethod
-    def of(cls, args, spec: TableSpec) -> Target:
-        return cls(
-            spec,
-            join(args.input, spec.schema, spec.table),
-            args.lake.table(spec.table_name),
-            args.lake.table(spec.history_name),
-            args.lake.state(JOB, spec.schema, spec.table, LEDGER_NAME),
-            f"lakeml.{JOB}:{spec.table_name}",
-        )
-
-    @property
-    def path(self) -> str:
-        return spark_uri(self.table_uri)
-
-    @property
-    def hpath(self) -> str:
-        return spark_uri(self.history_uri)
+from jobs.ingest_dms.split import apply_split
+from jobs.ingest_dms.target import JOB, TableResult, Target
 
 
 @dataclass
@@ -193,7 +138,7 @@ def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int
     """Publish the batch's rejects; raise when the column count is off or the reject gate trips."""
     from pyspark.sql import functions as F
 
-    from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, to_quarantine
+    from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, to_quarantine
 
     quarantine_uri = args.lake.quarantine(JOB)
 
@@ -282,8 +227,6 @@ def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: 
         confs = txn_confs(target.app_id, txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"})
         columns = [*data_columns, SEQ_COL, TS_COL]
         if plan.apply_plan == "split":
-            from jobs.ingest_dms.split import apply_split  # split imports Target from here
-
             apply_split(spark, target, plan, source, columns, meta, confs, result)
         elif plan.apply_plan == "rebuild":
             target_rows = spark.read.format("delta").load(target.path)

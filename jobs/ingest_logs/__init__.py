@@ -6,9 +6,9 @@ mapped to columns by `--json-mapping`). Each line becomes a row of the table or 
 quarantine, never neither.
 
 A run (steps.py, in this order):
-1. plan: list the input files (jobs.common.files: hidden and underscore files skipped and counted,
+1. plan: list the input files (core.files: hidden and underscore files skipped and counted,
    zero-byte files taken as inputs without lines); the ledger (`_state/ingest_logs/<source>/ledger.json`,
-   jobs.common.ledger) says which (uri, size, mtime) were already taken; only new or changed files are read;
+   core.ledger) says which (uri, size, mtime) were already taken; only new or changed files are read;
 2. sniff: `auto` decides each file's format from its first lines (reading.py);
 3. count: the counting pass (stats.py) over the parse (parse.py: the compiled parser, compiled.py,
    then the regex path, access_regex.py, and JSON lines, json_lines.py), then the reject gate (exit 3,
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import re
 
-from jobs.common.cli import fraction
-from jobs.common.errors import UsageError
-from jobs.common.lake import normalize_uri
-from jobs.common.quality import MAX_RAW_BYTES
-from jobs.common.summary import RunSummary
+from core.cli import fraction
+from core.errors import UsageError
+from core.lake import normalize_uri
+from core.quality import MAX_RAW_BYTES
+from core.summary import RunSummary
 from jobs.ingest_logs.access_regex import (
     ABSOLUTE_URL_HEAD,
     ACCESS_PATTERN,

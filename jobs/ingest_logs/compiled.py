@@ -10,7 +10,7 @@ from __future__ import annotations
 from py4j.java_gateway import JavaClass
 from pyspark.sql import Column
 
-from jobs.common.errors import LakemlError
+from core.errors import LakemlError
 
 # lakeml's compiled access-line parser (jvm/lakeml/AccessLineParser.java) returns these columns
 ACCESS_PARSER_CLASS = "lakeml.AccessLineParser"

@@ -8,7 +8,7 @@ from typing import Dict, List
 from pyspark.sql import functions as F
 from pyspark.sql.types import MapType, StringType, StructField, StructType
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 # JSON lines: target column -> JSON path(s); `a|b` takes the first present. Segment-style defaults.
 JSON_TARGETS = {

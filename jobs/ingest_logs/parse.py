@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 
 from pyspark.sql import functions as F
 
-from jobs.common.quality import MAX_RAW_BYTES
+from core.quality import MAX_RAW_BYTES
 from jobs.ingest_logs.access_regex import (
     ABSOLUTE_URL_HEAD,
     ACCESS_GROUPS,

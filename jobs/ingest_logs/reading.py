@@ -6,9 +6,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import functions as F
 
-from jobs.common.errors import LakemlError
-from jobs.common.files import read_paths, source_file_col
-from jobs.common.lake import FileInfo, hadoop_path
+from core.errors import LakemlError
+from core.files import read_paths, source_file_col
+from core.lake import FileInfo, hadoop_path
 
 SNIFF_LINES = 5
 COMPRESSED = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")

@@ -11,7 +11,7 @@ from typing import Dict, List
 
 from pyspark.sql import functions as F
 
-from jobs.common.quality import MAX_RAW_BYTES
+from core.quality import MAX_RAW_BYTES
 from jobs.ingest_logs.compiled import compiled_time
 from jobs.ingest_logs.parse import parse_lines
 from jobs.ingest_logs.table import in_event_range

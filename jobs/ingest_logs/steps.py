@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
-from jobs.common.errors import LakemlError, QualityGateError, UsageError
-from jobs.common.files import Listing, list_input
-from jobs.common.lake import FileInfo, exists, list_files
-from jobs.common.ledger import identity, ledger_uri, missing_files, plan_files, read_ledger, write_ledger
-from jobs.common.log import logger, stage
-from jobs.common.quality import RejectPolicy, check_reject_gate, gate_verdict, sql_list
+from core.errors import LakemlError, QualityGateError, UsageError
+from core.files import Listing, list_files, list_input
+from core.lake import FileInfo, exists
+from core.ledger import identity, ledger_uri, missing_files, plan_files, read_ledger, write_ledger
+from core.log import logger, stage
+from core.quality import RejectPolicy, check_reject_gate, gate_verdict, sql_list
 from jobs.ingest_logs.parse import parse_lines
 from jobs.ingest_logs.reading import file_format, find_unreadable, first_lines, sniff_format
 from jobs.ingest_logs.stats import facts as stats_facts

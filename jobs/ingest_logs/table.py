@@ -11,9 +11,9 @@ from __future__ import annotations
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from jobs.common.lake import spark_uri
-from jobs.common.quality import publish_quarantine, to_quarantine
-from jobs.common.session import session_confs
+from core.lake import spark_uri
+from core.quality import publish_quarantine, to_quarantine
+from core.session import session_confs
 from jobs.ingest_logs.compiled import ACCESS_PARSER_FIELDS, NOT_COMPILED_ERROR, compiled_parse
 
 JOB = "ingest_logs"

@@ -22,11 +22,11 @@ import datetime as dt
 import os
 from typing import List
 
-from jobs.common.cli import local_file
-from jobs.common.errors import LakemlError, UsageError
-from jobs.common.lake import exists, join, normalize_uri, read_bytes, read_local_file, read_text, write_bytes
-from jobs.common.log import logger
-from jobs.common.summary import RunSummary
+from core.cli import local_file
+from core.errors import LakemlError, UsageError
+from core.lake import exists, join, normalize_uri, read_bytes, read_local_file, read_text, write_bytes
+from core.log import logger
+from core.summary import RunSummary
 
 HELP = "the whole pipeline for a run date: ingest, features, profile, train, score, with a run report"
 JOB = "nightly"

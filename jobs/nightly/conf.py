@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Literal, Optional, Tuple
 
 from pydantic import field_validator
 
-from jobs.common.conf import (
+from core.conf import (
     ConfModel,
     Field,
     FieldError,
@@ -33,8 +33,8 @@ from jobs.common.conf import (
     load_document,
     validate_model,
 )
-from jobs.common.lake import join
-from jobs.common.names import NAME_RULE, is_name
+from core.lake import join
+from core.names import NAME_RULE, is_name
 from ml.model_types import TYPE_NAMES
 
 STAGES = ("ingest_logs", "ingest_dms", "build_features", "profile", "train", "score")
@@ -42,7 +42,7 @@ MODEL_TYPES = Literal[TYPE_NAMES]  # type: ignore[valid-type]
 
 
 def lake_name(value: Optional[str]) -> Optional[str]:
-    """A CONF name that becomes a lake folder (jobs.common.names), checked when the CONF is parsed."""
+    """A CONF name that becomes a lake folder (core.names), checked when the CONF is parsed."""
     if value is not None and not is_name(value):
         raise FieldError("", f"{value!r} is not a name of {NAME_RULE}")
     return value
@@ -157,7 +157,7 @@ def parse_conf(text: str, source: str = "--config") -> NightlyConf:
             try:
                 step.check_input()
             except FieldError as error:
-                from jobs.common.errors import UsageError
+                from core.errors import UsageError
 
                 raise UsageError(f"{source}: field {stage}[{i}].{error.field} {error.message}") from None
     return conf

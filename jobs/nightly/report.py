@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional
 
-from jobs.common.lake import Lake, exists, join, spark_uri
-from jobs.common.log import logger
-from jobs.common.report import Report, new_figure, write_json
-from jobs.common.summary import RunSummary
+from core.lake import Lake, exists, join, spark_uri
+from core.log import logger
+from core.report import Report, new_figure, write_json
+from core.summary import RunSummary
 from jobs.nightly.runner import StepResult
 from ml.model_types import TYPE_NAMES, key_metric
 

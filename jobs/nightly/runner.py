@@ -1,7 +1,7 @@
 """Running the night's steps in one Spark session: each through its job's own contract, in order.
 
 A step is parsed by its job's own parser (so a bad flag in the CONF is the job's exit 2), run by
-`jobs.common.cli.execute` (its summary stored under `_runs/<job>/` and printed), and read back
+`core.cli.execute` (its summary stored under `_runs/<job>/` and printed), and read back
 from the lake as the record of the step. The first step that does not end with exit 0 stops the
 night. Steps whose job is not part of this lakeml build are recorded as skipped.
 """
@@ -15,9 +15,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
-from jobs.common.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from jobs.common.lake import Lake, exists, join, read_bytes, read_text, write_text
-from jobs.common.log import logger
+from core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from core.lake import Lake, exists, join, read_bytes, read_text, write_text
+from core.log import logger
 from jobs.nightly.conf import Step
 from jobs.nightly.unchanged import input_fingerprint, remember, unchanged_version
 
@@ -64,7 +64,7 @@ def write_inline_files(spark, lake: Lake, files: Dict[str, str]) -> None:
 
 def parse_step(module, step: Step):
     """The step's argparse Namespace from its job's parser; (None, message) when the job refuses the flags."""
-    from jobs.common.cli import parse_job_args
+    from core.cli import parse_job_args
 
     err = io.StringIO()
     try:
@@ -107,7 +107,7 @@ def stored_summary(spark, lake: Lake, job: str, run_date: str, run_id: str) -> D
 
 def run_step(spark, lake: Lake, run_date: str, step: Step) -> StepResult:
     """Run one step through its job's contract; never raises for the step's own failures."""
-    from jobs.common.cli import execute
+    from core.cli import execute
     from jobs.main import JOBS, load_job
 
     step = without_missing_baseline(spark, lake, step)

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import List, Optional
 
-from jobs.common.lake import Lake, exists, join, read_text, spark_uri, write_text
+from core.lake import Lake, exists, join, read_text, spark_uri, write_text
 
 FLAGS_WITHOUT_EFFECT = ("--run-id", "--log-level")
 

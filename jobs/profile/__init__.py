@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from jobs.common.cli import local_file
-from jobs.common.errors import QualityGateError, UsageError
-from jobs.common.lake import join, read_text
-from jobs.common.log import stage
-from jobs.common.summary import RunSummary
+from core.cli import local_file
+from core.errors import QualityGateError, UsageError
+from core.lake import join, read_text
+from core.log import stage
+from core.summary import RunSummary
 
 HELP = "Amazon ML data insights for a datasource, table or feature set: <lake>/reports/profile/<date>/"
 JOB = "profile"
@@ -64,7 +64,7 @@ def add_arguments(parser) -> None:
     )
     group.add_argument("--target", help="without a schema: the column to correlate with")
     group.add_argument("--name", help="report name (default: the table, feature set or data file name)")
-    from jobs.common.cli import parse_run_date
+    from core.cli import parse_run_date
 
     group.add_argument("--compare-to", type=parse_run_date, help="an earlier run date to compare with (YYYY-MM-DD)")
 
@@ -78,7 +78,7 @@ def validate(args) -> None:
         raise UsageError("--target: with --schema the target is the schema's targetAttributeName")
     if args.compare_to and args.compare_to == args.run_date:
         raise UsageError(f"--compare-to {args.compare_to} is the run date itself; give an earlier run's date")
-    from jobs.common.names import check_name
+    from core.names import check_name
 
     for flag in ("table", "features", "name"):
         if getattr(args, flag) is not None:
@@ -190,7 +190,7 @@ def read_earlier(spark, args, name: str) -> Optional[dict]:
 
 def publish_rejects(spark, args, source) -> None:
     """The datasource's rejected lines to <lake>/quarantine/profile/ (replacing this run date's, per file)."""
-    from jobs.common.quality import publish_read_rejects
+    from core.quality import publish_read_rejects
 
     if source.rejects is not None:
         publish_read_rejects(source.rejects, source.inputs, JOB, args.lake, args.run_id, args.run_date)
@@ -198,7 +198,7 @@ def publish_rejects(spark, args, source) -> None:
 
 def publish(spark, args, profile: dict, earlier: Optional[dict]):
     """The page with its PNGs, then the JSON; returns (json URI, page URI)."""
-    from jobs.common.report import write_json
+    from core.report import write_json
     from jobs.profile.render import render
 
     folder = args.lake.reports(JOB, args.run_date)
@@ -209,7 +209,7 @@ def publish(spark, args, profile: dict, earlier: Optional[dict]):
 
 
 def run(spark, args) -> RunSummary:
-    from jobs.common.quality import RejectPolicy, check_reject_gate
+    from core.quality import RejectPolicy, check_reject_gate
     from jobs.profile.drift import compare
 
     with stage("read") as counts:

@@ -18,8 +18,8 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import exists, join, spark_uri
+from core.errors import UsageError
+from core.lake import exists, join, spark_uri
 from ml.datasource import read_schema
 
 FEATURE_BOOKKEEPING = ("features", "label", "run_date")

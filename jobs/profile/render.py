@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from jobs.common.report import Report, new_figure
+from core.report import Report, new_figure
 
 SHOWN = 10
 

@@ -34,12 +34,12 @@ beside the evaluation set's, a drift hint.
 
 from __future__ import annotations
 
-from jobs.common.cli import local_file
-from jobs.common.errors import UsageError
-from jobs.common.lake import join, normalize_uri, spark_uri
-from jobs.common.log import logger, stage
-from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
-from jobs.common.summary import RunSummary
+from core.cli import local_file
+from core.errors import UsageError
+from core.lake import join, normalize_uri, spark_uri
+from core.log import logger, stage
+from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
+from core.summary import RunSummary
 
 HELP = "batch predictions or recommendations from the champion model into <lake>/scores/<name>/ by run date"
 JOB = "score"
@@ -60,7 +60,7 @@ def add_arguments(parser) -> None:
 
 
 def validate(args) -> None:
-    from jobs.common.names import check_name
+    from core.names import check_name
     from ml.registry import version_number
 
     check_name(args.name, "--name")
@@ -163,7 +163,7 @@ def duplicate_tags(written) -> int:
 
 def write_report(spark, args, meta, summary, stats) -> list:
     """The HTML page and summary.json under <lake>/reports/score/<run_date>/<name>/."""
-    from jobs.common.report import write_json
+    from core.report import write_json
     from jobs.score.report import build_report
 
     folder = join(args.lake.reports(JOB, args.run_date), args.name)

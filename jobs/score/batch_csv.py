@@ -14,7 +14,7 @@ import json
 import posixpath
 from typing import Any, Dict, List
 
-from jobs.common.lake import delete, hadoop_path, join, spark_uri, write_bytes, write_text
+from core.lake import delete, hadoop_path, join, spark_uri, write_bytes, write_text
 from jobs.score.predict import probability_columns
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from jobs.common.errors import UsageError
-from jobs.common.feature_sets import set_key
-from jobs.common.lake import exists, join, normalize_uri, read_parsed, spark_uri
+from core.errors import UsageError
+from core.feature_sets import set_key
+from core.lake import exists, join, normalize_uri, read_parsed, spark_uri
 from ml.model_inputs import check_columns, model_attributes
 
 COMPLEX_TYPES = ("array", "map", "struct", "binary")

@@ -65,7 +65,7 @@ def drift_hint(meta: Dict[str, Any], share: Optional[float]) -> Optional[Dict[st
 
 def build_report(meta: Dict[str, Any], run: Dict[str, Any], stats: Dict[str, Any]):
     """The HTML page: counts, model version, quantiles, histogram plot, drift hint."""
-    from jobs.common.report import Report, new_figure
+    from core.report import Report, new_figure
 
     report = Report(f"score: {meta['name']} {meta['version']} on {run['run_date']}")
     report.table(

@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 from typing import Any, Dict
 
-from jobs.common.cli import fraction, local_file
-from jobs.common.errors import UsageError
-from jobs.common.lake import join, normalize_uri
-from jobs.common.log import stage
-from jobs.common.session import checkpoint_folder
-from jobs.common.summary import RunSummary
+from core.cli import fraction, local_file
+from core.errors import UsageError
+from core.lake import join, normalize_uri
+from core.log import stage
+from core.session import checkpoint_folder
+from core.summary import RunSummary
 
 HELP = "train an MLlib model from a datasource, table or feature set; evaluate it, register it, gate the champion"
 JOB = "train"
@@ -91,7 +91,7 @@ def add_arguments(parser) -> None:
 
 def validate(args) -> None:
     """Flag checks that need no Spark."""
-    from jobs.common.names import check_name
+    from core.names import check_name
     from ml.algorithms import check_algorithm, map_amazon_params, parse_params
     from ml.split import parse_split
 
@@ -127,7 +127,7 @@ def input_flag(args) -> str:
 
 def quarantine(spark, args, data) -> None:
     """Rejected CSV lines to <lake>/quarantine/train/ (a re-run of the run date replaces its own)."""
-    from jobs.common.quality import publish_read_rejects
+    from core.quality import publish_read_rejects
 
     if data.rejects is not None and data.rows_rejected:
         publish_read_rejects(data.rejects, data.files, JOB, args.lake, args.run_id, args.run_date)
@@ -334,8 +334,8 @@ def run(spark, args) -> RunSummary:
 
 def train_and_publish(spark, args) -> RunSummary:
     """The run under the model's writer lease: read, split, fit, evaluate, publish."""
-    from jobs.common.lake import delete
-    from jobs.common.quality import require_observations
+    from core.lake import delete
+    from core.quality import require_observations
     from jobs.train.inputs import read_input
     from jobs.train.publish import promotion, publish
 

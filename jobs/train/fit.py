@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from jobs.common.errors import UsageError
-from jobs.common.log import stage
+from core.errors import UsageError
+from core.log import stage
 
 WEIGHT_COL = "__weight"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import exists, join, normalize_uri, read_parsed, spark_uri
-from jobs.common.log import stage
+from core.errors import UsageError
+from core.lake import exists, join, normalize_uri, read_parsed, spark_uri
+from core.log import stage
 
 
 @dataclass

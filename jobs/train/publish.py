@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional
 
-from jobs.common.lake import join
-from jobs.common.log import stage
+from core.lake import join
+from core.log import stage
 from ml.registry import Promotion
 
 
@@ -25,8 +25,8 @@ def promotion(
 
 def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: Promotion, version: str):
     """The train report: input, recipe, parameters, evaluation vs baseline, the promotion decision."""
+    from core.report import Report
     from features.recipe import format_recipe
-    from jobs.common.report import Report
     from ml.plots import add_evaluation
 
     report = Report(f"train: {args.name} {version}")
@@ -95,7 +95,7 @@ def publish(
 ) -> Dict[str, Any]:
     """Build the report for the coming version, register the version with it inside, move the champion,
     and write the report under <lake>/reports/train/."""
-    from jobs.common.report import to_json, write_json
+    from core.report import to_json, write_json
     from ml.registry import publish_version, set_champion, upcoming_version
 
     version = upcoming_version(spark, args.lake, args.name)

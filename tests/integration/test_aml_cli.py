@@ -113,8 +113,8 @@ def test_spark_submit_runs_aml_without_a_spark_session(tmp_path):
 
 
 def test_entity_documents_live_on_an_s3_lake(s3_bucket):
+    from core import objects
     from jobs.aml.entities import Store
-    from jobs.common import objects
 
     store = Store(s3_bucket + "/lake")
     store.put("DataSource", {"DataSourceId": "ds1", "Status": "PENDING", "Name": "a"})
@@ -162,10 +162,10 @@ def test_the_aws_cli_works_against_the_server(tmp_path):
 
 
 def test_an_s3_datasource_is_listed_and_its_evaluation_rows_cut_on_s3(s3_bucket, s3_client, tmp_path):
+    from core import objects
     from jobs.aml import tasks
     from jobs.aml.entities import Store
     from jobs.aml.operations import Context, call
-    from jobs.common import objects
 
     paths = write_data(str(tmp_path))
     bucket = s3_bucket.split("//")[1]

@@ -19,8 +19,8 @@ import sys
 
 import pytest
 
+from core.session import s3a_conf
 from deploy import artifact, files
-from jobs.common.session import s3a_conf
 
 LOCK = f"py{sys.version_info[0]}.{sys.version_info[1]}-{os.uname().machine}.txt"
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from core.lake import local_path, spark_uri
 from features.windows import expected_windows
-from jobs.common.lake import local_path, spark_uri
 from tests.conftest import ROOT
 from tests.helpers import run_in_process
 
@@ -48,7 +48,7 @@ def numpy_window_counts(subjects):
 @pytest.fixture(scope="module")
 def har_lake(spark, tmp_path_factory):
     """Two subjects' readings in the raw zone, then build_features, train (by subject) and score."""
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     try:
         loader.fetch()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from jobs.common.lake import Lake, read_text, spark_uri
+from core.lake import Lake, read_text, spark_uri
 from tests.helpers import kill_when, run_in_process
 
 COLUMNS = [{"name": "id", "type": "int"}, {"name": "city", "type": "string"}, {"name": "ts", "type": "string"}]

@@ -11,7 +11,7 @@ import os
 
 from chispa import assert_df_equality
 
-from jobs.common.lake import Lake
+from core.lake import Lake
 from tests.helpers import kill_when, run_in_process
 from tests.spark.test_ingest_logs import args_for, build_input, comparable, generated_lines
 

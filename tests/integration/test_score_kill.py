@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.common.lake import Lake, spark_uri
+from core.lake import Lake, spark_uri
 from ml import registry
 from tests.helpers import kill_when, run_in_process
 from tests.model_factory import fit_model, write_prediction_csv

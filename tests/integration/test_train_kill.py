@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from jobs.common.lake import Lake
+from core.lake import Lake
 from ml import registry
 from tests.helpers import kill_when, run_in_process
 from tests.spark.test_train_job import RECIPE, rows, schema, write_csv

@@ -88,8 +88,8 @@ def test_planted_signal_is_learnable_by_logistic_regression():
 
 def test_a_day_is_not_added_to_days_another_generator_wrote(tmp_path):
     """Days from two versions of the generator (a seed stands in for another version) are refused, exit 2."""
-    from jobs.common.errors import UsageError
-    from jobs.common.lake import Lake
+    from core.errors import UsageError
+    from core.lake import Lake
     from jobs.nightly import write_demo
 
     lake, spec = Lake.at(str(tmp_path / "lake")), DemoSpec(scale=0.05)

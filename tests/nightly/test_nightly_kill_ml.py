@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from jobs.common.lake import Lake
+from core.lake import Lake
 from ml import registry
 from tests.conftest import ROOT
 from tests.helpers import job_command, job_env, kill_when

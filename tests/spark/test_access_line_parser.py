@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from core.errors import LakemlError
 from jobs import ingest_logs as il
-from jobs.common.errors import LakemlError
 from tests.spark.test_ingest_logs import FIXTURE_ACCESS, apachelogs_vhost, generated_lines, logged, user_agents
 
 

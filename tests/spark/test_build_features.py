@@ -12,8 +12,8 @@ import yaml
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
+from core.lake import spark_uri
 from jobs.build_features import pipeline_uri
-from jobs.common.lake import spark_uri
 from tests.conftest import ROOT
 from tests.helpers import run_in_process
 from tests.logs_table import LOGS_SCHEMA, log_event
@@ -93,7 +93,7 @@ def make_lake(spark, lake):
 @pytest.fixture(scope="module")
 def small_lake(spark, tmp_path_factory):
     """One tiny lake for the module: crm_customers (DMS-like) and logs_web."""
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     lake = Lake.at(str(tmp_path_factory.mktemp("features_lake") / "lake"))
     make_lake(spark, lake)
@@ -218,7 +218,7 @@ BAD_CONFS = [
 
 @pytest.mark.parametrize("changes,named", BAD_CONFS)
 def test_bad_conf_exits_2_naming_the_field(tmp_path, capsys, changes, named):
-    from jobs.common.cli import parse_job_args
+    from core.cli import parse_job_args
     from jobs.main import load_job
 
     conf = write_conf(tmp_path, **changes)
@@ -249,7 +249,7 @@ def test_bad_conf_on_the_command_line_and_at_run_time(spark, small_lake, tmp_pat
 
 
 def test_runs_against_an_s3_lake(spark, s3_bucket, tmp_path):
-    from jobs.common.lake import Lake, exists
+    from core.lake import Lake, exists
 
     lake = Lake.at(s3_bucket + "/lake")
     make_lake(spark, lake)

@@ -1,6 +1,7 @@
 """The doctor's Delta write/MERGE/read/time-travel round trip, on file:// and on s3:// via s3a."""
 
-from jobs.common.lake import Lake, list_files, spark_uri
+from core.files import list_files
+from core.lake import Lake, spark_uri
 from jobs.doctor import AFTER, BEFORE, delta_round_trip, sorted_rows
 
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from jobs.common.lake import spark_uri
+from core.lake import spark_uri
 from tests.helpers import run_in_process
 
 EMPLOYEE_COLUMNS = [
@@ -276,7 +276,7 @@ def history_rows(spark, lake):
 
 
 def test_history_scd2_resume_after_commit_and_full_reload(spark, lake, tmp_path):
-    from jobs.common.lake import read_text, write_text
+    from core.lake import read_text, write_text
     from jobs.ingest_dms.batch import Plan, with_pending
 
     src = tmp_path / "dms"
@@ -328,7 +328,7 @@ def test_history_scd2_resume_after_commit_and_full_reload(spark, lake, tmp_path)
 
 
 def test_runs_against_s3_input_conf_and_lake(spark, s3_bucket, s3_client, tmp_path):
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     bucket = s3_bucket[len("s3://") :]
     s3_client.put_object(Bucket=bucket, Key="dms/hr/employee/LOAD00000001.csv", Body=b"1,A,B,x,Oslo\n2,C,D,y,Rome\n")
@@ -346,7 +346,7 @@ def test_runs_against_s3_input_conf_and_lake(spark, s3_bucket, s3_client, tmp_pa
 
 @pytest.mark.parametrize("argv, words", [(["--table", "hr.nope"], ["hr.nope"]), ([], [])])
 def test_validate_names_the_table(tmp_path, argv, words):
-    from jobs.common.cli import parse_job_args
+    from core.cli import parse_job_args
     from jobs.main import load_job
 
     conf = write_conf(tmp_path, [{"schema": "hr", "table": "employee", "key": ["id"], "columns": EMPLOYEE_COLUMNS}])
@@ -363,7 +363,7 @@ def test_the_load_time_in_the_ledger_is_utc_whatever_the_drivers_zone(spark, lak
     """Night 1 under TZ=UTC, night 2 under UTC-8: a change 3 hours after the load still applies (docs/dms.md §5)."""
     import time
 
-    from jobs.common.lake import read_text
+    from core.lake import read_text
 
     columns = [{"name": "id", "type": "int"}, {"name": "city", "type": "string"}, {"name": "ts", "type": "string"}]
     conf = write_conf(

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from jobs.common.lake import Lake, spark_uri
+from core.lake import Lake, spark_uri
 from tests.helpers import run_in_process
 from tests.unit.test_dms_reference import reference_batches, reference_current_history, reference_last_per_key
 

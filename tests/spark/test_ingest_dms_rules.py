@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from jobs.common.errors import LakemlError
-from jobs.common.lake import read_text, spark_uri
+from core.errors import LakemlError
+from core.lake import read_text, spark_uri
 from tests.spark.test_ingest_dms import job, put, rows, write_conf
 
 COLUMNS = [{"name": "id", "type": "int"}, {"name": "val", "type": "string"}, {"name": "ts", "type": "string"}]
@@ -77,7 +77,7 @@ def second_night(src) -> None:
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory):
     """Runs A and B (run dates 2026-11-21 and -22), then run C of s.r resuming a batch made pending again."""
-    from jobs.common.lake import Lake, write_text
+    from core.lake import Lake, write_text
     from jobs.ingest_dms.batch import Plan, with_pending
 
     root = tmp_path_factory.mktemp("rules")
@@ -174,7 +174,7 @@ def test_counts_come_from_the_committed_table_after_a_resumed_batch(spark, runs)
 def rule_runs(spark, tmp_path_factory, request):
     """Two runs over the tables of the order rules: sequence vs timestamp, an equal change, stale in one commit;
     under the merge and the split plan (docs/dms.md section 8; the property test runs all three)."""
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     root = tmp_path_factory.mktemp("order")
     src, lake = root / "dms", Lake.at(str(root / "lake"))
@@ -243,7 +243,7 @@ def test_reject_gate_counts_every_reject(spark, lake, tmp_path):
 
 
 def test_conf_that_is_not_utf8_is_a_usage_error_naming_the_file(tmp_path, capsys):
-    from jobs.common.cli import parse_job_args
+    from core.cli import parse_job_args
     from jobs.main import load_job
 
     conf = tmp_path / "latin1.yaml"

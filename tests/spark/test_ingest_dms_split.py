@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from jobs.common.lake import Lake, read_text, spark_uri
+from core.lake import Lake, read_text, spark_uri
 from jobs.ingest_dms import split as dms_split
 from tests.spark.test_ingest_dms import job, put, write_conf
 

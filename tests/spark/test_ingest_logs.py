@@ -11,9 +11,9 @@ import shutil
 import pytest
 from chispa import assert_df_equality
 
+from core.errors import UsageError
+from core.quality import MAX_RAW_BYTES
 from jobs import ingest_logs as il
-from jobs.common.errors import UsageError
-from jobs.common.quality import MAX_RAW_BYTES
 from tests.datasets import package_file
 from tests.helpers import run_in_process
 
@@ -226,7 +226,7 @@ def runs(spark, tmp_path_factory):
     name -> (summary, the table's Delta version after the run); plus the lake, the input and its counts."""
     from delta.tables import DeltaTable
 
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     base = tmp_path_factory.mktemp("runs")
     raw = str(base / "raw")
@@ -383,7 +383,7 @@ def test_truncated_gzip_is_a_clear_error_naming_the_file(spark, lake, tmp_path):
 
 
 def test_s3_input_and_lake(spark, s3_bucket, s3_client, tmp_path):
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     bucket = s3_bucket[len("s3://") :]
     lines = generated_lines(50)

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs.common.files import list_tree
-from jobs.common.lake import Lake
+from core.files import list_tree
+from core.lake import Lake
 from jobs.ingest_logs import read_lines
 from tests.helpers import run_in_process
 from tests.spark.test_ingest_logs import generated_lines

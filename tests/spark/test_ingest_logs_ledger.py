@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from jobs.common.lake import Lake
+from core.lake import Lake
 from tests.helpers import run_in_process
 from tests.spark.test_ingest_logs import generated_lines
 

@@ -3,11 +3,11 @@
 import json
 import types
 
-from jobs.common.cli import execute, parse_job_args
-from jobs.common.errors import UsageError
-from jobs.common.lake import read_text, spark_uri
-from jobs.common.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
-from jobs.common.summary import RunSummary
+from core.cli import execute, parse_job_args
+from core.errors import UsageError
+from core.lake import read_text, spark_uri
+from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
+from core.summary import RunSummary
 
 
 def fake_job(run):
@@ -72,7 +72,7 @@ def test_quarantine_rerun_replaces_instead_of_duplicating(spark, lake):
 
 
 def test_sql_literals_round_trip_quotes_and_backslashes(spark):
-    from jobs.common.quality import sql_list, sql_string
+    from core.quality import sql_list, sql_string
 
     values = ["s3://b/it's.csv", "file:///a\\b/'x'.log", "plain"]
     assert spark.sql(f"SELECT {sql_string(values[0])} AS v").first()["v"] == values[0]

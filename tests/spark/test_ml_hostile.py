@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from jobs.common.lake import Lake, local_path, spark_uri
+from core.lake import Lake, local_path, spark_uri
 from ml.lease import LEASE_FILE
 from tests.helpers import run_in_process
 from tests.spark.test_train_job import ATTRS, rows, schema, write_csv

@@ -5,8 +5,8 @@ import json
 import pytest
 from pyspark.ml import PipelineModel
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import Lake, exists, join, read_text, spark_uri
+from core.errors import UsageError
+from core.lake import Lake, exists, join, read_text, spark_uri
 from ml import registry
 from tests.model_factory import tiny_model
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from jobs.common.lake import local_path, read_text, spark_uri
+from core.lake import local_path, read_text, spark_uri
 from ml import registry
 from ml.datasource import read_datasource
 from tests.helpers import run_in_process
@@ -38,7 +38,7 @@ def scores(spark, lake, name):
 
 @pytest.fixture(scope="module")
 def binary(spark, tmp_path_factory):
-    from jobs.common.lake import Lake
+    from core.lake import Lake
 
     root = tmp_path_factory.mktemp("score_binary")
     lake = Lake.at(str(root / "lake"))
@@ -301,7 +301,7 @@ def test_feature_set_scores_the_run_dates_partition_and_ignores_extra_columns(sp
 def test_a_model_trained_on_a_feature_set_scores_the_sets_rows(spark, binary):
     from pyspark.sql import functions as F
 
-    from jobs.common.feature_sets import write_set_key
+    from core.feature_sets import write_set_key
     from tests.model_factory import rows_for
 
     lake, model = binary["lake"], binary["model"]

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from jobs.common.lake import spark_uri
+from core.lake import spark_uri
 from tests.helpers import run_in_process
 from tests.spark.test_train_job import ATTRS, NOISE_RECIPE, RECIPE, rows, schema
 

@@ -2,7 +2,7 @@
 
 import json
 
-from jobs.common.lake import Lake, join, read_text, spark_uri
+from core.lake import Lake, join, read_text, spark_uri
 from ml import registry
 from tests.helpers import run_in_process
 from tests.model_factory import fit_model, prediction_schema, write_prediction_csv

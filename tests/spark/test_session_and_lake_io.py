@@ -2,7 +2,8 @@
 
 import pytest
 
-from jobs.common.lake import delete, exists, list_files, read_text, write_text
+from core.files import list_files
+from core.lake import delete, exists, read_text, write_text
 
 
 def test_session_has_delta_utc_and_the_local_s3_endpoint(spark, s3_endpoint):
@@ -44,7 +45,7 @@ def test_list_files_is_recursive_sorted_and_skips_hidden(spark, root):
 
 
 def test_session_confs_restores_or_unsets_after_the_block(spark):
-    from jobs.common.session import session_confs
+    from core.session import session_confs
 
     set_before, unset_before = "spark.sql.shuffle.partitions", "spark.lakeml.test.only"
     old = spark.conf.get(set_before)

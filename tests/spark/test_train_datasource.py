@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from jobs.common.errors import QualityGateError, UsageError
+from core.errors import QualityGateError, UsageError
 from ml.datasource import default_schema_uri, read_datasource
 
 SCHEMA = {

@@ -11,7 +11,7 @@ import random
 import pytest
 from pyspark.ml import PipelineModel
 
-from jobs.common.lake import local_path, spark_uri
+from core.lake import local_path, spark_uri
 from tests.helpers import run_in_process
 
 ATTRS = [
@@ -259,8 +259,8 @@ def test_features_form_uses_the_feature_sets_pipeline(spark, tmp_path):
     """A feature set laid out as build_features writes it: the model scores raw rows through its stages."""
     from pyspark.sql import functions as F
 
+    from core.lake import Lake
     from features.recipe import compile_recipe
-    from jobs.common.lake import Lake
 
     lake = Lake.at(str(tmp_path / "lake"))
     names = (

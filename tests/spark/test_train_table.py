@@ -18,8 +18,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
 
+from core.lake import Lake, local_path, spark_uri
 from features.recipe import format_recipe
-from jobs.common.lake import Lake, local_path, spark_uri
 from tests.helpers import run_in_process
 from tests.spark.test_train_job import ATTRS, rows, schema
 

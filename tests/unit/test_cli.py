@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from jobs.common.cli import new_run_id, parse_job_args
-from jobs.common.summary import RunSummary, parse_summary
+from core.cli import new_run_id, parse_job_args
+from core.summary import RunSummary, parse_summary
 from jobs.main import JOBS, load_job, main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -79,7 +79,7 @@ def test_summary_round_trips_and_checks_conservation():
 
 
 def test_help_states_each_default_once():
-    from jobs.common.cli import HelpFormatter, base_parser
+    from core.cli import HelpFormatter, base_parser
 
     for job in JOBS:
         module = load_job(job)

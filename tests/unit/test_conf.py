@@ -1,4 +1,4 @@
-"""jobs.common.conf: frozen models, lakeml's error messages, the CONF reader and generated help."""
+"""core.conf: frozen models, lakeml's error messages, the CONF reader and generated help."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal, Optional, Tuple
 import pytest
 from pydantic import ValidationError, model_validator
 
-from jobs.common.conf import (
+from core.conf import (
     ConfModel,
     Field,
     FieldError,
@@ -20,7 +20,7 @@ from jobs.common.conf import (
     require_known,
     validate_model,
 )
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 
 
 class Column(ConfModel):

@@ -10,8 +10,8 @@ import tarfile
 
 import pytest
 
+from core.cli import local_file, local_file_flags
 from deploy import files, launcher, venv_archive
-from jobs.common.cli import local_file, local_file_flags
 from jobs.main import JOBS, load_job
 
 

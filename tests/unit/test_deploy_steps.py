@@ -175,8 +175,8 @@ def test_artifact_zip_has_only_the_packages_is_reproducible_and_ships_the_hashed
     assert first.version == second.version and re.fullmatch(r"\d+\.\d+\.\d+-[0-9a-f]{12}", first.version)
     assert open(first.zip_path, "rb").read() == open(second.zip_path, "rb").read()
     names = zipfile.ZipFile(first.zip_path).namelist()
-    assert {"jobs/__init__.py", "jobs/main.py", "jobs/common/session.py", "features/__init__.py"} <= set(names)
-    assert all(n.split("/")[0] in ("jobs", "features", "ml") and "__pycache__" not in n for n in names)
+    assert {"jobs/__init__.py", "jobs/main.py", "core/session.py", "features/__init__.py"} <= set(names)
+    assert all(n.split("/")[0] in ("core", "jobs", "features", "ml") and "__pycache__" not in n for n in names)
     assert sorted(os.listdir(first.directory)) == sorted(
         ["lakeml.zip", "lakeml_main.py", "lakeml-jvm.jar", "lock", "emr_install_deps.sh", "manifest.json"]
     )
@@ -329,7 +329,7 @@ def test_lock_input_names_what_setup_py_installs_and_covers_what_the_jobs_import
     declared = {artifact.requirement_name(s) for s in artifact.setup_metadata()["install_requires"]}
     assert wanted == declared == {"pyyaml", "pydantic", "numpy", "matplotlib", "pandas", "pyarrow"}
     imported = set()
-    for package in ("jobs", "features", "ml"):
+    for package in ("core", "jobs", "features", "ml"):
         for folder, _, names in os.walk(os.path.join(ROOT, package)):
             for name in (n for n in names if n.endswith(".py")):
                 tree = ast.parse(open(os.path.join(folder, name), encoding="utf-8").read())
@@ -338,8 +338,17 @@ def test_lock_input_names_what_setup_py_installs_and_covers_what_the_jobs_import
                         imported |= {alias.name.split(".")[0] for alias in node.names}
                     elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                         imported.add(node.module.split(".")[0])
-    provided = {"pyspark", "delta", "py4j", "jobs", "features", "ml", "__future__"}  # the cluster, or lakeml itself
-    # only `aml serve` (jobs/aml, jobs/common/objects) imports them, lazily: it runs beside the lake in the local
+    provided = {
+        "pyspark",
+        "delta",
+        "py4j",
+        "core",
+        "jobs",
+        "features",
+        "ml",
+        "__future__",
+    }  # the cluster, or lakeml itself
+    # only `aml serve` (jobs/aml, core/objects) imports them, lazily: it runs beside the lake in the local
     # venv, whose boto3 launches EMR steps; no EMR step runs it
     provided |= {"boto3", "botocore"}
     modules = {"yaml": "pyyaml", "pydantic": "pydantic", "numpy": "numpy", "matplotlib": "matplotlib"}
@@ -392,7 +401,7 @@ def test_the_distribution_ships_deploy_and_emr_config_and_installs_only_what_the
         "emr_config/cluster.json",
         "emr_config/iam/launcher.json",
     } <= sources
-    assert {"jobs/common/cli.py", "features/recipe/__init__.py", "lakeml_main.py"} <= sources
+    assert {"core/cli.py", "features/recipe/__init__.py", "lakeml_main.py"} <= sources
     base = (info / "requires.txt").read_text().split("\n\n")[0].split()
     assert [artifact.requirement_name(r) for r in base] == [
         "pyyaml",

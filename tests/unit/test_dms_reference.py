@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import FileInfo
+from core.errors import UsageError
+from core.lake import FileInfo
 from jobs.ingest_dms import batch
 from jobs.ingest_dms.batch import Plan, commit_plan, empty_ledger, plan_batch, with_pending
 from jobs.ingest_dms.conf import parse_conf, select_tables

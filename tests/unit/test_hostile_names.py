@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobs.common.cli import parse_job_args
-from jobs.common.errors import UsageError
-from jobs.common.names import check_name, is_name
+from core.cli import parse_job_args
+from core.errors import UsageError
+from core.names import check_name, is_name
 from jobs.main import load_job
 from ml.outputs import RESERVED, class_columns
 

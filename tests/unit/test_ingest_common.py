@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.common.cli import parse_job_args
-from jobs.common.files import glob_escape, is_hidden, read_paths
-from jobs.common.lake import FileInfo, canonical_uri, normalize_uri
-from jobs.common.ledger import missing_files, plan_files, same_file
+from core.cli import parse_job_args
+from core.files import glob_escape, is_hidden, read_paths
+from core.lake import FileInfo, canonical_uri, normalize_uri
+from core.ledger import missing_files, plan_files, same_file
 from jobs.main import load_job
 
 

@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from jobs.common.errors import UsageError
-from jobs.common.lake import Lake, is_s3, join, normalize_uri, spark_uri
+from core.errors import UsageError
+from core.lake import Lake, is_s3, join, normalize_uri, spark_uri
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_lake_layout_places():
 
 
 def test_read_local_file_reads_or_names_the_flag(tmp_path):
-    from jobs.common.lake import read_local_file
+    from core.lake import read_local_file
 
     conf = tmp_path / "conf.yaml"
     conf.write_text("tables: []\n")

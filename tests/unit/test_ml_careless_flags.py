@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from jobs.common.errors import UsageError
+from core.errors import UsageError
 from jobs.main import main
 from jobs.nightly.conf import parse_conf
 
@@ -79,7 +79,7 @@ def test_a_time_split_without_a_range_trains_on_each_groups_earliest_80_percent(
 
 
 def test_missing_aws_credentials_are_told_as_what_to_do():
-    from jobs.common.cli import known_environment_error
+    from core.cli import known_environment_error
 
     trace = "py4j.protocol.Py4JJavaError: ... NoAuthWithAWSException: No AWS Credentials provided by ..."
     message = known_environment_error(trace, "s3://nobucket/lake")

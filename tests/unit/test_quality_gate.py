@@ -1,7 +1,7 @@
 import pytest
 
-from jobs.common.errors import EXIT_GATE, QualityGateError
-from jobs.common.quality import RejectPolicy, check_reject_gate, gate_verdict
+from core.errors import EXIT_GATE, QualityGateError
+from core.quality import RejectPolicy, check_reject_gate, gate_verdict
 
 
 def test_amazon_ml_rule_allows_exactly_ten_thousand_rejects():

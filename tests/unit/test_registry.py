@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from jobs.common.errors import UsageError
-from jobs.common.names import check_name
+from core.errors import UsageError
+from core.names import check_name
 from ml.registry import decide_promotion, metric_of, next_version, type_metric, version_number
 
 

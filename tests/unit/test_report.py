@@ -1,4 +1,4 @@
-"""jobs.common.report: the page, its figures and its JSON, written to a local lake folder."""
+"""core.report: the page, its figures and its JSON, written to a local lake folder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from jobs.common.report import Report, new_figure, table_html, to_json, write_json
+from core.report import Report, new_figure, table_html, to_json, write_json
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from jobs.common.cli import parse_job_args
-from jobs.common.errors import UsageError
+from core.cli import parse_job_args
+from core.errors import UsageError
 from jobs.main import load_job
 from jobs.models import format_table, version_row
 from jobs.score.batch_csv import csv_columns, result_names

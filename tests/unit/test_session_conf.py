@@ -1,7 +1,7 @@
 import pytest
 
-from jobs.common.errors import UsageError
-from jobs.common.session import ALWAYS_CONF, local_conf, local_jars, s3a_conf, session_conf
+from core.errors import UsageError
+from core.session import ALWAYS_CONF, local_conf, local_jars, s3a_conf, session_conf
 
 JAR_NAMES = [
     "delta-spark_2.12-3.3.2.jar",

@@ -7,8 +7,8 @@ import os
 import pytest
 import yaml
 
+from core.errors import UsageError
 from jobs.build_features.conf import conf_help, load_references, parse_conf
-from jobs.common.errors import UsageError
 from ml.split import parse_split
 from tests.conftest import ROOT
 
