@@ -90,9 +90,14 @@ def spark_uri(uri: str, s3_scheme: Optional[str] = None) -> str:
     return uri
 
 
+def target() -> str:
+    """`emr` when running on a cluster (LAKEML_TARGET=emr), else `local`: the one reader of LAKEML_TARGET."""
+    return "emr" if os.environ.get("LAKEML_TARGET") == "emr" else "local"
+
+
 def current_s3_scheme() -> str:
-    """`s3a` on local Spark (hadoop-aws), `s3` on EMR, chosen by LAKEML_TARGET."""
-    return "s3" if os.environ.get("LAKEML_TARGET") == "emr" else "s3a"
+    """`s3a` on local Spark (hadoop-aws), `s3` on EMR."""
+    return "s3" if target() == "emr" else "s3a"
 
 
 def join(uri: str, *parts: str) -> str:

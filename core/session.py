@@ -17,7 +17,7 @@ from typing import Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 from core.errors import UsageError
-from core.lake import delete, spark_uri
+from core.lake import delete, spark_uri, target
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -51,11 +51,6 @@ TEST_CONF = {
     "spark.databricks.delta.snapshotPartitions": "2",
 }
 REQUIRED_JARS = ("delta-spark_2.12", "delta-storage", "hadoop-aws", "aws-java-sdk-bundle")
-
-
-def target() -> str:
-    """`emr` when running on a cluster, else `local`."""
-    return "emr" if os.environ.get("LAKEML_TARGET") == "emr" else "local"
 
 
 def local_jars(jars_dir: Optional[str]) -> List[str]:

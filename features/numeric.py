@@ -24,7 +24,7 @@ stay null here (the recipe compiler writes them into the feature vector as 0.0, 
 from __future__ import annotations
 
 import math
-from typing import List
+from typing import Any, List
 
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
@@ -70,51 +70,113 @@ def bin_tokens(df: DataFrame, input_col: str, output_col: str, edges: List[float
     return out.withColumn(output_col, token).drop(tmp_in, tmp_out)
 
 
-class QuantileBin(Estimator, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
-    """quantile_bin(x, n): learns n-quantile edges of inputCol; the model writes bin tokens to outputCol."""
+class _QuantileBinParams(HasInputCol, HasOutputCol):
+    """Params of QuantileBin and its model: the bin count, approxQuantile's error, the fitted edges."""
 
     numBins = Param(Params._dummy(), "numBins", "number of quantile bins (5..1000)", TypeConverters.toInt)
     relativeError = Param(
         Params._dummy(), "relativeError", "approxQuantile relative error (0 = exact)", TypeConverters.toFloat
     )
+    edges = Param(Params._dummy(), "edges", "sorted distinct interior bin edges", TypeConverters.toListFloat)
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self._setDefault(numBins=10, relativeError=0.001, edges=[])
+
+    def getNumBins(self) -> int:
+        """The number of quantile bins asked for."""
+        return self.getOrDefault(self.numBins)
+
+    def getRelativeError(self) -> float:
+        """approxQuantile's relative error (0 = exact)."""
+        return self.getOrDefault(self.relativeError)
+
+    def getEdges(self) -> List[float]:
+        """The sorted distinct interior bin edges (empty before fitting)."""
+        return list(self.getOrDefault(self.edges))
+
+
+class QuantileBin(Estimator, _QuantileBinParams, DefaultParamsReadable, DefaultParamsWritable):
+    """quantile_bin(x, n): learns n-quantile edges of inputCol; the model writes bin tokens to outputCol."""
 
     @keyword_only
     def __init__(self, *, inputCol=None, outputCol=None, numBins=10, relativeError=0.001):
         super().__init__()
-        self._setDefault(numBins=10, relativeError=0.001)
         self._set(**self._input_kwargs)
 
+    @keyword_only
+    def setParams(self, *, inputCol=None, outputCol=None, numBins=10, relativeError=0.001) -> QuantileBin:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
+
+    def setNumBins(self, value: int) -> QuantileBin:
+        """Set the number of quantile bins."""
+        return self._set(numBins=value)
+
+    def setRelativeError(self, value: float) -> QuantileBin:
+        """Set approxQuantile's relative error."""
+        return self._set(relativeError=value)
+
     def _fit(self, dataset: DataFrame) -> QuantileBinModel:
-        n = self.getOrDefault(self.numBins)
+        n = self.getNumBins()
         if not MIN_BINS <= n <= MAX_BINS:
             raise ValueError(f"quantile_bin: n must be from {MIN_BINS} to {MAX_BINS}, got {n}")
-        edges = quantile_edges(dataset, self.getInputCol(), n, self.getOrDefault(self.relativeError))
-        model = QuantileBinModel(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), edges=edges)
-        return model
+        edges = quantile_edges(dataset, self.getInputCol(), n, self.getRelativeError())
+        return QuantileBinModel(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), edges=edges)
 
 
-class QuantileBinModel(Model, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+class QuantileBinModel(Model, _QuantileBinParams, DefaultParamsReadable, DefaultParamsWritable):
     """Fitted quantile_bin: the de-duplicated edges are a Param, so the model saves and loads."""
-
-    edges = Param(Params._dummy(), "edges", "sorted distinct interior bin edges", TypeConverters.toListFloat)
 
     @keyword_only
     def __init__(self, *, inputCol=None, outputCol=None, edges=None):
         super().__init__()
-        self._setDefault(edges=[])
         self._set(**self._input_kwargs)
 
+    @keyword_only
+    def setParams(self, *, inputCol=None, outputCol=None, edges=None) -> QuantileBinModel:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
+
+    def setEdges(self, value: List[float]) -> QuantileBinModel:
+        """Set the interior bin edges."""
+        return self._set(edges=value)
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        return bin_tokens(dataset, self.getInputCol(), self.getOutputCol(), list(self.getOrDefault(self.edges)))
+        return bin_tokens(dataset, self.getInputCol(), self.getOutputCol(), self.getEdges())
 
 
-class Normalize(Estimator, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+class _NormalizeParams(HasInputCol, HasOutputCol):
+    """Params of Normalize and its model: the fitted training mean and population standard deviation."""
+
+    mean = Param(Params._dummy(), "mean", "training mean", TypeConverters.toFloat)
+    std = Param(Params._dummy(), "std", "training population standard deviation", TypeConverters.toFloat)
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self._setDefault(mean=0.0, std=1.0)
+
+    def getMean(self) -> float:
+        """The training mean."""
+        return self.getOrDefault(self.mean)
+
+    def getStd(self) -> float:
+        """The training population standard deviation."""
+        return self.getOrDefault(self.std)
+
+
+class Normalize(Estimator, _NormalizeParams, DefaultParamsReadable, DefaultParamsWritable):
     """normalize(x): learns the mean and population standard deviation of inputCol."""
 
     @keyword_only
     def __init__(self, *, inputCol=None, outputCol=None):
         super().__init__()
         self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, inputCol=None, outputCol=None) -> Normalize:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
 
     def _fit(self, dataset: DataFrame) -> NormalizeModel:
         value = numeric_value(F.col(self.getInputCol()))
@@ -124,22 +186,30 @@ class Normalize(Estimator, HasInputCol, HasOutputCol, DefaultParamsReadable, Def
         return NormalizeModel(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), mean=mean, std=std)
 
 
-class NormalizeModel(Model, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+class NormalizeModel(Model, _NormalizeParams, DefaultParamsReadable, DefaultParamsWritable):
     """Fitted normalize: (x - mean) / std, 0.0 when std is 0, null for missing values."""
-
-    mean = Param(Params._dummy(), "mean", "training mean", TypeConverters.toFloat)
-    std = Param(Params._dummy(), "std", "training population standard deviation", TypeConverters.toFloat)
 
     @keyword_only
     def __init__(self, *, inputCol=None, outputCol=None, mean=0.0, std=1.0):
         super().__init__()
-        self._setDefault(mean=0.0, std=1.0)
         self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, inputCol=None, outputCol=None, mean=0.0, std=1.0) -> NormalizeModel:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
+
+    def setMean(self, value: float) -> NormalizeModel:
+        """Set the training mean."""
+        return self._set(mean=value)
+
+    def setStd(self, value: float) -> NormalizeModel:
+        """Set the training population standard deviation."""
+        return self._set(std=value)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         return dataset.withColumn(
-            self.getOutputCol(),
-            normalized(F.col(self.getInputCol()), self.getOrDefault(self.mean), self.getOrDefault(self.std)),
+            self.getOutputCol(), normalized(F.col(self.getInputCol()), self.getMean(), self.getStd())
         )
 
 

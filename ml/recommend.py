@@ -33,8 +33,8 @@ RELEVANT_RATING = 4.0
 ALS_DEFAULTS = {"rank": 10, "regParam": 0.1, "maxIter": 10, "seed": 7, "checkpointInterval": 5}
 
 
-class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """`prediction` from ALS's value, or mean + user bias + item bias where ALS has none."""
+class _BiasBaselineParams(Params):
+    """Params of BiasBaseline: the columns it reads and writes and the fitted bias model."""
 
     userCol = Param(Params._dummy(), "userCol", "raw user column", TypeConverters.toString)
     itemCol = Param(Params._dummy(), "itemCol", "raw item column", TypeConverters.toString)
@@ -58,6 +58,53 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         TypeConverters.toListFloat,
     )
 
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self._setDefault(
+            inputCol="__als",
+            outputCol="prediction",
+            mean=0.0,
+            userIds=[],
+            userBias=[],
+            itemIds=[],
+            itemBias=[],
+            ratingRange=[],
+            residual=False,
+        )
+
+    def getUserCol(self) -> str:
+        """The raw user column."""
+        return self.getOrDefault(self.userCol)
+
+    def getItemCol(self) -> str:
+        """The raw item column."""
+        return self.getOrDefault(self.itemCol)
+
+    def getInputCol(self) -> str:
+        """ALS's prediction column."""
+        return self.getOrDefault(self.inputCol)
+
+    def getOutputCol(self) -> str:
+        """The prediction column written."""
+        return self.getOrDefault(self.outputCol)
+
+    def getMean(self) -> float:
+        """The training mean rating."""
+        return self.getOrDefault(self.mean)
+
+    def getResidual(self) -> bool:
+        """True when ALS learned the residuals of the bias model."""
+        return self.getOrDefault(self.residual)
+
+    def rating_range(self) -> Optional[Tuple[float, float]]:
+        """The training rating scale predictions are clipped to, or None (implicit feedback, older models)."""
+        bounds = self.getOrDefault(self.ratingRange)
+        return (bounds[0], bounds[1]) if len(bounds) == 2 else None
+
+
+class BiasBaseline(Transformer, _BiasBaselineParams, DefaultParamsReadable, DefaultParamsWritable):
+    """`prediction` from ALS's value, or mean + user bias + item bias where ALS has none."""
+
     @keyword_only
     def __init__(
         self,
@@ -75,23 +122,26 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         residual=None,
     ):
         super().__init__()
-        self._setDefault(
-            inputCol="__als",
-            outputCol="prediction",
-            mean=0.0,
-            userIds=[],
-            userBias=[],
-            itemIds=[],
-            itemBias=[],
-            ratingRange=[],
-            residual=False,
-        )
         self._set(**self._input_kwargs)
 
-    def rating_range(self) -> Optional[Tuple[float, float]]:
-        """The training rating scale predictions are clipped to, or None (implicit feedback, older models)."""
-        bounds = self.getOrDefault(self.ratingRange)
-        return (bounds[0], bounds[1]) if len(bounds) == 2 else None
+    @keyword_only
+    def setParams(
+        self,
+        *,
+        userCol=None,
+        itemCol=None,
+        inputCol=None,
+        outputCol=None,
+        mean=None,
+        userIds=None,
+        userBias=None,
+        itemIds=None,
+        itemBias=None,
+        ratingRange=None,
+        residual=None,
+    ) -> BiasBaseline:
+        """Set any of the params by keyword."""
+        return self._set(**self._input_kwargs)
 
     def biases(self, spark, which: str):
         """The (id, bias) DataFrame of users or items."""
@@ -103,24 +153,20 @@ class BiasBaseline(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         from pyspark.sql import functions as F
 
         spark = dataset.sparkSession
-        user, item = self.getOrDefault(self.userCol), self.getOrDefault(self.itemCol)
+        user, item = self.getUserCol(), self.getItemCol()
         out = dataset.join(
             F.broadcast(self.biases(spark, "user")), F.col(user).cast("string") == F.col("__user"), "left"
         )
         out = out.join(F.broadcast(self.biases(spark, "item")), F.col(item).cast("string") == F.col("__item"), "left")
-        base = (
-            F.lit(self.getOrDefault(self.mean))
-            + F.coalesce("__b_user", F.lit(0.0))
-            + F.coalesce("__b_item", F.lit(0.0))
-        )
-        als = F.col(self.getOrDefault(self.inputCol))
+        base = F.lit(self.getMean()) + F.coalesce("__b_user", F.lit(0.0)) + F.coalesce("__b_item", F.lit(0.0))
+        als = F.col(self.getInputCol())
         known = F.when(als.isNull() | F.isnan(als), F.lit(None)).otherwise(als.cast("double"))
-        if self.getOrDefault(self.residual):
+        if self.getResidual():
             value = base + F.coalesce(known, F.lit(0.0))
         else:
             value = F.coalesce(known, base)
         value = clip_to(value, self.rating_range())
-        return out.withColumn(self.getOrDefault(self.outputCol), value).drop("__user", "__b_user", "__item", "__b_item")
+        return out.withColumn(self.getOutputCol(), value).drop("__user", "__b_user", "__item", "__b_item")
 
 
 def clip_to(value, bounds: Optional[Tuple[float, float]]):
@@ -284,13 +330,13 @@ def with_bias(factors, bias, which: str, vector: str):
     (the mean goes with the users), 0 for a model whose ALS learned the ratings themselves."""
     from pyspark.sql import functions as F
 
-    if not bias.getOrDefault(bias.residual):
+    if not bias.getResidual():
         return factors.select(which, F.col("features").alias(vector), F.lit(0.0).alias(f"{which}_b"))
     spark = factors.sparkSession
     joined = factors.join(F.broadcast(bias.biases(spark, which)), F.col(which) == F.col(f"__{which}"), "left")
     term = F.coalesce(F.col(f"__b_{which}"), F.lit(0.0))
     if which == "user":
-        term = term + F.lit(bias.getOrDefault(bias.mean))
+        term = term + F.lit(bias.getMean())
     return joined.select(which, F.col("features").alias(vector), term.alias(f"{which}_b"))
 
 
@@ -301,7 +347,7 @@ def popular_items(spark, bias, cold_users, seen, k: int):
     most_seen = cold_users.join(seen, "user").groupBy("user").count().agg(F.max("count")).first()[0] or 0
     return (
         bias.biases(spark, "item")
-        .select(F.col("__item").alias("item"), (F.col("__b_item") + bias.getOrDefault(bias.mean)).alias("score"))
+        .select(F.col("__item").alias("item"), (F.col("__b_item") + bias.getMean()).alias("score"))
         .orderBy(F.desc("score"), "item")
         .limit(k + int(most_seen))
     )
@@ -389,7 +435,7 @@ def bias_rmse(model, test, cols: Dict[str, str]) -> float:
 
     bias = _parts(model)[3]
     pairs = {w: list(zip(*(bias.getOrDefault(p) for p in bias_params(bias, w)))) for w in ("user", "item")}
-    scored = with_residual(test, cols, bias.getOrDefault(bias.mean), pairs["item"], pairs["user"])
+    scored = with_residual(test, cols, bias.getMean(), pairs["item"], pairs["user"])
     residual = clip_to(F.col(cols["rating_col"]) - F.col(RESIDUAL), bias.rating_range()) - F.col(cols["rating_col"])
     return math.sqrt(float(scored.agg(F.avg(residual * residual)).first()[0] or 0.0))
 

@@ -35,6 +35,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from deploy import launcher, steps
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # starts job processes
+
 REGION = "us-east-1"
 SECRET = "lakemlTestSecretValue0042"
 CALLED = set()  # (service, operation) of every boto3 call the in-process launcher runs made

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from core.lake import Lake, read_text, spark_uri
 from tests.helpers import kill_when, run_in_process
+
+pytestmark = pytest.mark.slow  # starts job processes
 
 COLUMNS = [{"name": "id", "type": "int"}, {"name": "city", "type": "string"}, {"name": "ts", "type": "string"}]
 

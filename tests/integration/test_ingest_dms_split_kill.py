@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from jobs.common.lake import Lake, read_text
 
 from tests.helpers import kill_when
 from tests.spark.test_ingest_dms import job, put
 from tests.spark.test_ingest_dms_split import CDC, operations, setup, stored
+
+pytestmark = pytest.mark.slow  # starts job processes
 
 
 def test_sigkill_between_the_split_commits_then_rerun_equals_a_clean_run(spark, tmp_path):

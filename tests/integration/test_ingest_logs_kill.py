@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from chispa import assert_df_equality
 
 from core.lake import Lake
 from tests.helpers import kill_when, run_in_process
 from tests.spark.test_ingest_logs import args_for, build_input, comparable, generated_lines
+
+pytestmark = pytest.mark.slow  # starts job processes
 
 
 def test_kill_after_the_table_commit_then_rerun_equals_a_clean_run(spark, tmp_path):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.lake import Lake, spark_uri
 from ml import registry
 from tests.helpers import kill_when, run_in_process
 from tests.model_factory import fit_model, write_prediction_csv
+
+pytestmark = pytest.mark.slow  # starts job processes
 
 DAY = "2026-11-20"
 

@@ -16,6 +16,8 @@ import pytest
 from tests.helpers import kill_when, run_in_process
 from tests.nightly.test_nightly_days import differing_tables, ingest_conf, raw_zone
 
+pytestmark = pytest.mark.slow  # starts job processes
+
 SCALE = 0.05
 NIGHTS = ("2026-11-20", "2026-11-21")
 KILLS = {"2026-11-20": "stage parse:", "2026-11-21": "stage gate shop.orders"}

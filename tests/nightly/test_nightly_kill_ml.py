@@ -21,6 +21,8 @@ from tests.helpers import job_command, job_env, kill_when
 from tests.nightly.test_nightly_days import differing_tables, raw_zone
 from tests.nightly.test_nightly_demo import table_rows
 
+pytestmark = pytest.mark.slow  # starts job processes
+
 SCALE = 0.1
 RUN_DATE = "2026-11-20"
 MODELS = ("purchase_propensity", "product_recs")

@@ -25,6 +25,8 @@ from tests.conftest import ROOT
 from tests.spark.test_recipe_pipeline import COLUMNS, N, census_rows
 from tests.unit.test_recipe import DOC_RECIPE, SCHEMA
 
+pytestmark = pytest.mark.slow  # starts a fresh Spark process
+
 OLD = Path(ROOT) / "tests" / "data" / "pipeline_0.1.0"
 
 FRESH = textwrap.dedent(
