@@ -1,22 +1,26 @@
 """The command line of every job: common flags, argument checks before any JVM, exit codes.
 
-A job module provides `HELP` (one line), `add_arguments(parser)`, optionally
-`validate(args)` (config checks that need no Spark), and `run(spark, args) -> RunSummary`.
-`run_job` parses, validates, builds the session, runs, stores and prints the summary, and
-turns the outcome into the job contract's exit code.
+A job module provides `HELP` (one line), `add_arguments(parser)` (the one declaration of its
+flags), optionally `validate(args) -> settings` (checks that need no Spark; the frozen settings the
+run reads) and `run(spark, context, settings) -> RunSummary`. `parse_job_args` makes the frozen
+`RunContext` and the settings once; `run_job` builds the session, runs, stores and prints the
+summary, and turns the outcome into the job contract's exit code.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import os
 import sys
 import time
 import traceback
 import uuid
-from typing import List, Optional
+from dataclasses import dataclass
+from typing import Any, List, Optional
 
+from core.context import RunContext, flag_settings
 from core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, LakemlError, QualityGateError, UsageError
 from core.lake import Lake, is_local, local_path
 from core.log import configure_logging, logger
@@ -109,21 +113,47 @@ def base_parser(job: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_job_args(job: str, module, argv: List[str]) -> argparse.Namespace:
+@dataclass(frozen=True)
+class ParsedJob:
+    """A job's parsed command line: the run's context, the job's settings, and the process flags."""
+
+    context: RunContext
+    settings: Any
+    master: Optional[str] = None
+    log_level: str = "INFO"
+
+
+def takes_context(module) -> bool:
+    """Whether the job's run is `run(spark, context, settings)`; an older job's is `run(spark, args)`."""
+    return len(inspect.signature(module.run).parameters) == 3
+
+
+def parse_job_args(job: str, module, argv: List[str]) -> ParsedJob:
     """Parse and check a job's arguments without Spark; usage errors exit 2 with argparse's message."""
     parser = base_parser(job, module.HELP)
     module.add_arguments(parser)
     args = parser.parse_args(argv)
-    args.job = job
-    args.run_id = args.run_id or new_run_id()
     try:
-        args.lake = Lake.at(args.lake)
-        check_lake_folder(args.lake)
-        if hasattr(module, "validate"):
-            module.validate(args)
+        lake = Lake.at(args.lake)
+        check_lake_folder(lake)
+        if not takes_context(module):
+            return legacy_job(job, module, args, lake)
+        settings = module.validate(args) if hasattr(module, "validate") else flag_settings(args)
+        # a job may default the run date from its settings (nightly --demo: the demo's last day)
+        run_date = args.run_date or module.default_run_date(settings)
     except UsageError as error:
         parser.error(str(error))
-    return args
+    context = RunContext(job=job, run_id=args.run_id or new_run_id(), run_date=run_date, lake=lake)
+    return ParsedJob(context, settings, args.master, args.log_level)
+
+
+def legacy_job(job: str, module, args: argparse.Namespace, lake: Lake) -> ParsedJob:
+    """A job still on `run(spark, args)`: its validate completes the Namespace, which is its settings."""
+    args.job, args.run_id, args.lake = job, args.run_id or new_run_id(), lake
+    if hasattr(module, "validate"):
+        module.validate(args)
+    context = RunContext(job=job, run_id=args.run_id, run_date=args.run_date, lake=lake)
+    return ParsedJob(context, args, args.master, args.log_level)
 
 
 def check_lake_folder(lake: Lake) -> None:
@@ -192,7 +222,7 @@ def usage_summary(job: str, argv: List[str], message: str) -> RunSummary:
     return summary
 
 
-def parse_or_summarize(job: str, module, argv: List[str]) -> argparse.Namespace:
+def parse_or_summarize(job: str, module, argv: List[str]) -> ParsedJob:
     """parse_job_args; on a usage error (exit 2) the summary JSON is the last stdout line, as for every exit."""
     import contextlib
     import io
@@ -220,13 +250,17 @@ def _store_summary(spark, lake: Lake, summary: RunSummary) -> None:
         logger.warning("could not store the run summary at %s: %s", uri, error)
 
 
-def execute(module, args: argparse.Namespace, spark) -> int:
+def execute(module, parsed: ParsedJob, spark) -> int:
     """Run a parsed job on a session: summary stored and printed last, exit code returned."""
     started = time.monotonic()
-    summary = RunSummary(job=args.job, run_id=args.run_id, run_date=args.run_date)
+    context = parsed.context
+    summary = RunSummary(job=context.job, run_id=context.run_id, run_date=context.run_date)
     code = EXIT_OK
     try:
-        summary = module.run(spark, args)
+        if takes_context(module):
+            summary = module.run(spark, context, parsed.settings)
+        else:
+            summary = module.run(spark, parsed.settings)
     except QualityGateError as error:
         code = error.exit_code
         summary.status, summary.message = STATUS_GATE_TRIPPED, str(error)
@@ -237,24 +271,24 @@ def execute(module, args: argparse.Namespace, spark) -> int:
         code = error.exit_code
         summary.status, summary.message = STATUS_FAILED, one_line(str(error))
     except Exception as error:  # anything unexpected: exit 1 with the cause
-        known = known_environment_error(str(error), args.lake.root)
+        known = known_environment_error(str(error), context.lake.root)
         code = EXIT_USAGE if known else EXIT_FAILED
         summary.status = STATUS_FAILED
         summary.message = known or one_line(f"{type(error).__name__}: {error}")
-        logger.error("%s failed:\n%s", args.job, traceback.format_exc())
+        logger.error("%s failed:\n%s", context.job, traceback.format_exc())
     summary.seconds = time.monotonic() - started
     summary.exit_code = code
     if code == EXIT_OK and not summary.balanced():
         logger.warning(
             "%s: rows_in %d != rows_out %d + rows_rejected %d",
-            args.job,
+            context.job,
             summary.rows_in,
             summary.rows_out,
             summary.rows_rejected,
         )
     if code != EXIT_OK:
-        print(f"lakeml {args.job}: {summary.message}", file=sys.stderr)
-    _store_summary(spark, args.lake, summary)
+        print(f"lakeml {context.job}: {summary.message}", file=sys.stderr)
+    _store_summary(spark, context.lake, summary)
     print(summary.to_json(), flush=True)
     return code
 
@@ -263,16 +297,16 @@ def run_job(job: str, module, argv: List[str]) -> int:
     """Parse, build the session, execute; the whole life of one job process."""
     if getattr(module, "WITHOUT_SPARK", False):  # a job that builds no session parses and runs itself (aml)
         return module.main(argv)
-    args = parse_or_summarize(job, module, argv)
-    configure_logging(args.log_level)
+    parsed = parse_or_summarize(job, module, argv)
+    configure_logging(parsed.log_level)
     from core.session import build_session
 
     try:
-        spark = build_session(f"lakeml-{job}", master=args.master)
+        spark = build_session(f"lakeml-{job}", master=parsed.master)
     except UsageError as error:
         print(f"lakeml {job}: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return execute(module, args, spark)
+        return execute(module, parsed, spark)
     finally:
         spark.stop()

@@ -108,16 +108,16 @@ def check_job_args(job: str, job_args: List[str], environ: Dict[str, str]) -> Tu
     if environ.get("LAKEML_LAKE") and not any(a == "--lake" or a.startswith("--lake=") for a in job_args):
         job_args = [*job_args, "--lake", environ["LAKEML_LAKE"]]
     try:
-        args = parse_job_args(job, load_job(job), job_args)
+        context = parse_job_args(job, load_job(job), job_args).context
     except SystemExit as stop:  # argparse reports a bad flag by exiting 2
         raise SystemExit(int(stop.code or 0)) from None
-    lake = args.lake.root
+    lake = context.lake.root
     if not re.match(r"^s3[an]?://", lake):
         raise LaunchError(f"--lake {lake}: on EMR the lake must be on S3; give --lake s3://bucket/prefix")
     given = {a.split("=", 1)[0] for a in job_args if a.startswith("--")}
-    job_args = [*job_args] + ([] if "--run-date" in given else ["--run-date", args.run_date])
-    job_args += [] if "--run-id" in given else ["--run-id", args.run_id]
-    return job_args, lake, args.run_date, args.run_id
+    job_args = [*job_args] + ([] if "--run-date" in given else ["--run-date", context.run_date])
+    job_args += [] if "--run-id" in given else ["--run-id", context.run_id]
+    return job_args, lake, context.run_date, context.run_id
 
 
 def collect_params(options: argparse.Namespace, environ: Dict[str, str]) -> Dict[str, str]:

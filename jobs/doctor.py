@@ -129,8 +129,8 @@ def report(
     return "\n".join(lines)
 
 
-def run(spark, args) -> RunSummary:
-    table_uri = join(args.lake.root, "_doctor", args.run_id)
+def run(spark, context, settings) -> RunSummary:
+    table_uri = join(context.lake.root, "_doctor", context.run_id)
     with stage("versions") as counts:
         found_versions = versions(spark)
         sources = class_sources(spark)
@@ -155,7 +155,7 @@ def run(spark, args) -> RunSummary:
         try:
             round_trip = delta_round_trip(spark, table_uri)
         finally:
-            if not args.keep:
+            if not settings.keep:
                 delete(spark, table_uri)
         counts.update(round_trip)
     print(report(found_versions, sources, parsed, round_trip, table_uri), flush=True)
@@ -165,9 +165,9 @@ def run(spark, args) -> RunSummary:
         raise LakemlError(f"doctor's checks failed at: {', '.join(failed)} (Delta round trip on {table_uri})")
     return RunSummary(
         job="doctor",
-        run_id=args.run_id,
-        run_date=args.run_date,
-        outputs=[table_uri] if args.keep else [],
+        run_id=context.run_id,
+        run_date=context.run_date,
+        outputs=[table_uri] if settings.keep else [],
         rows_in=len(AFTER),
         rows_out=len(AFTER),
         rows_rejected=0,

@@ -167,5 +167,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     return run_operation(argv[0], argv[1:])
 
 
-def run(spark, args):  # the job contract's entry; aml never runs inside a Spark session
-    raise SystemExit(main([args.command, *args.rest]))
+def run(spark, context, settings):  # the job contract's entry; aml never runs inside a Spark session
+    raise SystemExit(main([settings.command, *settings.rest]))

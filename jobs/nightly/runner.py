@@ -63,7 +63,7 @@ def write_inline_files(spark, lake: Lake, files: Dict[str, str]) -> None:
 
 
 def parse_step(module, step: Step):
-    """The step's argparse Namespace from its job's parser; (None, message) when the job refuses the flags."""
+    """The step's ParsedJob from its job's parser; (None, message) when the job refuses the flags."""
     from core.cli import parse_job_args
 
     err = io.StringIO()
@@ -119,23 +119,23 @@ def run_step(spark, lake: Lake, run_date: str, step: Step) -> StepResult:
         return result
     started = time.monotonic()
     module = load_job(step.job)
-    args, refusal = parse_step(module, step)
-    missing = missing_input(spark, step) if args is not None else None
+    parsed, refusal = parse_step(module, step)
+    missing = missing_input(spark, step) if parsed is not None else None
     if missing:
-        args, refusal = None, missing
-    fingerprint = train_fingerprint(spark, lake, step) if args is not None and step.stage == "train" else None
+        parsed, refusal = None, missing
+    fingerprint = train_fingerprint(spark, lake, step) if parsed is not None and step.stage == "train" else None
     kept = unchanged_version(spark, lake, argv_value(list(step.argv), "--name") or "", fingerprint)
     if kept:
         result.exit_code, result.status = EXIT_OK, STATUS_UNCHANGED
         result.message = f"input and flags unchanged since {kept}: no new version"
         result.summary = {"counts": {"version": kept, "unchanged": True}}
         logger.info("nightly: step %s: %s", step.name, result.message)
-    elif args is None:
+    elif parsed is None:
         result.exit_code, result.status, result.message = EXIT_USAGE, "failed", refusal
     else:
         logger.info("nightly: step %s (%s) starts", step.name, step.job)
         try:
-            result.exit_code = execute(module, args, spark)
+            result.exit_code = execute(module, parsed, spark)
         except Exception as error:  # execute handles the job's errors; this is the session itself failing
             result.exit_code, result.message = EXIT_FAILED, f"{type(error).__name__}: {error}"
         result.summary = stored_summary(spark, lake, step.job, run_date, run_id)

@@ -13,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def test_common_flags_are_parsed_and_checked():
-    args = parse_job_args("doctor", load_job("doctor"), ["--lake", "s3://b/p/", "--run-date", "2026-11-20"])
+    args = parse_job_args("doctor", load_job("doctor"), ["--lake", "s3://b/p/", "--run-date", "2026-11-20"]).context
     assert args.lake.root == "s3://b/p"
     assert args.run_date == "2026-11-20"
     assert args.run_id and args.job == "doctor"

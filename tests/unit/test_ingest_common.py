@@ -61,6 +61,6 @@ def test_run_id_outside_the_safe_alphabet_is_a_usage_error(run_id, capsys):
 
 
 def test_run_id_in_the_safe_alphabet_is_kept():
-    assert parse_job_args("doctor", load_job("doctor"), ["--run-id", "2026-11-21.nightly_1"]).run_id == (
+    assert parse_job_args("doctor", load_job("doctor"), ["--run-id", "2026-11-21.nightly_1"]).context.run_id == (
         "2026-11-21.nightly_1"
     )
