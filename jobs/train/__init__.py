@@ -21,11 +21,13 @@ import math
 from typing import Any, Dict
 
 from core.cli import fraction, local_file
+from core.context import RunContext, settings_from
 from core.errors import UsageError
 from core.lake import join, normalize_uri
 from core.log import stage
 from core.session import checkpoint_folder
 from core.summary import RunSummary
+from jobs.train.conf import TrainSettings
 
 HELP = "train an MLlib model from a datasource, table or feature set; evaluate it, register it, gate the champion"
 JOB = "train"
@@ -89,8 +91,8 @@ def add_arguments(parser) -> None:
     rec.add_argument("--rating-col", help="default: the schema's target")
 
 
-def validate(args) -> None:
-    """Flag checks that need no Spark."""
+def validate(args) -> TrainSettings:
+    """Flag checks that need no Spark; the settings with the algorithm, MLlib parameters, split and URIs resolved."""
     from core.names import check_name
     from ml.algorithms import check_algorithm, map_amazon_params, parse_params
     from ml.split import parse_split
@@ -112,41 +114,44 @@ def validate(args) -> None:
         raise UsageError(f"--min-gain {args.min_gain}: give a finite number (the metric gain a new champion needs)")
     if not 1 <= args.num_features <= 2**26:
         raise UsageError("--num-features must be from 1 to 2^26")
-    args.algorithm = check_algorithm(args.model_type, args.algorithm)
-    args.mllib_params, args.hints = map_amazon_params(parse_params(args.params), args.model_type, args.algorithm)
-    args.split_spec = parse_split(args.split)
-    for flag in ("data", "schema", "recipe"):
-        if getattr(args, flag):
-            setattr(args, flag, normalize_uri(getattr(args, flag), f"--{flag}"))
+    algorithm = check_algorithm(args.model_type, args.algorithm)
+    mllib_params, hints = map_amazon_params(parse_params(args.params), args.model_type, algorithm)
+    split_spec = parse_split(args.split)
+    given = [flag for flag in ("data", "schema", "recipe") if getattr(args, flag)]
+    uris = {flag: normalize_uri(getattr(args, flag), f"--{flag}") for flag in given}
+    return settings_from(
+        TrainSettings,
+        args,
+        algorithm=algorithm,
+        mllib_params=mllib_params,
+        hints=hints,
+        split_spec=split_spec,
+        **uris,
+    )
 
 
-def input_flag(args) -> str:
-    """The input form's flag: data, table or features."""
-    return next(flag for flag in ("data", "table", "features") if getattr(args, flag))
-
-
-def quarantine(spark, args, data) -> None:
+def quarantine(context: RunContext, data) -> None:
     """Rejected CSV lines to <lake>/quarantine/train/ (a re-run of the run date replaces its own)."""
     from core.quality import publish_read_rejects
 
     if data.rejects is not None and data.rows_rejected:
-        publish_read_rejects(data.rejects, data.files, JOB, args.lake, args.run_id, args.run_date)
+        publish_read_rejects(data.rejects, data.files, JOB, context.lake, context.run_id, context.run_date)
 
 
-def split_rows(data, args):
+def split_rows(data, split_spec):
     """(training rows, evaluation rows, the split's record) by the DataRearrangement."""
     from ml.split import apply_split
 
     rows = data.rows.cache()
-    train, test = apply_split(rows, args.split_spec)
+    train, test = apply_split(rows, split_spec)
     n_train, n_test = train.count(), test.count()
     if not n_train or not n_test:
         raise UsageError(f"--split leaves {n_train} training and {n_test} evaluation rows; both need rows")
-    record = {**args.split_spec.to_dict(), "name": args.split_spec.split_name}
+    record = {**split_spec.to_dict(), "name": split_spec.split_name}
     return train, test, {**record, "train_rows": n_train, "eval_rows": n_test}
 
 
-def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
+def train_supervised(spark, settings: TrainSettings, data, train, test, split: Dict[str, Any]):
     """Fit and evaluate BINARY, MULTICLASS or REGRESSION: (fitted, info, evaluation, metadata extras)."""
     from features.recipe import suggest_recipe
     from jobs.train.fit import featurize, fit_supervised
@@ -155,93 +160,100 @@ def train_supervised(spark, args, data, train, test, split: Dict[str, Any]):
 
     if data.recipe_suggested:
         data.recipe = suggest_recipe(data.schema, train)
-    fitted, featurized = fit_supervised(data, train, args)
+    fitted, featurized = fit_supervised(data, train, settings)
     with stage("evaluate") as counts:
-        info = training_baseline(args.model_type, featurized)
+        info = training_baseline(settings.model_type, featurized)
         predictions = fitted.estimator_model.transform(featurize(fitted, data, test))
-        evaluation = evaluate_predictions(args.model_type, predictions, info, args.cutoff, fitted.classes)
+        evaluation = evaluate_predictions(settings.model_type, predictions, info, settings.cutoff, fitted.classes)
         counts.update(evaluation.metrics)
     featurized.unpersist()
-    if args.refit:
-        fitted = refit_supervised(data, fitted, args)
+    if settings.refit:
+        fitted = refit_supervised(data, fitted, settings)
     extras = {
         "classes": fitted.classes,
-        "class_columns": class_columns(fitted.classes) if args.model_type == "MULTICLASS" else [],
-        "cutoff": args.cutoff if args.model_type == "BINARY" else None,
+        "class_columns": class_columns(fitted.classes) if settings.model_type == "MULTICLASS" else [],
+        "cutoff": settings.cutoff if settings.model_type == "BINARY" else None,
         "num_features": fitted.num_features,
         "layout": fitted.layout,
-        "weighting": args.weighting,
+        "weighting": settings.weighting,
     }
     return fitted, evaluation, extras
 
 
-def refit_settings(args, params: Dict[str, Any]):
-    """The flags of the refit: the evaluated fit's parameters as they were chosen, no second search."""
-    from argparse import Namespace
-
+def refit_settings(settings: TrainSettings, params: Dict[str, Any]) -> TrainSettings:
+    """The settings of the refit: the evaluated fit's parameters as they were chosen, no second search."""
     chosen = {k: v for k, v in params.items() if k != "weightCol"}  # fit_estimator adds it back from the flags
-    return Namespace(**{**vars(args), "tune": False, "folds": None, "mllib_params": chosen})
+    return settings.model_copy(update={"tune": False, "folds": None, "mllib_params": chosen})
 
 
-def refit_supervised(data, evaluated, args):
+def refit_supervised(data, evaluated, settings: TrainSettings):
     """The published model fitted again on every row (feature stages too), after the evaluated fit."""
     from jobs.train.fit import fit_supervised
 
     with stage("refit") as counts:
-        fitted, featurized = fit_supervised(data, data.rows, refit_settings(args, evaluated.params))
+        fitted, featurized = fit_supervised(data, data.rows, refit_settings(settings, evaluated.params))
         counts["rows"] = featurized.count()
         featurized.unpersist()
     fitted.tuned = evaluated.tuned
     return fitted
 
 
-def train_recommender(spark, args, data, train, test, split: Dict[str, Any]):
+def train_recommender(spark, settings: TrainSettings, data, train, test, split: Dict[str, Any]):
     """Fit and evaluate RECOMMEND (ALS + bias baseline)."""
     from jobs.train.fit import Fitted
     from ml import recommend as R
     from ml.split import apply_split
 
-    cols = R.recommend_columns(data.schema, args.user_col, args.item_col, args.rating_col, args.implicit)
+    cols = R.recommend_columns(
+        data.schema, settings.user_col, settings.item_col, settings.rating_col, settings.implicit
+    )
     # ALS's iterations stack on the input's plan: cut it there, so its tasks stay shallow
-    train_i = R.interactions(train, cols, args.implicit).localCheckpoint()
-    test_i = R.interactions(test, cols, args.implicit).localCheckpoint()
-    params, tuned = args.mllib_params, None
-    if args.tune:
+    train_i = R.interactions(train, cols, settings.implicit).localCheckpoint()
+    test_i = R.interactions(test, cols, settings.implicit).localCheckpoint()
+    params, tuned = settings.mllib_params, None
+    if settings.tune:
         with stage("tune") as counts:
             keyed = train_i if "_row" in train_i.columns else train_i.withColumn("_row", R.pair_key(cols))
-            fit_rows, check_rows = (part.localCheckpoint() for part in apply_split(keyed, tuning_split(args)))
-            params, grid = R.tune_recommender(spark, fit_rows, check_rows, cols, args.implicit, params, args.k)
+            fit_rows, check_rows = (part.localCheckpoint() for part in apply_split(keyed, tuning_split(settings)))
+            params, grid = R.tune_recommender(spark, fit_rows, check_rows, cols, settings.implicit, params, settings.k)
             tuned = {"grid_best": {"rank": params["rank"], "regParam": params["regParam"]}, "grid": grid}
             counts.update(tuned["grid_best"])
     with stage("fit") as counts:
-        model, params = R.fit_recommender(train_i, cols, args.implicit, params)
+        model, params = R.fit_recommender(train_i, cols, settings.implicit, params)
         counts.update(algorithm="als", rank=params["rank"])
     with stage("evaluate") as counts:
         evaluation = R.evaluate(
-            spark, model, train_i, R.training_mean(train_i, cols["rating_col"]), test_i, cols, args.implicit, args.k
+            spark,
+            model,
+            train_i,
+            R.training_mean(train_i, cols["rating_col"]),
+            test_i,
+            cols,
+            settings.implicit,
+            settings.k,
         )
         counts.update(evaluation.metrics)
     rated = train_i.unionByName(test_i)
-    if args.refit:
+    if settings.refit:
         with stage("refit") as counts:
-            model, params = R.fit_recommender(rated.localCheckpoint(), cols, args.implicit, params)
+            model, params = R.fit_recommender(rated.localCheckpoint(), cols, settings.implicit, params)
             counts["rank"] = params["rank"]
-    extras = {"recommend": {**cols, "implicit": args.implicit, "rating_range": R.model_rating_range(model)}}
+    extras = {"recommend": {**cols, "implicit": settings.implicit, "rating_range": R.model_rating_range(model)}}
     # every rated pair, evaluation rows too: score must never recommend what a user already rated
     fitted = Fitted(model, params, tuned=tuned, tables={"seen": R.seen_pairs(rated, cols)})
     return fitted, evaluation, extras
 
 
-def tuning_split(args):
+def tuning_split(settings: TrainSettings):
     """The split --tune uses inside the training rows: the evaluation split's own strategy at 80/20 (a time
     split judges on each user's latest training rows), random 80/20 for events, which have no row order."""
     from dataclasses import replace
 
     from ml.split import Split
 
-    if args.implicit or args.split_spec.strategy in ("holdout", "sequential"):
+    if settings.implicit or settings.split_spec.strategy in ("holdout", "sequential"):
         return Split(0.0, 80.0, "random", "7")
-    return replace(args.split_spec, percent_begin=0.0, percent_end=80.0, complement=False)
+    return replace(settings.split_spec, percent_begin=0.0, percent_end=80.0, complement=False)
 
 
 def record_split_and_classes(evaluation, split: Dict[str, Any]) -> None:
@@ -252,19 +264,19 @@ def record_split_and_classes(evaluation, split: Dict[str, Any]) -> None:
         evaluation.metrics["per_class_f1"] = {str(c): stats["f1"] for c, stats in pairs}
 
 
-def published_rows(args, split: Dict[str, Any]) -> Dict[str, Any]:
+def published_rows(settings: TrainSettings, split: Dict[str, Any]) -> Dict[str, Any]:
     """Which rows the published model learned from (the metrics are always the evaluated fit's)."""
-    if args.refit:
+    if settings.refit:
         rows = split["train_rows"] + split["eval_rows"]
         return {"refit": True, "rows": rows, "text": f"all {rows} rows (refit after evaluation; --refit)"}
     rows = split["train_rows"]
     return {"refit": False, "rows": rows, "text": f"the {rows} training rows of the split {split['name']}"}
 
 
-def run_info(args, data, fitted, split: Dict[str, Any]) -> Dict[str, Any]:
+def run_info(settings: TrainSettings, data, fitted, split: Dict[str, Any]) -> Dict[str, Any]:
     """The facts of the run the report shows beside the metrics."""
     return {
-        "published_rows": published_rows(args, split),
+        "published_rows": published_rows(settings, split),
         "train_rows": split["train_rows"],
         "eval_rows": split["eval_rows"],
         "split": split,
@@ -274,13 +286,21 @@ def run_info(args, data, fitted, split: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def version_metadata(args, data, fitted, evaluation, split: Dict[str, Any], extras: Dict[str, Any]) -> Dict[str, Any]:
+def version_metadata(
+    context: RunContext,
+    settings: TrainSettings,
+    data,
+    fitted,
+    evaluation,
+    split: Dict[str, Any],
+    extras: Dict[str, Any],
+) -> Dict[str, Any]:
     """The version's metadata.json, apart from what the registry adds (name, version, created_at, ...)."""
     return {
-        "model_type": args.model_type,
-        "algorithm": args.algorithm,
+        "model_type": settings.model_type,
+        "algorithm": settings.algorithm,
         "params": fitted.params,
-        "amazon_params": args.params,
+        "amazon_params": settings.params,
         "schema": data.schema,
         "recipe": data.recipe,
         "recipe_suggested": data.recipe_suggested,
@@ -288,29 +308,31 @@ def version_metadata(args, data, fitted, evaluation, split: Dict[str, Any], extr
         "baseline": evaluation.baseline,
         "worse_than_baseline": evaluation.worse_than_baseline,
         "split": split,
-        "fitted_on": published_rows(args, split),
+        "fitted_on": published_rows(settings, split),
         "tuned": fitted.tuned,
         "data_fingerprint": data.fingerprint,
-        "run_id": args.run_id,
-        "run_date": args.run_date,
+        "run_id": context.run_id,
+        "run_date": context.run_date,
         "input": data.form,
         **extras,
     }
 
 
-def train_summary(args, data, split: Dict[str, Any], evaluation, decision, out: Dict[str, Any]) -> RunSummary:
+def train_summary(
+    context: RunContext, settings: TrainSettings, data, split: Dict[str, Any], evaluation, decision, out: Dict[str, Any]
+) -> RunSummary:
     """The run summary: the new version, whether it was promoted and why, its metrics and counts."""
     return RunSummary(
         job=JOB,
-        run_id=args.run_id,
-        run_date=args.run_date,
+        run_id=context.run_id,
+        run_date=context.run_date,
         inputs=data.files,
-        outputs=[args.lake.models(args.name) + "/" + out["version"], out["report_folder"]],
+        outputs=[context.lake.models(settings.name) + "/" + out["version"], out["report_folder"]],
         rows_in=data.rows_in,
         rows_out=split["train_rows"] + split["eval_rows"],
         rows_rejected=data.rows_rejected,
         counts={
-            "name": args.name,
+            "name": settings.name,
             "version": out["version"],
             "promoted": decision.promote,
             "reason": decision.reason,
@@ -325,35 +347,37 @@ def train_summary(args, data, split: Dict[str, Any], evaluation, decision, out: 
     )
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings: TrainSettings) -> RunSummary:
     from ml.lease import writer_lease
 
-    with writer_lease(spark, args.lake.models(args.name), args.name, args.run_id, JOB):
-        return train_and_publish(spark, args)
+    with writer_lease(spark, context.lake.models(settings.name), settings.name, context.run_id, JOB):
+        return train_and_publish(spark, context, settings)
 
 
-def train_and_publish(spark, args) -> RunSummary:
+def train_and_publish(spark, context: RunContext, settings: TrainSettings) -> RunSummary:
     """The run under the model's writer lease: read, split, fit, evaluate, publish."""
     from core.lake import delete
     from core.quality import require_observations
     from jobs.train.inputs import read_input
     from jobs.train.publish import promotion, publish
 
-    checkpoints = args.lake.state("checkpoints", JOB, args.name)
+    checkpoints = context.lake.state("checkpoints", JOB, settings.name)
     delete(spark, checkpoints)  # what killed runs of this name left (the lease makes this run the only one)
-    data = read_input(spark, args)
-    quarantine(spark, args, data)
-    require_observations(data.rows_in, data.rows_rejected, f"--{input_flag(args)}", data.files)
-    train, test, split = split_rows(data, args)
-    trainer = train_recommender if args.model_type == "RECOMMEND" else train_supervised
+    data = read_input(spark, context, settings)
+    quarantine(context, data)
+    require_observations(data.rows_in, data.rows_rejected, f"--{settings.input_flag}", data.files)
+    train, test, split = split_rows(data, settings.split_spec)
+    trainer = train_recommender if settings.model_type == "RECOMMEND" else train_supervised
     # the fitted model may read its checkpoints until it is published
-    with checkpoint_folder(spark, join(checkpoints, args.run_id)):
-        fitted, evaluation, extras = trainer(spark, args, data, train, test, split)
+    with checkpoint_folder(spark, join(checkpoints, context.run_id)):
+        fitted, evaluation, extras = trainer(spark, settings, data, train, test, split)
         record_split_and_classes(evaluation, split)
-        implicit = args.implicit if args.model_type == "RECOMMEND" else None
-        decision = promotion(spark, args.lake, args.name, args.model_type, evaluation, args.min_gain, implicit)
-        metadata = version_metadata(args, data, fitted, evaluation, split, extras)
-        info = run_info(args, data, fitted, split)
-        out = publish(spark, args, data, fitted, info, evaluation, decision, metadata)
+        implicit = settings.implicit if settings.model_type == "RECOMMEND" else None
+        decision = promotion(
+            spark, context.lake, settings.name, settings.model_type, evaluation, settings.min_gain, implicit
+        )
+        metadata = version_metadata(context, settings, data, fitted, evaluation, split, extras)
+        info = run_info(settings, data, fitted, split)
+        out = publish(spark, context, settings, data, fitted, info, evaluation, decision, metadata)
     data.rows.unpersist()
-    return train_summary(args, data, split, evaluation, decision, out)
+    return train_summary(context, settings, data, split, evaluation, decision, out)

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from core.errors import UsageError
 from core.log import stage
+from jobs.train.conf import TrainSettings
 
 WEIGHT_COL = "__weight"
 
@@ -65,18 +66,18 @@ def balanced_weights(train):
     return train.withColumn(WEIGHT_COL, F.create_map(*pairs)[F.col("label")])
 
 
-def feature_stages(data, args, classes_hint: int):
+def feature_stages(data, settings: TrainSettings, classes_hint: int):
     """The unfitted recipe pipeline, the hashed size, and whether the features hold token slots."""
     from features.recipe import compile_recipe, plan_recipe
     from ml.algorithms import token_slots
 
-    slots = token_slots(args.hints.get("maxModelBytes"), classes_hint, args.num_features)
+    slots = token_slots(settings.hints.get("maxModelBytes"), classes_hint, settings.num_features)
     planned = plan_recipe(data.schema, data.recipe)
-    layout = args.layout
+    layout = settings.layout
     if layout == "auto":  # few distinct tokens without text: a fitted vocabulary keeps the vector small
         layout = "hashed" if any(has_text(out["expr"]) for out in planned.plan["tokens"]) else "vocabulary"
     pipeline = compile_recipe(
-        data.schema, data.recipe, slots, vocabulary=layout == "vocabulary", weighting=args.weighting
+        data.schema, data.recipe, slots, vocabulary=layout == "vocabulary", weighting=settings.weighting
     )
     return pipeline, slots, bool(planned.token_labels), layout
 
@@ -98,22 +99,24 @@ def classes_of(feature_model) -> List[str]:
     return ["0", "1"]
 
 
-def fit_estimator(train, args, has_tokens: bool):
+def fit_estimator(train, settings: TrainSettings, has_tokens: bool):
     """The fitted estimator, its params and (with --tune) the chosen grid point."""
     from ml.algorithms import best_params, build_estimator, check_finite, tuner
 
-    weight = WEIGHT_COL if args.class_weight == "balanced" else None
-    estimator, params = build_estimator(args.model_type, args.algorithm, args.mllib_params, has_tokens, weight)
+    weight = WEIGHT_COL if settings.class_weight == "balanced" else None
+    estimator, params = build_estimator(
+        settings.model_type, settings.algorithm, settings.mllib_params, has_tokens, weight
+    )
     if weight:
         train = balanced_weights(train)
-    if not args.tune:
+    if not settings.tune:
         model = estimator.fit(train)
-        check_finite(model, args.algorithm)
+        check_finite(model, settings.algorithm)
         return model, params, None
-    search = tuner(estimator, args.model_type, args.algorithm, args.folds).fit(train)
-    check_finite(search.bestModel, args.algorithm)
+    search = tuner(estimator, settings.model_type, settings.algorithm, settings.folds).fit(train)
+    check_finite(search.bestModel, settings.algorithm)
     chosen = best_params(search)
-    return search.bestModel, {**params, **chosen}, {"grid_best": chosen, "folds": args.folds or 0}
+    return search.bestModel, {**params, **chosen}, {"grid_best": chosen, "folds": settings.folds or 0}
 
 
 def featurize(fitted: Fitted, data, rows):
@@ -121,26 +124,26 @@ def featurize(fitted: Fitted, data, rows):
     return rows if data.feature_pipeline is not None else fitted.feature_model.transform(rows)
 
 
-def fit_supervised(data, train_rows, args) -> Tuple[Fitted, Any]:
+def fit_supervised(data, train_rows, settings: TrainSettings) -> Tuple[Fitted, Any]:
     """(Fitted, featurized training rows): the feature stages and estimator fitted on train_rows only."""
     from pyspark.ml import PipelineModel
 
-    target = check_target(args.model_type, data.schema)
+    target = check_target(settings.model_type, data.schema)
     with stage("features") as counts:
         if data.feature_pipeline is not None:
             feature_model, slots, layout = data.feature_pipeline, 0, "feature set"
             has_tokens = True
             featurized = train_rows
         else:
-            pipeline, slots, has_tokens, layout = feature_stages(data, args, 1)
+            pipeline, slots, has_tokens, layout = feature_stages(data, settings, 1)
             feature_model = pipeline.fit(train_rows)
             featurized = feature_model.transform(train_rows)
         featurized = featurized.where("label IS NOT NULL").select("features", "label").cache()
         counts["rows"] = featurized.count()
-    classes = classes_of(feature_model) if args.model_type != "REGRESSION" else []
-    check_classes(args.model_type, target, featurized)
+    classes = classes_of(feature_model) if settings.model_type != "REGRESSION" else []
+    check_classes(settings.model_type, target, featurized)
     with stage("fit") as counts:
-        model, params, tuned = fit_estimator(featurized, args, has_tokens)
-        counts.update(algorithm=args.algorithm, tuned=bool(tuned))
+        model, params, tuned = fit_estimator(featurized, settings, has_tokens)
+        counts.update(algorithm=settings.algorithm, tuned=bool(tuned))
     whole = PipelineModel(stages=[*feature_model.stages, model])
     return Fitted(whole, params, feature_model, model, classes, tuned, slots, layout), featurized

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional
 
+from core.context import RunContext
 from core.lake import join
 from core.log import stage
+from jobs.train.conf import TrainSettings
 from ml.registry import Promotion
 
 
@@ -23,18 +25,26 @@ def promotion(
     )
 
 
-def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: Promotion, version: str):
+def build_report(
+    context: RunContext,
+    settings: TrainSettings,
+    data,
+    fitted_info: Dict[str, Any],
+    evaluation,
+    decision: Promotion,
+    version: str,
+):
     """The train report: input, recipe, parameters, evaluation vs baseline, the promotion decision."""
     from core.report import Report
     from features.recipe import format_recipe
     from ml.plots import add_evaluation
 
-    report = Report(f"train: {args.name} {version}")
+    report = Report(f"train: {settings.name} {version}")
     report.heading("Run")
     report.table(
         [
-            {"field": "model type", "value": args.model_type},
-            {"field": "algorithm", "value": args.algorithm},
+            {"field": "model type", "value": settings.model_type},
+            {"field": "algorithm", "value": settings.algorithm},
             {"field": "input", "value": json.dumps(data.form, sort_keys=True)},
             {"field": "rows read", "value": data.rows_in},
             {"field": "rows rejected", "value": data.rows_rejected},
@@ -42,7 +52,7 @@ def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: 
             {"field": "evaluation rows", "value": fitted_info["eval_rows"]},
             {"field": "the published model learned from", "value": fitted_info["published_rows"]["text"]},
             {"field": "split", "value": json.dumps(fitted_info["split"], sort_keys=True)},
-            {"field": "run id", "value": args.run_id},
+            {"field": "run id", "value": context.run_id},
         ]
     )
     if data.reasons:
@@ -54,7 +64,7 @@ def build_report(args, data, fitted_info: Dict[str, Any], evaluation, decision: 
     report.table([{"param": k, "value": v} for k, v in sorted(fitted_info["params"].items())])
     if fitted_info.get("tuned"):
         report.paragraph(f"--tune chose {json.dumps(fitted_info['tuned'], sort_keys=True, default=str)}")
-    add_evaluation(report, evaluation, args.cutoff)
+    add_evaluation(report, evaluation, settings.cutoff)
     report.heading("Registry")
     verdict = "promoted to champion" if decision.promote else "kept, not promoted"
     report.paragraph(f"{version}: {verdict} ({decision.reason})", flag=not decision.promote)
@@ -68,16 +78,22 @@ def _escape(text: str) -> str:
 
 
 def report_json(
-    args, data, fitted_info: Dict[str, Any], evaluation, decision: Promotion, version: str
+    context: RunContext,
+    settings: TrainSettings,
+    data,
+    fitted_info: Dict[str, Any],
+    evaluation,
+    decision: Promotion,
+    version: str,
 ) -> Dict[str, Any]:
     """The report's facts as JSON."""
     return {
-        "name": args.name,
+        "name": settings.name,
         "version": version,
-        "model_type": args.model_type,
-        "algorithm": args.algorithm,
-        "run_id": args.run_id,
-        "run_date": args.run_date,
+        "model_type": settings.model_type,
+        "algorithm": settings.algorithm,
+        "run_id": context.run_id,
+        "run_date": context.run_date,
         "input": data.form,
         "rows_in": data.rows_in,
         "rows_rejected": data.rows_rejected,
@@ -91,26 +107,41 @@ def report_json(
 
 
 def publish(
-    spark, args, data, fitted, fitted_info, evaluation, decision: Promotion, metadata: Dict[str, Any]
+    spark,
+    context: RunContext,
+    settings: TrainSettings,
+    data,
+    fitted,
+    fitted_info,
+    evaluation,
+    decision: Promotion,
+    metadata: Dict[str, Any],
 ) -> Dict[str, Any]:
     """Build the report for the coming version, register the version with it inside, move the champion,
     and write the report under <lake>/reports/train/."""
     from core.report import to_json, write_json
     from ml.registry import publish_version, set_champion, upcoming_version
 
-    version = upcoming_version(spark, args.lake, args.name)
-    report = build_report(args, data, fitted_info, evaluation, decision, version)
-    facts = report_json(args, data, fitted_info, evaluation, decision, version)
+    version = upcoming_version(spark, context.lake, settings.name)
+    report = build_report(context, settings, data, fitted_info, evaluation, decision, version)
+    facts = report_json(context, settings, data, fitted_info, evaluation, decision, version)
     files = {f"report/{name}": content for name, content in report.files().items()}
     files["report/report.json"] = to_json(facts).encode("utf-8")
     with stage("publish") as counts:
-        published = publish_version(spark, args.lake, args.name, fitted.model, metadata, files, fitted.tables)
+        published = publish_version(spark, context.lake, settings.name, fitted.model, metadata, files, fitted.tables)
         counts["version"] = published
         if decision.promote:
             set_champion(
-                spark, args.lake, args.name, published, decision.reason, decision.metric, decision.value, args.run_id
+                spark,
+                context.lake,
+                settings.name,
+                published,
+                decision.reason,
+                decision.metric,
+                decision.value,
+                context.run_id,
             )
-    folder = join(args.lake.reports("train", args.run_date), args.name)
+    folder = join(context.lake.reports("train", context.run_date), settings.name)
     written = report.write(spark, folder)
     write_json(spark, join(folder, "report.json"), facts)
     return {"version": published, "report": written[-1], "report_folder": folder}
