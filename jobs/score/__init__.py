@@ -35,11 +35,13 @@ beside the evaluation set's, a drift hint.
 from __future__ import annotations
 
 from core.cli import local_file
+from core.context import RunContext, settings_from
 from core.errors import UsageError
 from core.lake import join, normalize_uri, spark_uri
 from core.log import logger, stage
 from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
 from core.summary import RunSummary
+from jobs.score.conf import ScoreSettings
 
 HELP = "batch predictions or recommendations from the champion model into <lake>/scores/<name>/ by run date"
 JOB = "score"
@@ -59,7 +61,8 @@ def add_arguments(parser) -> None:
     )
 
 
-def validate(args) -> None:
+def validate(args) -> ScoreSettings:
+    """Flag checks that need no Spark; the settings with the URIs normalized."""
     from core.names import check_name
     from ml.registry import version_number
 
@@ -78,23 +81,24 @@ def validate(args) -> None:
         raise UsageError("--schema goes with --data")
     if args.top_k < 1:
         raise UsageError(f"--top-k {args.top_k}: give a positive number of items per user")
-    for flag in ("data", "schema", "csv"):
-        if getattr(args, flag):
-            normalize_uri(getattr(args, flag), f"--{flag}")
+    given = [flag for flag in ("data", "schema", "csv") if getattr(args, flag)]
+    return settings_from(
+        ScoreSettings, args, **{flag: normalize_uri(getattr(args, flag), f"--{flag}") for flag in given}
+    )
 
 
-def read_input(spark, args, meta):
+def read_input(spark, context: RunContext, settings: ScoreSettings, meta):
     """The rows to score from whichever input flag was given."""
     from jobs.score.inputs import read_csv_input, read_table_input
 
-    if args.data:
-        return read_csv_input(spark, args.data, args.schema, meta)
-    if args.features:
-        return read_table_input(spark, args.lake.features(args.features), meta, args.run_date, "--features")
-    return read_table_input(spark, args.lake.table(args.table), meta, None, "--table")
+    if settings.data:
+        return read_csv_input(spark, settings.data, settings.schema_uri, meta)
+    if settings.features:
+        return read_table_input(spark, context.lake.features(settings.features), meta, context.run_date, "--features")
+    return read_table_input(spark, context.lake.table(settings.table), meta, None, "--table")
 
 
-def gate(spark, args, inp) -> int:
+def gate(inp) -> int:
     """Count the rejects and stop (exit 3, nothing written) when there are over 10,000."""
     rejects = inp.rejects.cache()
     count = rejects.count()
@@ -103,33 +107,33 @@ def gate(spark, args, inp) -> int:
     return count
 
 
-def score_rows(spark, model, meta, inp, args):
+def score_rows(spark, context: RunContext, settings: ScoreSettings, model, meta, inp):
     """The scored DataFrame of the model's type (recommendations for RECOMMEND)."""
     from jobs.score.predict import predict, with_run
 
     if meta["model_type"] != "RECOMMEND":
-        return predict(model, inp.rows, meta, args.run_id, args.run_date)
+        return predict(model, inp.rows, meta, context.run_id, context.run_date)
     from ml.recommend import top_k
     from ml.registry import version_uri
 
     user = meta["recommend"]["user_col"]
     users = inp.rows.select(user).where(f"`{user}` IS NOT NULL").distinct()
-    recs = top_k(spark, model, meta, version_uri(args.lake, args.name, meta["version"]), users, args.top_k)
-    return with_run(recs.select("user", "item", "rank", "score"), meta["version"], args.run_id, args.run_date)
+    recs = top_k(spark, model, meta, version_uri(context.lake, settings.name, meta["version"]), users, settings.top_k)
+    return with_run(recs.select("user", "item", "rank", "score"), meta["version"], context.run_id, context.run_date)
 
 
-def publish_scores(spark, scored, meta, args) -> str:
+def publish_scores(context: RunContext, name: str, scored, meta) -> str:
     """One Delta commit replacing the run date's partition of <lake>/scores/<name>/."""
     from jobs.score.predict import output_columns
 
-    uri = args.lake.scores(args.name)
+    uri = context.lake.scores(name)
     columns = [*output_columns(meta), "model_version", "run_id", "run_date"]
-    logger.info("score: writing partition run_date=%s of %s", args.run_date, uri)
+    logger.info("score: writing partition run_date=%s of %s", context.run_date, uri)
     (
         scored.select(*columns)
         .write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", f"run_date = '{args.run_date}'")
+        .option("replaceWhere", f"run_date = '{context.run_date}'")
         .option("mergeSchema", "true")
         .partitionBy("run_date")
         .save(spark_uri(uri))
@@ -137,20 +141,20 @@ def publish_scores(spark, scored, meta, args) -> str:
     return uri
 
 
-def publish_rejects(spark, inp, args) -> str:
+def publish_rejects(context: RunContext, name: str, inp) -> str:
     """The run's rejects into <lake>/quarantine/score/<name>/ (its run date replaced, so re-runs never double)."""
-    uri = join(args.lake.quarantine(JOB), args.name)
-    shaped = to_quarantine(inp.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
-    publish_quarantine(shaped, uri, f"run_date = '{args.run_date}'")
+    uri = join(context.lake.quarantine(JOB), name)
+    shaped = to_quarantine(inp.rejects, "raw", "source_file", "reason", JOB, context.run_id, context.run_date)
+    publish_quarantine(shaped, uri, f"run_date = '{context.run_date}'")
     return uri
 
 
-def written_partition(spark, args):
+def written_partition(spark, context: RunContext, name: str):
     """The partition just written, read back from the table."""
     from pyspark.sql import functions as F
 
-    table = spark.read.format("delta").load(spark_uri(args.lake.scores(args.name)))
-    return table.where(F.col("run_date") == F.to_date(F.lit(args.run_date)))
+    table = spark.read.format("delta").load(spark_uri(context.lake.scores(name)))
+    return table.where(F.col("run_date") == F.to_date(F.lit(context.run_date)))
 
 
 def duplicate_tags(written) -> int:
@@ -161,42 +165,42 @@ def duplicate_tags(written) -> int:
     return int(row["n"] - row["d"])
 
 
-def write_report(spark, args, meta, summary, stats) -> list:
+def write_report(spark, context: RunContext, name: str, meta, summary, stats) -> list:
     """The HTML page and summary.json under <lake>/reports/score/<run_date>/<name>/."""
     from core.report import write_json
     from jobs.score.report import build_report
 
-    folder = join(args.lake.reports(JOB, args.run_date), args.name)
-    run = {**summary.counts, "run_id": args.run_id, "run_date": args.run_date}
+    folder = join(context.lake.reports(JOB, context.run_date), name)
+    run = {**summary.counts, "run_id": context.run_id, "run_date": context.run_date}
     run.update(rows_in=summary.rows_in, rows_out=summary.rows_out, rows_rejected=summary.rows_rejected)
     uris = build_report(meta, run, stats).write(spark, folder)
     write_json(spark, join(folder, "summary.json"), {**run, "score_distribution": stats})
     return [*uris, join(folder, "summary.json")]
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings: ScoreSettings) -> RunSummary:
     from pyspark import StorageLevel
 
     from jobs.score.report import drift_hint, score_stats
     from ml.registry import load_version
 
-    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date)
+    summary = RunSummary(job=JOB, run_id=context.run_id, run_date=context.run_date)
     with stage("load_model") as counts:
-        model, meta = load_version(spark, args.lake, args.name, args.version)
+        model, meta = load_version(spark, context.lake, settings.name, settings.version)
         counts.update(version=meta["version"], model_type=meta["model_type"])
     with stage("read_input") as counts:
-        inp = read_input(spark, args, meta)
+        inp = read_input(spark, context, settings, meta)
         summary.rows_in, summary.inputs = inp.rows_in, list(inp.files)
-        summary.rows_rejected = gate(spark, args, inp)
+        summary.rows_rejected = gate(inp)
         counts.update(rows_in=inp.rows_in, rejected=summary.rows_rejected, extra=inp.extra_columns)
     with stage("score_and_publish") as counts:
-        scored = score_rows(spark, model, meta, inp, args)
-        if args.csv:  # the CSV layout comes from the rows scored for the table: the model runs once
+        scored = score_rows(spark, context, settings, model, meta, inp)
+        if settings.csv:  # the CSV layout comes from the rows scored for the table: the model runs once
             scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
-        summary.outputs.append(publish_scores(spark, scored, meta, args))
-        summary.outputs.append(publish_rejects(spark, inp, args))
+        summary.outputs.append(publish_scores(context, settings.name, scored, meta))
+        summary.outputs.append(publish_rejects(context, settings.name, inp))
     with stage("summarize") as counts:
-        written = written_partition(spark, args)
+        written = written_partition(spark, context, settings.name)
         stats = score_stats(written, meta)
         summary.rows_out = (
             stats["rows"] if meta["model_type"] != "RECOMMEND" else summary.rows_in - summary.rows_rejected
@@ -214,7 +218,7 @@ def run(spark, args) -> RunSummary:
             drift=drift_hint(meta, stats.get("share_above_cutoff")),
         )
         counts.update(rows=stats["rows"])
-    if args.csv:
+    if settings.csv:
         with stage("batch_csv") as counts:
             from jobs.score.batch_csv import write_batch_csv
 
@@ -223,14 +227,14 @@ def run(spark, args) -> RunSummary:
                 scored,
                 meta,
                 inp.files,
-                normalize_uri(args.csv, "--csv"),
-                args.run_id,
+                settings.csv,
+                context.run_id,
                 inp.tag_column is not None,
             )
             summary.outputs.append(manifest_uri)
             summary.counts["csv_results"] = manifest
             counts.update(files=len(manifest))
         scored.unpersist()
-    summary.outputs.extend(write_report(spark, args, meta, summary, stats))
+    summary.outputs.extend(write_report(spark, context, settings.name, meta, summary, stats))
     inp.rejects.unpersist()
     return summary
