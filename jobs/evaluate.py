@@ -13,9 +13,11 @@ JSON) goes to <lake>/reports/evaluate/<run_date>/<name>-<version>/.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from core.cli import local_file
+from core.conf import ConfModel, Field
+from core.context import RunContext, settings_from
 from core.errors import UsageError
 from core.lake import join, normalize_uri
 from core.log import stage
@@ -36,17 +38,30 @@ def add_arguments(parser) -> None:
     parser.add_argument("--k", type=int, help="RECOMMEND: list length (default: the model's)")
 
 
-def validate(args) -> None:
+class EvaluateSettings(ConfModel):
+    """The flags of evaluate (declared with their help in `add_arguments`), frozen after validate."""
+
+    name: str
+    version: Optional[str] = None
+    data: str  # URIs normalized (normalize_uri)
+    schema_uri: Optional[str] = Field(default=None, alias="schema")  # --schema (BaseModel has .schema)
+    cutoff: Optional[float] = None
+    k: Optional[int] = None
+
+
+def validate(args) -> EvaluateSettings:
+    """Flag checks that need no Spark; the settings with the URIs normalized."""
     from core.names import check_name
     from ml.registry import version_number
 
     check_name(args.name, "--name")
     if args.version:
         version_number(args.version)
-    args.data = normalize_uri(args.data, "--data")
-    args.schema = normalize_uri(args.schema, "--schema") if args.schema else None
+    data = normalize_uri(args.data, "--data")
+    schema = normalize_uri(args.schema, "--schema") if args.schema else None
     if args.cutoff is not None and not 0 <= args.cutoff <= 1:
         raise UsageError("--cutoff must be from 0 to 1")
+    return settings_from(EvaluateSettings, args, data=data, schema=schema)
 
 
 def coerce_schema(schema: Dict[str, Any], training: Dict[str, Any]) -> Dict[str, Any]:
@@ -62,16 +77,20 @@ def coerce_schema(schema: Dict[str, Any], training: Dict[str, Any]) -> Dict[str,
     }
 
 
-def evaluation_schema(spark, args, meta: Dict[str, Any]) -> Dict[str, Any]:
+def evaluation_schema(spark, settings: EvaluateSettings, meta: Dict[str, Any]) -> Dict[str, Any]:
     """--schema, else <data>.schema when it exists, else the model's training schema; coerced to training types."""
     from core.lake import exists
     from ml.datasource import default_schema_uri, read_schema
 
-    uri = normalize_uri(args.schema, "--schema") if args.schema else default_schema_uri(spark, args.data)
-    if args.schema or exists(spark, uri):
+    uri = (
+        normalize_uri(settings.schema_uri, "--schema")
+        if settings.schema_uri
+        else default_schema_uri(spark, settings.data)
+    )
+    if settings.schema_uri or exists(spark, uri):
         schema = coerce_schema(read_schema(spark, uri), meta.get("schema") or {})
     elif not (meta.get("schema") or {}).get("attributes"):
-        raise UsageError(f"--schema: the model {args.name} was trained on a feature set; give the data's schema")
+        raise UsageError(f"--schema: the model {settings.name} was trained on a feature set; give the data's schema")
     else:
         schema = meta["schema"]
     check_input_schema(schema, meta, f"--schema {uri}")
@@ -88,7 +107,7 @@ def check_input_schema(schema: Dict[str, Any], meta: Dict[str, Any], where: str)
     check_columns(attribute_types(schema), model_attributes(meta), where, meta["version"])
 
 
-def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
+def evaluate_rows(spark, context: RunContext, settings: EvaluateSettings, model, meta: Dict[str, Any], rows):
     """The Evaluation of the model on the rows, against the baseline the training recorded."""
     from ml.metrics import evaluate_predictions
 
@@ -99,9 +118,9 @@ def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
         from ml.registry import version_uri
 
         rec = meta["recommend"]
-        seen = spark.read.parquet(spark_uri(join(version_uri(args.lake, args.name, meta["version"]), "seen")))
+        seen = spark.read.parquet(spark_uri(join(version_uri(context.lake, settings.name, meta["version"]), "seen")))
         test = R.interactions(rows, rec, rec["implicit"])
-        k = args.k or int(meta.get("metrics", {}).get("k", 10))
+        k = settings.k or int(meta.get("metrics", {}).get("k", 10))
         return R.evaluate(spark, model, seen, float(meta["baseline"]["mean"]), test, rec, rec["implicit"], k)
     classes = meta.get("classes") or []
     baseline = meta.get("baseline") or {}
@@ -109,34 +128,36 @@ def evaluate_rows(spark, args, model, meta: Dict[str, Any], rows):
         "majority": classes.index(baseline["class"]) if baseline.get("class") in classes else 0,
         "mean": baseline.get("mean", 0.0),
     }
-    return evaluate_predictions(kind, model.transform(rows), info, evaluation_cutoff(args, meta), classes)
+    return evaluate_predictions(kind, model.transform(rows), info, evaluation_cutoff(settings, meta), classes)
 
 
-def evaluation_cutoff(args, meta: Dict[str, Any]) -> float:
+def evaluation_cutoff(settings: EvaluateSettings, meta: Dict[str, Any]) -> float:
     """--cutoff, else the version's own (ml.outputs.version_cutoff): the one score uses."""
     from ml.outputs import version_cutoff
 
-    return args.cutoff if args.cutoff is not None else version_cutoff(meta)
+    return settings.cutoff if settings.cutoff is not None else version_cutoff(meta)
 
 
-def read_rows(spark, args, schema: Dict[str, Any]):
+def read_rows(spark, context: RunContext, settings: EvaluateSettings, schema: Dict[str, Any]):
     """The labelled datasource by the CSV rules; its rejects to <lake>/quarantine/evaluate/."""
     from core.quality import publish_read_rejects, require_observations
     from ml.datasource import read_datasource
 
     with stage("read datasource") as counts:
-        ds = read_datasource(spark, args.data, schema, require_target=True)
+        ds = read_datasource(spark, settings.data, schema, require_target=True)
         counts.update(rows_in=ds.rows_in, rejected=ds.rows_rejected)
     if ds.rows_rejected:
-        publish_read_rejects(ds.rejects, ds.files, JOB, args.lake, args.run_id, args.run_date)
+        publish_read_rejects(ds.rejects, ds.files, JOB, context.lake, context.run_id, context.run_date)
     require_observations(ds.rows_in, ds.rows_rejected, "--data", ds.files)
     return ds
 
 
-def report_facts(args, meta: Dict[str, Any], ds, evaluation) -> Dict[str, Any]:
+def report_facts(
+    context: RunContext, settings: EvaluateSettings, meta: Dict[str, Any], ds, evaluation
+) -> Dict[str, Any]:
     """The report's JSON: the model, the data, the metrics beside the baseline, the counts."""
     return {
-        "name": args.name,
+        "name": settings.name,
         "version": meta["version"],
         "data": ds.source,
         "metrics": evaluation.metrics,
@@ -144,19 +165,21 @@ def report_facts(args, meta: Dict[str, Any], ds, evaluation) -> Dict[str, Any]:
         "worse_than_baseline": evaluation.worse_than_baseline,
         "rows_in": ds.rows_in,
         "rows_rejected": ds.rows_rejected,
-        "run_id": args.run_id,
+        "run_id": context.run_id,
     }
 
 
-def write_report(spark, args, meta: Dict[str, Any], ds, evaluation, folder: str) -> list:
+def write_report(
+    spark, context: RunContext, settings: EvaluateSettings, meta: Dict[str, Any], ds, evaluation, folder: str
+) -> list:
     """index.html with the evaluation's plots and report.json into the folder; returns the URIs written."""
     from core.report import Report, write_json
     from ml.plots import add_evaluation
 
-    report = Report(f"evaluate: {args.name} {meta['version']}")
+    report = Report(f"evaluate: {settings.name} {meta['version']}")
     report.heading("Run")
     facts = (
-        ("model", f"{args.name} {meta['version']}"),
+        ("model", f"{settings.name} {meta['version']}"),
         ("model type", meta["model_type"]),
         ("data", ds.source),
         ("rows read", ds.rows_in),
@@ -164,25 +187,27 @@ def write_report(spark, args, meta: Dict[str, Any], ds, evaluation, folder: str)
         ("training metrics", json.dumps(meta.get("metrics"))),
     )
     report.table([{"field": k, "value": v} for k, v in facts])
-    add_evaluation(report, evaluation, evaluation_cutoff(args, meta))
+    add_evaluation(report, evaluation, evaluation_cutoff(settings, meta))
     written = report.write(spark, folder)
-    write_json(spark, join(folder, "report.json"), report_facts(args, meta, ds, evaluation))
+    write_json(spark, join(folder, "report.json"), report_facts(context, settings, meta, ds, evaluation))
     return written
 
 
-def evaluate_summary(args, meta: Dict[str, Any], ds, evaluation, folder: str, written: list) -> RunSummary:
+def evaluate_summary(
+    context: RunContext, settings: EvaluateSettings, meta: Dict[str, Any], ds, evaluation, folder: str, written: list
+) -> RunSummary:
     """The run summary: the model version, its metrics beside the baseline, the report."""
     return RunSummary(
         job=JOB,
-        run_id=args.run_id,
-        run_date=args.run_date,
+        run_id=context.run_id,
+        run_date=context.run_date,
         inputs=ds.files,
         outputs=[folder],
         rows_in=ds.rows_in,
         rows_out=ds.rows_in - ds.rows_rejected,
         rows_rejected=ds.rows_rejected,
         counts={
-            "name": args.name,
+            "name": settings.name,
             "version": meta["version"],
             "metrics": evaluation.metrics,
             "baseline": evaluation.baseline,
@@ -192,14 +217,14 @@ def evaluate_summary(args, meta: Dict[str, Any], ds, evaluation, folder: str, wr
     )
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings: EvaluateSettings) -> RunSummary:
     from ml.registry import load_version
 
-    model, meta = load_version(spark, args.lake, args.name, args.version)
-    ds = read_rows(spark, args, evaluation_schema(spark, args, meta))
+    model, meta = load_version(spark, context.lake, settings.name, settings.version)
+    ds = read_rows(spark, context, settings, evaluation_schema(spark, settings, meta))
     with stage("evaluate") as counts:
-        evaluation = evaluate_rows(spark, args, model, meta, ds.rows)
+        evaluation = evaluate_rows(spark, context, settings, model, meta, ds.rows)
         counts.update(evaluation.metrics)
-    folder = join(args.lake.reports(JOB, args.run_date), f"{args.name}-{meta['version']}")
-    written = write_report(spark, args, meta, ds, evaluation, folder)
-    return evaluate_summary(args, meta, ds, evaluation, folder, written)
+    folder = join(context.lake.reports(JOB, context.run_date), f"{settings.name}-{meta['version']}")
+    written = write_report(spark, context, settings, meta, ds, evaluation, folder)
+    return evaluate_summary(context, settings, meta, ds, evaluation, folder, written)
