@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 
 from core.cli import fraction
+from core.context import RunContext, settings_from
 from core.errors import UsageError
 from core.lake import normalize_uri
 from core.quality import MAX_RAW_BYTES
@@ -49,6 +50,7 @@ from jobs.ingest_logs.compiled import (
     compiled_parse,
     compiled_time,
 )
+from jobs.ingest_logs.conf import IngestLogsSettings
 from jobs.ingest_logs.json_lines import DEFAULT_JSON_MAPPING, JSON_TARGETS, json_schema, parse_json_mapping
 from jobs.ingest_logs.parse import parse_lines
 from jobs.ingest_logs.reading import read_lines, sniff_format
@@ -162,36 +164,36 @@ def add_arguments(parser) -> None:
     )
 
 
-def validate(args) -> None:
-    """Check the flags without Spark."""
+def validate(args) -> IngestLogsSettings:
+    """Check the flags without Spark; the settings with --input normalized and --json-mapping parsed."""
     if not re.match(r"^[a-z][a-z0-9_]*$", args.source or ""):
         raise UsageError(f"--source {args.source!r}: use lower-case letters, digits and _ (it names the table)")
-    args.input = normalize_uri(args.input, "--input")
-    args.json_mapping_parsed = parse_json_mapping(args.json_mapping)
+    input_uri = normalize_uri(args.input, "--input")
+    return settings_from(IngestLogsSettings, args, input=input_uri, mapping=parse_json_mapping(args.json_mapping))
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings: IngestLogsSettings) -> RunSummary:
     """Plan the input, read and count it, gate, publish the table and the quarantine, write the ledger."""
-    mapping = getattr(args, "json_mapping_parsed", None) or parse_json_mapping(args.json_mapping)
-    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date, inputs=[args.input])
-    summary.outputs = [args.lake.table(f"logs_{args.source}")]
-    plan = plan_input(spark, args)
+    mapping = settings.mapping
+    summary = RunSummary(job=JOB, run_id=context.run_id, run_date=context.run_date, inputs=[settings.input])
+    summary.outputs = [context.lake.table(f"logs_{settings.source}")]
+    plan = plan_input(spark, context, settings)
     summary.counts = input_counts(plan)
     if not plan.read:
         if not plan.taken:
-            summary.message = nothing_new(args, plan)
+            summary.message = nothing_new(settings, plan)
         if plan.empty or plan.dropped:
-            publish_empty(spark, args, plan)
-            record_ledger(spark, args, plan, {})
+            publish_empty(spark, context, settings, plan)
+            record_ledger(spark, context, settings, plan, {})
         return summary
-    formats = sniff(spark, plan.read, args.format)
+    formats = sniff(spark, plan.read, settings.format)
     lines = read_lines(spark, plan.read, formats)
     facts = count_lines(spark, lines, plan.read, mapping)
     summary.rows_in, summary.rows_out, summary.rows_rejected = facts["lines"], facts["rows"], facts["rejected_total"]
     summary.counts.update(fact_counts(facts, formats, plan))
-    gate(args, lines, facts, plan, mapping)
-    publish_table(spark, args, lines, facts, plan, mapping)
-    publish_rejects(args, lines, facts, plan, mapping)
-    record_ledger(spark, args, plan, facts["files"])
-    summary.outputs.append(args.lake.quarantine(JOB))
+    gate(context, settings, lines, facts, plan, mapping)
+    publish_table(spark, context, settings, lines, facts, plan, mapping)
+    publish_rejects(context, lines, facts, plan, mapping)
+    record_ledger(spark, context, settings, plan, facts["files"])
+    summary.outputs.append(context.lake.quarantine(JOB))
     return summary

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
+from core.context import RunContext
 from core.errors import LakemlError, QualityGateError, UsageError
 from core.files import Listing, list_files, list_input
 from core.lake import FileInfo, exists
 from core.ledger import identity, ledger_uri, missing_files, plan_files, read_ledger, write_ledger
 from core.log import logger, stage
 from core.quality import RejectPolicy, check_reject_gate, gate_verdict, sql_list
+from jobs.ingest_logs.conf import IngestLogsSettings
 from jobs.ingest_logs.parse import parse_lines
 from jobs.ingest_logs.reading import file_format, find_unreadable, first_lines, sniff_format
 from jobs.ingest_logs.stats import facts as stats_facts
@@ -55,17 +57,17 @@ def load_ledger(spark, lake, source: str) -> Dict[str, dict]:
     return read_ledger(spark, ledger_uri(lake, JOB, source)).get("files", {})
 
 
-def plan_input(spark, args) -> InputPlan:
+def plan_input(spark, context: RunContext, settings: IngestLogsSettings) -> InputPlan:
     """List --input, and decide from the ledger which files to take."""
     with stage("list_files") as counts:
-        listing = list_input(spark, args.input)
-        ledger = load_ledger(spark, args.lake, args.source)
-        files = plan_files(listing.files, ledger, args.reprocess)
+        listing = list_input(spark, settings.input)
+        ledger = load_ledger(spark, context.lake, settings.source)
+        files = plan_files(listing.files, ledger, settings.reprocess)
         counts.update(listed=len(listing.files), to_read=len(files.read), skipped=len(files.skipped))
     read, dropped = files.read, []
-    if args.reprocess and read:
+    if settings.reprocess and read:
         read, dropped = with_same_date_files(spark, read, ledger, listing.files)
-        refuse_vanished(dropped, args.drop_missing)
+        refuse_vanished(dropped, settings.drop_missing)
     plan = InputPlan(listing, ledger, skipped=files.skipped, changed=files.changed, dropped=dropped)
     plan.read = [f for f in read if f.size > 0]
     plan.empty = [f for f in read if f.size == 0]
@@ -162,24 +164,31 @@ def fact_counts(facts: dict, formats: Dict[str, str], plan: InputPlan) -> Dict[s
     }
 
 
-def nothing_new(args, plan: InputPlan) -> str:
+def nothing_new(settings: IngestLogsSettings, plan: InputPlan) -> str:
     """The message of a run that takes no file; with --require-new that trips the gate (exit 3)."""
-    message = f"no new or changed files under {args.input} ({len(plan.skipped)} already taken); nothing to do"
-    if args.require_new:
+    message = f"no new or changed files under {settings.input} ({len(plan.skipped)} already taken); nothing to do"
+    if settings.require_new:
         raise QualityGateError(f"{message}, and --require-new was given: is the night's input missing?")
     logger.info(message)
     return message
 
 
-def gate(args, lines, facts: dict, plan: InputPlan, mapping: Dict[str, List[str]]) -> None:
+def gate(
+    context: RunContext,
+    settings: IngestLogsSettings,
+    lines,
+    facts: dict,
+    plan: InputPlan,
+    mapping: Dict[str, List[str]],
+) -> None:
     """The reject gate: exit 3 and nothing published to the table when there are too many rejects; the
     quarantine (diagnostic) still gets the taken files' rejects, and the message says where they are."""
-    policy = RejectPolicy(max_fraction=args.max_reject_fraction)
+    policy = RejectPolicy(max_fraction=settings.max_reject_fraction)
     if gate_verdict(facts["lines"], facts["rejected_total"], policy) is None:
         return
-    publish_rejects(args, lines, facts, plan, mapping)
+    publish_rejects(context, lines, facts, plan, mapping)
     top = dict(sorted(facts["reasons"].items(), key=lambda kv: -kv[1])[:5])
-    where = f"{args.lake.quarantine(JOB)}, run_id {args.run_id}"
+    where = f"{context.lake.quarantine(JOB)}, run_id {context.run_id}"
     check_reject_gate(facts["lines"], facts["rejected_total"], policy, top, quarantine=where)
 
 
@@ -188,44 +197,54 @@ def taken_files_predicate(plan: InputPlan) -> str:
     return f"source_file IN ({sql_list(sorted([f.uri for f in plan.taken] + plan.dropped))})"
 
 
-def publish_table(spark, args, lines, facts: dict, plan: InputPlan, mapping: Dict[str, List[str]]) -> None:
+def publish_table(
+    spark,
+    context: RunContext,
+    settings: IngestLogsSettings,
+    lines,
+    facts: dict,
+    plan: InputPlan,
+    mapping: Dict[str, List[str]],
+) -> None:
     """Replace the taken files' rows (and for --reprocess their event dates) in the table."""
     where = taken_files_predicate(plan)
-    if args.reprocess and facts["dates"]:
+    if settings.reprocess and facts["dates"]:
         where = f"(event_date IN ({sql_list(facts['dates'])}) OR {where})"
     # the usual night: the compiled parser takes every line, and the table's pass runs its plan alone; else
     # parse_lines, without the regex when no line needs it
     if facts["by_parser"].get("compiled", 0) == facts["lines"]:
-        table = compiled_rows(lines, args.run_id)
+        table = compiled_rows(lines, context.run_id)
     else:
-        table = table_rows(parse_lines(lines, mapping, regex=bool(facts["by_parser"].get("regex"))), args.run_id)
+        table = table_rows(parse_lines(lines, mapping, regex=bool(facts["by_parser"].get("regex"))), context.run_id)
     with stage("publish_table") as counts:
-        write_table(spark, table, args.lake.table(f"logs_{args.source}"), where)
+        write_table(spark, table, context.lake.table(f"logs_{settings.source}"), where)
         counts.update(rows=facts["rows"])
 
 
-def publish_rejects(args, lines, facts: dict, plan: InputPlan, mapping: Dict[str, List[str]]) -> None:
+def publish_rejects(context: RunContext, lines, facts: dict, plan: InputPlan, mapping: Dict[str, List[str]]) -> None:
     """Replace the taken files' rejects in the quarantine."""
     with stage("publish_quarantine") as counts:
         # only lines the compiled parser does not take can be rejects
         rejected = (
-            rejected_rows(parse_lines(not_compiled(lines), mapping), args.run_id, args.run_date)
+            rejected_rows(parse_lines(not_compiled(lines), mapping), context.run_id, context.run_date)
             if facts["rejected_total"]
-            else no_rejects(lines, args.run_id, args.run_date)
+            else no_rejects(lines, context.run_id, context.run_date)
         )
-        write_quarantine(rejected, args.lake.quarantine(JOB), taken_files_predicate(plan))
+        write_quarantine(rejected, context.lake.quarantine(JOB), taken_files_predicate(plan))
         counts.update(rows=facts["rejected_total"])
 
 
-def publish_empty(spark, args, plan: InputPlan) -> None:
+def publish_empty(spark, context: RunContext, settings: IngestLogsSettings, plan: InputPlan) -> None:
     """A run whose taken files hold no line: their earlier rows leave the table and the quarantine."""
     with stage("publish_empty") as counts:
-        for uri in (args.lake.table(f"logs_{args.source}"), args.lake.quarantine(JOB)):
+        for uri in (context.lake.table(f"logs_{settings.source}"), context.lake.quarantine(JOB)):
             delete_rows(spark, uri, taken_files_predicate(plan))
         counts.update(files=len(plan.taken) + len(plan.dropped))
 
 
-def record_ledger(spark, args, plan: InputPlan, per_file: Dict[str, dict]) -> None:
+def record_ledger(
+    spark, context: RunContext, settings: IngestLogsSettings, plan: InputPlan, per_file: Dict[str, dict]
+) -> None:
     """Record the files taken (with their dates and line counts) and write the ledger."""
     ledger = plan.ledger
     with stage("ledger") as counts:
@@ -233,7 +252,9 @@ def record_ledger(spark, args, plan: InputPlan, per_file: Dict[str, dict]) -> No
             ledger.pop(uri, None)
         for info in plan.taken:
             found = per_file.get(info.uri, {"dates": [], "lines": 0})
-            entry = {"run_id": args.run_id, "dates": found["dates"], "lines": found["lines"]}
+            entry = {"run_id": context.run_id, "dates": found["dates"], "lines": found["lines"]}
             ledger[info.uri] = {**identity(info), **entry}
-        write_ledger(spark, ledger_uri(args.lake, JOB, args.source), {"source": args.source, "files": ledger})
+        write_ledger(
+            spark, ledger_uri(context.lake, JOB, settings.source), {"source": settings.source, "files": ledger}
+        )
         counts.update(files=len(ledger))
