@@ -9,16 +9,17 @@ changes (pure transforms), batch (plans and the ledger), delta_io (Delta commits
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from core.cli import fraction, local_file
 from core.conf import read_conf
+from core.context import RunContext, settings_from
 from core.errors import QualityGateError
 from core.lake import normalize_uri
 from core.quality import MAX_REJECT_FRACTION
 from core.summary import RunSummary
 from jobs.ingest_dms.apply import APPLY_PLANS, SPLIT_SHARE
-from jobs.ingest_dms.conf import EPILOG, TableSpec, parse_document, select_tables
+from jobs.ingest_dms.conf import EPILOG, IngestDmsSettings, TableSpec, parse_document, select_tables
 from jobs.ingest_dms.split import optimize_table
 from jobs.ingest_dms.table import apply_table
 from jobs.ingest_dms.target import JOB, TableResult
@@ -62,21 +63,25 @@ def add_arguments(parser) -> None:
     )
 
 
-def validate(args) -> None:
-    """Normalize --input and validate a local CONF before any JVM starts."""
-    args.input = normalize_uri(args.input, "--input")
-    args.tables_uri = normalize_uri(args.tables, "--tables")
-    args.table_specs = None
-    if args.tables_uri.startswith("file://"):
-        args.table_specs = load_specs(None, args)
+def validate(args) -> IngestDmsSettings:
+    """Normalize --input and --tables, and validate a local CONF before any JVM starts."""
+    input_uri = normalize_uri(args.input, "--input")
+    tables_uri = normalize_uri(args.tables, "--tables")
+    specs = read_specs(None, tables_uri, args.table) if tables_uri.startswith("file://") else None
+    return settings_from(IngestDmsSettings, args, input=input_uri, tables=tables_uri, table_specs=specs)
 
 
-def load_specs(spark, args) -> List[TableSpec]:
+def read_specs(spark, tables_uri: str, table: Optional[str]) -> List[TableSpec]:
     """The CONF's tables (read through the lake layer when it is not local), `--table` applied."""
-    if getattr(args, "table_specs", None) is not None:
-        return args.table_specs
-    document = read_conf(spark, args.tables_uri, "--tables")
-    return select_tables(parse_document(document, f"--tables {args.tables}"), args.table)
+    document = read_conf(spark, tables_uri, "--tables")
+    return select_tables(parse_document(document, f"--tables {tables_uri}"), table)
+
+
+def load_specs(spark, settings: IngestDmsSettings) -> List[TableSpec]:
+    """The tables validate read from a local CONF, else the CONF read now."""
+    if settings.table_specs is not None:
+        return list(settings.table_specs)
+    return read_specs(spark, settings.tables, settings.table)
 
 
 def table_counts(result: TableResult) -> dict:
@@ -124,18 +129,18 @@ def finish(summary: RunSummary, ops: Dict[str, int], tables: Dict[str, dict], ga
     return summary
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings: IngestDmsSettings) -> RunSummary:
     """Apply each CONF table's next batch; a table whose gate trips does not stop the others."""
-    specs = load_specs(spark, args)
-    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date)
+    specs = load_specs(spark, settings)
+    summary = RunSummary(job=JOB, run_id=context.run_id, run_date=context.run_date)
     tables: Dict[str, dict] = {}
     ops: Dict[str, int] = {}
     gate_errors: List[QualityGateError] = []
     for spec in specs:
         try:
-            result = apply_table(spark, args, spec)
-            if getattr(args, "optimize", False):
-                result.optimize = optimize_table(spark, args, spec)
+            result = apply_table(spark, context, settings, spec)
+            if settings.optimize:
+                result.optimize = optimize_table(spark, context, settings, spec)
         except QualityGateError as error:
             gate_errors.append(error)
             summary.rows_in += int(error.counts.get("rows_in", 0))

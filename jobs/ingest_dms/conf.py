@@ -210,3 +210,16 @@ EPILOG = (
     "is ignored. A new full load replaces the table. Exit 3 when a CSV row has the wrong number of fields: "
     "update columns in CONF. State: <lake>/_state/ingest_dms/<schema>/<table>/ledger.json."
 )
+
+
+class IngestDmsSettings(ConfModel):
+    """The flags of ingest_dms (declared with their help in `add_arguments`), frozen after validate."""
+
+    input: str  # normalized (normalize_uri)
+    tables: str  # the CONF's URI, normalized
+    table: Optional[str] = None
+    table_specs: Optional[Tuple[TableSpec, ...]] = None  # the CONF's tables (--table applied) when it is local
+    full_reload: bool = False
+    apply_plan: str = "auto"
+    optimize: bool = False
+    max_reject_fraction: float

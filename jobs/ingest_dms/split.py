@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
+from core.context import RunContext
 from core.log import logger, stage
 from core.session import session_confs
 from jobs.ingest_dms.apply import aligned, key_bounds, key_condition, new_keys
 from jobs.ingest_dms.batch import STEP_CDC, Plan, txn_version
-from jobs.ingest_dms.conf import TableSpec
+from jobs.ingest_dms.conf import IngestDmsSettings, TableSpec
 from jobs.ingest_dms.delta_io import append, delta_exists, last_metrics, merge_matched, optimize_zorder
 from jobs.ingest_dms.target import TableResult, Target
 
@@ -41,11 +42,13 @@ def after_matched_merge(spark, target: Target) -> None:
     logger.info("table %s: split plan: matched rows committed, appending new keys", target.spec.name)
 
 
-def optimize_table(spark, args, spec: TableSpec) -> Optional[Dict[str, float]]:
+def optimize_table(
+    spark, context: RunContext, settings: IngestDmsSettings, spec: TableSpec
+) -> Optional[Dict[str, float]]:
     """`--optimize`: OPTIMIZE the table ZORDER BY its key (so a batch's key range skips files); files and seconds."""
     import time
 
-    target = Target.of(args, spec)
+    target = Target.of(context.lake, settings.input, spec)
     if not delta_exists(spark, target.table_uri):
         return None
     with stage(f"optimize {spec.name}") as counts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from core.context import RunContext
 from core.errors import LakemlError, QualityGateError, UsageError
 from core.files import list_tree
 from core.log import logger, stage
@@ -35,7 +36,7 @@ from jobs.ingest_dms.changes import (
     table_rows,
     union_all,
 )
-from jobs.ingest_dms.conf import TableSpec
+from jobs.ingest_dms.conf import IngestDmsSettings, TableSpec
 from jobs.ingest_dms.delta_io import (
     add_columns,
     close_and_append_history,
@@ -62,7 +63,7 @@ class Part:
     extra: List[str]
 
 
-def plan_table(spark, args, target: Target, ledger: dict, result: TableResult):
+def plan_table(spark, settings: IngestDmsSettings, target: Target, ledger: dict, result: TableResult):
     """(the next batch or None, the LOAD files, the CDC files) of the table's folder; ignored files counted."""
     spec = target.spec
     with stage(f"plan {spec.name}") as counts:
@@ -75,7 +76,7 @@ def plan_table(spark, args, target: Target, ledger: dict, result: TableResult):
         result.files_ignored = len(ignored) + len(listing.ignored)  # wrong format, hidden or underscore
         result.empty_files = [info.uri for info in cdcs if info.size == 0]
         exists = delta_exists(spark, target.table_uri)
-        plan = plan_batch(ledger, loads, cdcs, args.full_reload, exists, by_file_time=not spec.timestamp_column)
+        plan = plan_batch(ledger, loads, cdcs, settings.full_reload, exists, by_file_time=not spec.timestamp_column)
         counts.update(load_files=len(loads), cdc_files=len(cdcs), new=len(plan.files) if plan else 0)
     return plan, loads, cdcs
 
@@ -134,19 +135,27 @@ def count_parts(spec: TableSpec, parts: List[Part], result: TableResult) -> Dict
     return reasons
 
 
-def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int, reasons: Dict[str, int]) -> int:
+def quarantine_and_gate(
+    context: RunContext,
+    settings: IngestDmsSettings,
+    spec: TableSpec,
+    changes,
+    plan: Plan,
+    rows_in: int,
+    reasons: Dict[str, int],
+) -> int:
     """Publish the batch's rejects; raise when the column count is off or the reject gate trips."""
     from pyspark.sql import functions as F
 
     from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, to_quarantine
 
-    quarantine_uri = args.lake.quarantine(JOB)
+    quarantine_uri = context.lake.quarantine(JOB)
 
     rejects = changes.where(F.col("_reason").isNotNull())
     reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
     rejected = sum(reasons.values())
     if rejected:
-        quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, args.run_id, args.run_date)
+        quarantine = to_quarantine(rejects, "_raw", "_file", "_reason", JOB, context.run_id, context.run_date)
         # keyed by file, not run date: a batch re-run on another day replaces its rejects
         publish_quarantine(quarantine, quarantine_uri, f"source_file IN ({sql_list(plan.files)})")
         logger.warning("table %s: %d rows quarantined: %s", spec.name, rejected, reasons)
@@ -161,7 +170,7 @@ def quarantine_and_gate(args, spec: TableSpec, changes, plan: Plan, rows_in: int
             f"the rows are in the quarantine ({quarantine_uri}). Nothing was applied to this table.",
             counts={"rows_in": rows_in, "rows_rejected": rejected, "reasons": reasons},
         )
-    policy = RejectPolicy(max_fraction=args.max_reject_fraction)
+    policy = RejectPolicy(max_fraction=settings.max_reject_fraction)
     check_reject_gate(rows_in, rejected, policy, reasons, quarantine_uri if rejected else None)
     return rejected
 
@@ -262,22 +271,33 @@ def publish_history(spark, target: Target, plan: Plan, valid, data_columns: List
         counts["batch"] = plan.batch
 
 
-def choose_apply_plan(spark, args, target: Target, plan: Plan, ledger: dict, result: TableResult) -> None:
+def choose_apply_plan(
+    spark, settings: IngestDmsSettings, target: Target, plan: Plan, ledger: dict, result: TableResult
+) -> None:
     """Decide how the CDC batch is applied (kept in the pending ledger, so a resumed batch keeps it)."""
     resumed = (plan.apply_plan or "merge") if plan.resumed else None  # a batch pending from before plans: merge
     batch_rows = result.rows_in - result.rows_rejected
     table_rows_ = rows_without_batch(spark, target, ledger) if resumed is None else 0
-    plan.apply_plan, why = choose_plan(getattr(args, "apply_plan", "auto"), batch_rows, table_rows_, resumed)
+    plan.apply_plan, why = choose_plan(settings.apply_plan, batch_rows, table_rows_, resumed)
     result.apply_plan = {"plan": plan.apply_plan, "why": why}
     logger.info("table %s: apply plan %s (%s)", target.spec.name, plan.apply_plan, why)
 
 
-def publish(spark, args, target: Target, plan: Plan, parts: List[Part], ledger: dict, result: TableResult) -> None:
+def publish(
+    spark,
+    context: RunContext,
+    settings: IngestDmsSettings,
+    target: Target,
+    plan: Plan,
+    parts: List[Part],
+    ledger: dict,
+    result: TableResult,
+) -> None:
     """Apply the gated batch: pending ledger, table, history, then the committed ledger with the table's count."""
     spec = target.spec
-    meta = {"job": JOB, "run_id": args.run_id, "batch": plan.batch}
+    meta = {"job": JOB, "run_id": context.run_id, "batch": plan.batch}
     if not plan.full:
-        choose_apply_plan(spark, args, target, plan, ledger, result)
+        choose_apply_plan(spark, settings, target, plan, ledger, result)
     if not plan.resumed:  # recorded before the first data commit, after the gate
         ledgers.write_ledger(spark, target.ledger_uri, with_pending(ledger, plan))
     since = load_time(spec, plan, parts, ledger)
@@ -292,17 +312,17 @@ def publish(spark, args, target: Target, plan: Plan, parts: List[Part], ledger: 
                 publish_history(spark, target, plan, valid, data_columns, kind, meta)
     with stage(f"commit {spec.name}") as counts:
         result.rows_in_table = spark.read.format("delta").load(target.path).count()  # the committed table
-        ledger_after = commit_plan(ledger, plan, args.run_id, result.rows_in_table, since)
+        ledger_after = commit_plan(ledger, plan, context.run_id, result.rows_in_table, since)
         ledgers.write_ledger(spark, target.ledger_uri, ledger_after)
         counts.update(batch=plan.batch, rows=result.rows_in_table)
 
 
-def apply_table(spark, args, spec: TableSpec) -> TableResult:
+def apply_table(spark, context: RunContext, settings: IngestDmsSettings, spec: TableSpec) -> TableResult:
     """Plan, read, check, apply and record one table's next batch."""
     result = TableResult(spec.name)
-    target = Target.of(args, spec)
+    target = Target.of(context.lake, settings.input, spec)
     ledger = ledgers.read_ledger(spark, target.ledger_uri, spec.name)
-    plan, loads, cdcs = plan_table(spark, args, target, ledger, result)
+    plan, loads, cdcs = plan_table(spark, settings, target, ledger, result)
     if plan is None:
         result.rows_in_table = rows_without_batch(spark, target, ledger)
         return result
@@ -311,16 +331,16 @@ def apply_table(spark, args, spec: TableSpec) -> TableResult:
     parts = read_parts(spark, spec, plan, result.empty_files)
     if not parts:  # only zero-byte files: no rows, and the files are taken
         result.rows_in_table = rows_without_batch(spark, target, ledger)
-        ledgers.write_ledger(spark, target.ledger_uri, commit_plan(ledger, plan, args.run_id, result.rows_in_table))
+        ledgers.write_ledger(spark, target.ledger_uri, commit_plan(ledger, plan, context.run_id, result.rows_in_table))
         result.files_applied = len(plan.files)
         return result
     try:
         reasons = count_parts(spec, parts, result)
         with stage(f"gate {spec.name}") as counts:
             changes = union_all([p.changes for p in parts])
-            result.rows_rejected = quarantine_and_gate(args, spec, changes, plan, result.rows_in, reasons)
+            result.rows_rejected = quarantine_and_gate(context, settings, spec, changes, plan, result.rows_in, reasons)
             counts["rejected"] = result.rows_rejected
-        publish(spark, args, target, plan, parts, ledger, result)
+        publish(spark, context, settings, target, plan, parts, ledger, result)
     finally:
         for part in parts:
             part.changes.unpersist()

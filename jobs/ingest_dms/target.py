@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from core.lake import join, spark_uri
+from core.lake import Lake, join, spark_uri
 from jobs.ingest_dms.batch import LEDGER_NAME
 from jobs.ingest_dms.conf import TableSpec
 
@@ -46,13 +46,14 @@ class Target:
     app_id: str
 
     @classmethod
-    def of(cls, args, spec: TableSpec) -> Target:
+    def of(cls, lake: Lake, input_uri: str, spec: TableSpec) -> Target:
+        """The table's places: its DMS folder under --input, its tables and ledger in the lake."""
         return cls(
             spec,
-            join(args.input, spec.schema, spec.table),
-            args.lake.table(spec.table_name),
-            args.lake.table(spec.history_name),
-            args.lake.state(JOB, spec.schema, spec.table, LEDGER_NAME),
+            join(input_uri, spec.schema, spec.table),
+            lake.table(spec.table_name),
+            lake.table(spec.history_name),
+            lake.state(JOB, spec.schema, spec.table, LEDGER_NAME),
             f"lakeml.{JOB}:{spec.table_name}",
         )
 

@@ -355,7 +355,7 @@ def test_validate_names_the_table(tmp_path, argv, words):
             parse_job_args("ingest_dms", load_job("ingest_dms"), ["--input", "x", "--tables", conf, *argv])
         assert exit_.value.code == 2
     else:
-        args = parse_job_args("ingest_dms", load_job("ingest_dms"), ["--input", "x", "--tables", conf])
+        args = parse_job_args("ingest_dms", load_job("ingest_dms"), ["--input", "x", "--tables", conf]).settings
         assert [s.name for s in args.table_specs] == ["hr.employee"]
 
 
