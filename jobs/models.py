@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from core.context import RunContext, flag_settings
 from core.errors import UsageError
 from core.summary import RunSummary
 
@@ -29,7 +30,8 @@ def add_arguments(parser) -> None:
     group.add_argument("--reason", default="promoted by hand", help="why, stored in champion.json with --promote")
 
 
-def validate(args) -> None:
+def validate(args):
+    """Flag checks that need no Spark; the flags as settings (nothing is derived from them)."""
     from core.names import check_name
     from ml.registry import version_number
 
@@ -39,6 +41,7 @@ def validate(args) -> None:
         version_number(args.promote)
     if args.name is not None:
         check_name(args.name, "--name")
+    return flag_settings(args)
 
 
 def version_row(meta: Dict[str, Any], champion_version) -> Dict[str, Any]:
@@ -96,25 +99,27 @@ def list_models(spark, lake) -> List[Dict[str, Any]]:
     return out
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings) -> RunSummary:
     from ml import registry
 
-    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date)
-    lake = args.lake
-    if args.name is None:
+    summary = RunSummary(job=JOB, run_id=context.run_id, run_date=context.run_date)
+    lake = context.lake
+    if settings.name is None:
         models = list_models(spark, lake)
         print(format_table(models))
         summary.counts["models"] = models
         return summary
-    if args.promote is not None:
-        record = registry.set_champion(spark, lake, args.name, args.promote, reason=args.reason, run_id=args.run_id)
-        summary.outputs.append(registry.model_uri(lake, args.name, "champion.json"))
+    if settings.promote is not None:
+        record = registry.set_champion(
+            spark, lake, settings.name, settings.promote, reason=settings.reason, run_id=context.run_id
+        )
+        summary.outputs.append(registry.model_uri(lake, settings.name, "champion.json"))
         summary.counts["promoted"] = record
-    versions = registry.list_versions(spark, lake, args.name)
+    versions = registry.list_versions(spark, lake, settings.name)
     if not versions:
-        registry.resolve_version(spark, lake, args.name)  # raises the exit-2 error naming what exists
-    current = registry.champion(spark, lake, args.name)
+        registry.resolve_version(spark, lake, settings.name)  # raises the exit-2 error naming what exists
+    current = registry.champion(spark, lake, settings.name)
     rows = [version_row(meta, (current or {}).get("version")) for meta in versions]
     print(format_table(rows))
-    summary.counts.update({"name": args.name, "champion": current, "versions": rows})
+    summary.counts.update({"name": settings.name, "champion": current, "versions": rows})
     return summary

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from core.cli import local_file
+from core.context import RunContext
 from core.errors import LakemlError, UsageError
 from core.feature_sets import write_set_key
 from core.lake import join, normalize_uri, read_local_file, read_text, spark_uri
@@ -61,7 +62,7 @@ from core.log import stage
 from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, sql_string, to_quarantine
 from core.summary import RunSummary
 from jobs.build_features.assemble import assemble, check_columns, read_base
-from jobs.build_features.conf import Config, conf_help, load_references, parse_conf
+from jobs.build_features.conf import BuildFeaturesSettings, Config, conf_help, load_references, parse_conf
 from jobs.build_features.readings import load_table, read_readings, window_base
 
 HELP = "join lake tables or cut readings into time windows, add addresses and clickstream, apply an Amazon ML recipe"
@@ -80,16 +81,16 @@ def add_arguments(parser) -> None:
     parser.epilog = "CONF fields:\n" + conf_help()
 
 
-def validate(args) -> None:
+def validate(args) -> BuildFeaturesSettings:
     """Parse and check a local CONF (and its local schema/recipe files) before any JVM starts."""
-    args.config_uri = normalize_uri(args.config, "--config")
-    args.conf = None
-    if args.config_uri.startswith("file://"):
-        config = parse_conf(read_local_file(args.config_uri, "--config"), args.config_uri)
+    config_uri = normalize_uri(args.config, "--config")
+    config = None
+    if config_uri.startswith("file://"):
+        config = parse_conf(read_local_file(config_uri, "--config"), config_uri)
         refs = [r for r in (config.schema_ref, config.recipe_ref) if r]
         if all(r.startswith("file://") for r in refs):
             load_references(config, lambda uri: read_local_file(uri, "--config"))
-        args.conf = config
+    return BuildFeaturesSettings(config=config_uri, conf=config)
 
 
 # --- run -------------------------------------------------------------------------------
@@ -123,17 +124,19 @@ class BaseRows:
     windows: Optional[int] = None
 
 
-def resolved_config(spark, args) -> Config:
+def resolved_config(spark, settings: BuildFeaturesSettings) -> Config:
     """The CONF checked by validate, or read and checked now when it (or a reference) is on S3."""
-    config = args.conf
+    import copy
+
+    config = settings.conf
     if config is None:
-        config = parse_conf(read_text(spark, args.config_uri), args.config_uri)
-    if not config.checked:
-        config = load_references(config, lambda uri: read_text(spark, uri))
+        config = parse_conf(read_text(spark, settings.config), settings.config)
+    if not config.checked:  # a copy: the settings' CONF stays as validate left it
+        config = load_references(copy.copy(config), lambda uri: read_text(spark, uri))
     return config
 
 
-def table_base(spark, config: Config, args, read_table) -> BaseRows:
+def table_base(spark, config: Config, context: RunContext, read_table) -> BaseRows:
     """The base table's accepted rows assembled; null and duplicated keys rejected under the gate."""
     from pyspark.sql import functions as F
 
@@ -143,7 +146,7 @@ def table_base(spark, config: Config, args, read_table) -> BaseRows:
         rows_kept = by_reason.pop(None, 0)
         rows_rejected = sum(by_reason.values())
         rows_in = rows_kept + rows_rejected
-        joined = assemble(marked.where("_reason IS NULL").drop("_reason"), config, args.run_date, read_table)
+        joined = assemble(marked.where("_reason IS NULL").drop("_reason"), config, context.run_date, read_table)
         check_columns(joined, config.schema)
         joined = joined.cache()
         rows_joined = joined.count()
@@ -157,45 +160,45 @@ def table_base(spark, config: Config, args, read_table) -> BaseRows:
     check_reject_gate(rows_in, rows_rejected, RejectPolicy(), reasons)
     rejected = marked.where("_reason IS NOT NULL")
     record = F.to_json(F.struct(*[c for c in rejected.columns if c != "_reason"]))
-    base_uri = args.lake.table(config.base_table)  # the base table stands in for the source file
+    base_uri = context.lake.table(config.base_table)  # the base table stands in for the source file
     quarantine = to_quarantine(
         rejected.withColumn("_raw", record).withColumn("_source", F.lit(base_uri)),
         "_raw",
         "_source",
         "_reason",
         JOB,
-        args.run_id,
-        args.run_date,
+        context.run_id,
+        context.run_date,
     )
-    where = f"run_date = '{args.run_date}' AND source_file = {sql_string(base_uri)}"
+    where = f"run_date = '{context.run_date}' AND source_file = {sql_string(base_uri)}"
     return BaseRows(joined, rows_in, rows_kept, rows_rejected, reasons, quarantine, where)
 
 
-def window_rows(spark, config: Config, args, read_table) -> BaseRows:
+def window_rows(spark, config: Config, context: RunContext, read_table) -> BaseRows:
     """Readings cut into windows (one row per window) and assembled; CSV rejects quarantined."""
     with stage("windows") as counts:
-        readings = read_readings(spark, config, args.lake, read_table)
-        joined = assemble(window_base(readings, config).drop("_reason"), config, args.run_date, read_table)
+        readings = read_readings(spark, config, context.lake, read_table)
+        joined = assemble(window_base(readings, config).drop("_reason"), config, context.run_date, read_table)
         check_columns(joined, config.schema)
         joined = joined.cache()
         windows = joined.count()
         counts.update(readings=readings.rows_in, rejected=readings.rows_rejected, windows=windows)
     if readings.rejects is not None:
-        shaped = to_quarantine(readings.rejects, "raw", "source_file", "reason", JOB, args.run_id, args.run_date)
+        shaped = to_quarantine(readings.rejects, "raw", "source_file", "reason", JOB, context.run_id, context.run_date)
     else:
         shaped = None
-    where = f"run_date = '{args.run_date}' AND source_file IN ({sql_list(readings.files)})"
+    where = f"run_date = '{context.run_date}' AND source_file IN ({sql_list(readings.files)})"
     rows_out = readings.rows_in - readings.rows_rejected
     return BaseRows(
         joined, readings.rows_in, rows_out, readings.rows_rejected, readings.reasons, shaped, where, windows
     )
 
 
-def fit_features(spark, config: Config, args, joined):
+def fit_features(spark, config: Config, context: RunContext, joined):
     """The recipe's pipeline fitted on this run's rows and saved beside the set: (its URI, features)."""
     from features.recipe import RecipeError, compile_recipe
 
-    model_uri = pipeline_uri(args.lake, config.feature_set, args.run_date)
+    model_uri = pipeline_uri(context.lake, config.feature_set, context.run_date)
     with stage("pipeline") as counts:
         try:
             pipeline = compile_recipe(config.schema, config.recipe, config.num_features, config.vocabulary)
@@ -214,38 +217,38 @@ def stored_columns(df):
     return df.drop(*[f.name for f in df.schema.fields if isinstance(f.dataType, UserDefinedType)])
 
 
-def publish(spark, config: Config, args, features, base: BaseRows) -> str:
+def publish(spark, config: Config, context: RunContext, features, base: BaseRows) -> str:
     """The run date's partition replaced in one Delta commit, then the quarantine's."""
     from pyspark.sql import functions as F
 
-    out_uri = args.lake.features(config.feature_set)
-    dated = stored_columns(features).withColumn("run_date", F.lit(args.run_date).cast("date"))
+    out_uri = context.lake.features(config.feature_set)
+    dated = stored_columns(features).withColumn("run_date", F.lit(context.run_date).cast("date"))
     with stage("publish") as counts:
         (
             dated.write.format("delta")
             .mode("overwrite")
-            .option("replaceWhere", f"run_date = '{args.run_date}'")
+            .option("replaceWhere", f"run_date = '{context.run_date}'")
             .option("mergeSchema", "true")
             .partitionBy("run_date")
             .save(spark_uri(out_uri))
         )
         if base.quarantine is not None:
-            publish_quarantine(base.quarantine, args.lake.quarantine(JOB), base.quarantine_where)
+            publish_quarantine(base.quarantine, context.lake.quarantine(JOB), base.quarantine_where)
         write_set_key(spark, out_uri, config.feature_set, config.base_key)
         counts.update(rows=base.rows_out, rejected=base.rows_rejected)
     return out_uri
 
 
-def run(spark, args) -> RunSummary:
-    config = resolved_config(spark, args)
+def run(spark, context: RunContext, settings: BuildFeaturesSettings) -> RunSummary:
+    config = resolved_config(spark, settings)
     inputs: List[str] = []
 
     def read_table(name: str):
-        return load_table(spark, args.lake.table(name), name, inputs)
+        return load_table(spark, context.lake.table(name), name, inputs)
 
-    base = (window_rows if config.windows else table_base)(spark, config, args, read_table)
-    model_uri, features = fit_features(spark, config, args, base.joined)
-    out_uri = publish(spark, config, args, features, base)
+    base = (window_rows if config.windows else table_base)(spark, config, context, read_table)
+    model_uri, features = fit_features(spark, config, context, base.joined)
+    out_uri = publish(spark, config, context, features, base)
     width = vector_size(features, "features")
     base.joined.unpersist()
     counts = {
@@ -261,8 +264,8 @@ def run(spark, args) -> RunSummary:
         counts["windows"] = base.windows
     return RunSummary(
         job=JOB,
-        run_id=args.run_id,
-        run_date=args.run_date,
+        run_id=context.run_id,
+        run_date=context.run_date,
         inputs=inputs,
         outputs=[out_uri, model_uri],
         rows_in=base.rows_in,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from pydantic import field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from core.conf import (
     ConfModel,
@@ -265,3 +265,12 @@ def conf_help() -> str:
     sections = [("CONF", FeatureConf), ("base", Base), ("joins[]", Join), ("address", Address)]
     sections += [("clickstream", Clickstream), ("windows", Windows), ("windows.readings", Readings)]
     return "\n".join(f"{name}: {describe_fields(model)}" for name, model in sections)
+
+
+class BuildFeaturesSettings(ConfModel):
+    """The flags of build_features (declared with their help in `add_arguments`), frozen after validate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    config: str  # the CONF's URI, normalized
+    conf: Optional[Config] = None  # the CONF parsed by validate when it is local (references read when local too)

@@ -23,10 +23,12 @@ import os
 from typing import List
 
 from core.cli import local_file
+from core.context import RunContext
 from core.errors import LakemlError, UsageError
 from core.lake import exists, join, normalize_uri, read_bytes, read_local_file, read_text, write_bytes
 from core.log import logger
 from core.summary import RunSummary
+from jobs.nightly.conf import NightlyConf, NightlySettings
 
 HELP = "the whole pipeline for a run date: ingest, features, profile, train, score, with a run report"
 JOB = "nightly"
@@ -55,27 +57,26 @@ def add_arguments(parser) -> None:
     parser.set_defaults(run_date=None)
 
 
-def validate(args) -> None:
+def validate(args) -> NightlySettings:
     """Read and check a local CONF before any JVM starts."""
     from jobs.nightly.conf import parse_conf
 
     if args.config is None and not args.demo:
         raise UsageError("--config is required (or --demo for the demo shop)")
-    args.config_uri = normalize_uri(args.config or DEMO_CONF, "--config")
-    args.conf = None
-    if args.config_uri.startswith("file://"):
-        args.conf = parse_conf(read_local_file(args.config_uri, "--config"), f"--config {args.config_uri}")
+    config_uri = normalize_uri(args.config or DEMO_CONF, "--config")
+    conf = None
+    if config_uri.startswith("file://"):
+        conf = parse_conf(read_local_file(config_uri, "--config"), f"--config {config_uri}")
     if args.scale is not None and not 0 < args.scale <= 64:
         raise UsageError(f"--scale {args.scale}: give a number in (0, 64]")
-    if args.run_date is None:
-        args.run_date = default_run_date(args)
+    return NightlySettings(config=config_uri, conf=conf, demo=args.demo, scale=args.scale)
 
 
-def default_run_date(args) -> str:
-    """Today (UTC); with --demo the demo's last day."""
-    if not args.demo:
+def default_run_date(settings: NightlySettings) -> str:
+    """The run date without --run-date (core.cli asks): today (UTC); with --demo the demo's last day."""
+    if not settings.demo:
         return dt.datetime.now(dt.timezone.utc).date().isoformat()
-    spec = demo_spec(args.conf, args.scale) if args.conf is not None else None
+    spec = demo_spec(settings.conf, settings.scale) if settings.conf is not None else None
     from jobs.nightly.demo import DemoSpec
 
     spec = spec or DemoSpec()
@@ -135,33 +136,33 @@ def check_demo_days(spark, lake, spec, days: List[int]) -> None:
             )
 
 
-def load_conf(spark, args):
+def load_conf(spark, settings: NightlySettings) -> NightlyConf:
     """The parsed CONF (read through the session when it is on S3)."""
     from jobs.nightly.conf import parse_conf
 
-    if args.conf is not None:
-        return args.conf
-    text = read_text(spark, args.config_uri)
+    if settings.conf is not None:
+        return settings.conf
+    text = read_text(spark, settings.config)
     if text is None:
-        raise UsageError(f"--config {args.config_uri}: no such file")
-    return parse_conf(text, f"--config {args.config_uri}")
+        raise UsageError(f"--config {settings.config}: no such file")
+    return parse_conf(text, f"--config {settings.config}")
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings: NightlySettings) -> RunSummary:
     from jobs.nightly.conf import plan
     from jobs.nightly.report import nightly_counts, write_report
     from jobs.nightly.runner import first_failure, run_steps, write_inline_files
 
-    lake = args.lake
-    conf = load_conf(spark, args)
-    demo_days = write_demo(spark, lake, demo_spec(conf, args.scale), args.run_date) if args.demo else []
-    steps, files = plan(conf, lake.root, args.run_date, args.run_id)
+    lake = context.lake
+    conf = load_conf(spark, settings)
+    demo_days = write_demo(spark, lake, demo_spec(conf, settings.scale), context.run_date) if settings.demo else []
+    steps, files = plan(conf, lake.root, context.run_date, context.run_id)
     write_inline_files(spark, lake, files)
-    results = run_steps(spark, lake, args.run_date, steps)
-    report_uri = write_report(spark, lake, args.run_date, args.run_id, results)
+    results = run_steps(spark, lake, context.run_date, steps)
+    report_uri = write_report(spark, lake, context.run_date, context.run_id, results)
     print(f"lakeml nightly: the run report is {report_uri}", flush=True)
-    summary = RunSummary(job=JOB, run_id=args.run_id, run_date=args.run_date, outputs=[report_uri])
-    summary.inputs = [args.config_uri]
+    summary = RunSummary(job=JOB, run_id=context.run_id, run_date=context.run_date, outputs=[report_uri])
+    summary.inputs = [settings.config]
     nightly_counts(summary, results)
     summary.counts["demo_days_written"] = demo_days
     failed = first_failure(results)

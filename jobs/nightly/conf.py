@@ -149,6 +149,15 @@ class NightlyConf(ConfModel):
     score: List[ScoreStep] = Field(default_factory=list)
 
 
+class NightlySettings(ConfModel):
+    """The flags of nightly (declared with their help in `add_arguments`), frozen after validate."""
+
+    config: str  # the CONF's URI, normalized (the demo CONF with --demo and no --config)
+    conf: Optional[NightlyConf] = None  # the CONF parsed by validate when it is local
+    demo: bool = False
+    scale: Optional[float] = None
+
+
 def parse_conf(text: str, source: str = "--config") -> NightlyConf:
     """The nightly CONF of a YAML/JSON text; UsageError naming the file and field otherwise."""
     conf = validate_model(NightlyConf, load_document(text, source), source)

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Optional
 
 from core.cli import local_file
+from core.context import RunContext, flag_settings
 from core.errors import QualityGateError, UsageError
 from core.lake import join, read_text
 from core.log import stage
@@ -69,8 +70,8 @@ def add_arguments(parser) -> None:
     group.add_argument("--compare-to", type=parse_run_date, help="an earlier run date to compare with (YYYY-MM-DD)")
 
 
-def validate(args) -> None:
-    """Exactly one input; --target only without a schema; names fit a file name."""
+def validate(args):
+    """Exactly one input; --target only without a schema; names fit a file name. The flags are the settings."""
     given = [flag for flag in ("data", "table", "features") if getattr(args, flag)]
     if len(given) != 1:
         raise UsageError("give exactly one of --data, --table and --features")
@@ -83,23 +84,24 @@ def validate(args) -> None:
     for flag in ("table", "features", "name"):
         if getattr(args, flag) is not None:
             check_name(getattr(args, flag), f"--{flag}")
+    return flag_settings(args)
 
 
-def read_source(spark, args):
+def read_source(spark, context: RunContext, settings):
     """The input named by the flags, with its types, target and reader counts."""
     from jobs.profile.inputs import from_data, from_features, from_table
 
-    if args.data:
-        source = from_data(spark, args.data, args.schema)
-    elif args.table:
-        source = from_table(spark, args.lake, args.table, args.schema)
+    if settings.data:
+        source = from_data(spark, settings.data, settings.schema)
+    elif settings.table:
+        source = from_table(spark, context.lake, settings.table, settings.schema)
     else:
-        source = from_features(spark, args.lake, args.features, args.run_date, args.schema)
-    if args.target:
-        if args.target not in source.frame.columns:
-            raise UsageError(f"--target {args.target}: not a column ({', '.join(source.frame.columns)})")
-        source.target = args.target
-    source.name = args.name or source.name
+        source = from_features(spark, context.lake, settings.features, context.run_date, settings.schema)
+    if settings.target:
+        if settings.target not in source.frame.columns:
+            raise UsageError(f"--target {settings.target}: not a column ({', '.join(source.frame.columns)})")
+        source.target = settings.target
+    source.name = settings.name or source.name
     return source
 
 
@@ -147,14 +149,14 @@ def apply_reader_invalid(stats, invalid: Optional[dict]) -> None:
             stat["missing"] -= stat["invalid"]
 
 
-def document(args, source, stats, skipped, rows: int, jobs: int) -> dict:
+def document(context: RunContext, source, stats, skipped, rows: int, jobs: int) -> dict:
     """The profile JSON."""
     target = next((s for s in stats if s["is_target"]), None)
     return {
         "job": JOB,
         "name": source.name,
-        "run_date": args.run_date,
-        "run_id": args.run_id,
+        "run_date": context.run_date,
+        "run_id": context.run_id,
         "input": {
             "form": source.form,
             "uris": source.inputs,
@@ -175,63 +177,65 @@ def document(args, source, stats, skipped, rows: int, jobs: int) -> dict:
     }
 
 
-def read_earlier(spark, args, name: str) -> Optional[dict]:
+def read_earlier(spark, context: RunContext, settings, name: str) -> Optional[dict]:
     """The profile of the same name for --compare-to (exit 2 when there is none)."""
     import json
 
-    if not args.compare_to:
+    if not settings.compare_to:
         return None
-    uri = join(args.lake.reports(JOB, args.compare_to), f"{name}.json")
+    uri = join(context.lake.reports(JOB, settings.compare_to), f"{name}.json")
     text = read_text(spark, uri)
     if text is None:
-        raise UsageError(f"--compare-to {args.compare_to}: no profile of {name} at {uri}; run profile for that date")
+        raise UsageError(
+            f"--compare-to {settings.compare_to}: no profile of {name} at {uri}; run profile for that date"
+        )
     return json.loads(text)
 
 
-def publish_rejects(spark, args, source) -> None:
+def publish_rejects(context: RunContext, source) -> None:
     """The datasource's rejected lines to <lake>/quarantine/profile/ (replacing this run date's, per file)."""
     from core.quality import publish_read_rejects
 
     if source.rejects is not None:
-        publish_read_rejects(source.rejects, source.inputs, JOB, args.lake, args.run_id, args.run_date)
+        publish_read_rejects(source.rejects, source.inputs, JOB, context.lake, context.run_id, context.run_date)
 
 
-def publish(spark, args, profile: dict, earlier: Optional[dict]):
+def publish(spark, context: RunContext, profile: dict, earlier: Optional[dict]):
     """The page with its PNGs, then the JSON; returns (json URI, page URI)."""
     from core.report import write_json
     from jobs.profile.render import render
 
-    folder = args.lake.reports(JOB, args.run_date)
+    folder = context.lake.reports(JOB, context.run_date)
     page = render(profile, earlier).write(spark, join(folder, profile["name"]))[-1]
     json_uri = join(folder, f"{profile['name']}.json")
     write_json(spark, json_uri, profile)
     return json_uri, page
 
 
-def run(spark, args) -> RunSummary:
+def run(spark, context: RunContext, settings) -> RunSummary:
     from core.quality import RejectPolicy, check_reject_gate
     from jobs.profile.drift import compare
 
     with stage("read") as counts:
-        source = read_source(spark, args)
-        earlier = read_earlier(spark, args, source.name)
+        source = read_source(spark, context, settings)
+        earlier = read_earlier(spark, context, settings, source.name)
         counts.update(form=source.form, name=source.name)
     if source.rows_in is not None:
         check_reject_gate(source.rows_in, source.rows_rejected, RejectPolicy(), source.reasons)
     with stage("passes") as counts:
-        stats, skipped, rows, jobs = compute(spark, source, args.run_id)
+        stats, skipped, rows, jobs = compute(spark, source, context.run_id)
         counts.update(rows=rows, attributes=len(stats), spark_jobs=jobs)
-    profile = document(args, source, stats, skipped, rows, jobs)
+    profile = document(context, source, stats, skipped, rows, jobs)
     if earlier is not None:
         profile["compare"] = compare(earlier, profile)
     with stage("publish") as counts:
-        publish_rejects(spark, args, source)
-        json_uri, page = publish(spark, args, profile, earlier)
+        publish_rejects(context, source)
+        json_uri, page = publish(spark, context, profile, earlier)
         counts.update(json=json_uri, page=page)
     return RunSummary(
         job=JOB,
-        run_id=args.run_id,
-        run_date=args.run_date,
+        run_id=context.run_id,
+        run_date=context.run_date,
         inputs=source.inputs,
         outputs=[json_uri, page],
         rows_in=profile["rows"]["read"],
