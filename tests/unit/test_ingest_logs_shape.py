@@ -22,6 +22,7 @@ def test_public_transforms_live_in_their_modules():
         "parse": ["parse_lines"],
         "compiled": ["AccessLineParser", "compiled_parse", "compiled_time", "access_parser"],
         "access_regex": ["access_event_micros", "is_bot", "query_map"],
+        "conf": ["IngestLogsSettings"],
         "json_lines": ["parse_json_mapping", "json_schema"],
         "reading": ["read_lines", "sniff_format", "first_lines"],
         "stats": ["line_stats", "compiled_times", "not_compiled", "facts"],
