@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import inspect
 import os
 import sys
 import time
@@ -123,11 +122,6 @@ class ParsedJob:
     log_level: str = "INFO"
 
 
-def takes_context(module) -> bool:
-    """Whether the job's run is `run(spark, context, settings)`; an older job's is `run(spark, args)`."""
-    return len(inspect.signature(module.run).parameters) == 3
-
-
 def parse_job_args(job: str, module, argv: List[str]) -> ParsedJob:
     """Parse and check a job's arguments without Spark; usage errors exit 2 with argparse's message."""
     parser = base_parser(job, module.HELP)
@@ -136,8 +130,6 @@ def parse_job_args(job: str, module, argv: List[str]) -> ParsedJob:
     try:
         lake = Lake.at(args.lake)
         check_lake_folder(lake)
-        if not takes_context(module):
-            return legacy_job(job, module, args, lake)
         settings = module.validate(args) if hasattr(module, "validate") else flag_settings(args)
         # a job may default the run date from its settings (nightly --demo: the demo's last day)
         run_date = args.run_date or module.default_run_date(settings)
@@ -145,15 +137,6 @@ def parse_job_args(job: str, module, argv: List[str]) -> ParsedJob:
         parser.error(str(error))
     context = RunContext(job=job, run_id=args.run_id or new_run_id(), run_date=run_date, lake=lake)
     return ParsedJob(context, settings, args.master, args.log_level)
-
-
-def legacy_job(job: str, module, args: argparse.Namespace, lake: Lake) -> ParsedJob:
-    """A job still on `run(spark, args)`: its validate completes the Namespace, which is its settings."""
-    args.job, args.run_id, args.lake = job, args.run_id or new_run_id(), lake
-    if hasattr(module, "validate"):
-        module.validate(args)
-    context = RunContext(job=job, run_id=args.run_id, run_date=args.run_date, lake=lake)
-    return ParsedJob(context, args, args.master, args.log_level)
 
 
 def check_lake_folder(lake: Lake) -> None:
@@ -257,10 +240,7 @@ def execute(module, parsed: ParsedJob, spark) -> int:
     summary = RunSummary(job=context.job, run_id=context.run_id, run_date=context.run_date)
     code = EXIT_OK
     try:
-        if takes_context(module):
-            summary = module.run(spark, context, parsed.settings)
-        else:
-            summary = module.run(spark, parsed.settings)
+        summary = module.run(spark, context, parsed.settings)
     except QualityGateError as error:
         code = error.exit_code
         summary.status, summary.message = STATUS_GATE_TRIPPED, str(error)

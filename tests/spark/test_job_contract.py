@@ -25,15 +25,15 @@ def run_fake(spark, lake, run, capsys):
 
 
 def test_success_prints_and_stores_the_summary(spark, lake, capsys):
-    def run(spark_, args):
-        return RunSummary(job="fake", run_id=args.run_id, run_date=args.run_date, rows_in=3, rows_out=3)
+    def run(spark_, context, settings):
+        return RunSummary(job="fake", run_id=context.run_id, run_date=context.run_date, rows_in=3, rows_out=3)
 
     code, summary = run_fake(spark, lake, run, capsys)
     assert code == 0 and summary["status"] == "succeeded" and summary["rows_out"] == 3
 
 
 def test_gate_exits_3_with_counts(spark, lake, capsys):
-    def run(spark_, args):
+    def run(spark_, context, settings):
         check_reject_gate(10, 5, RejectPolicy(max_fraction=0.1), {"bad": 5})
 
     code, summary = run_fake(spark, lake, run, capsys)
@@ -43,10 +43,10 @@ def test_gate_exits_3_with_counts(spark, lake, capsys):
 
 
 def test_config_error_exits_2_and_crash_exits_1(spark, lake, capsys):
-    def bad_config(spark_, args):
+    def bad_config(spark_, context, settings):
         raise UsageError("--tables: table hr.employee has no key")
 
-    def crash(spark_, args):
+    def crash(spark_, context, settings):
         raise RuntimeError("boom")
 
     code, summary = run_fake(spark, lake, bad_config, capsys)
