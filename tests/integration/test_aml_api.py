@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import http.client
 import json
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
 import pytest
 from botocore.config import Config
@@ -247,11 +247,18 @@ def test_updates_tags_and_deletes(walk):
 
 @pytest.mark.slow
 def test_a_body_over_the_limit_is_refused_unread(walk):
-    request = urllib.request.Request(
-        walk["server"].url + "/",
-        data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
-        headers={"X-Amz-Target": "AmazonML_20141212.DescribeMLModels", "Content-Type": "application/x-amz-json-1.1"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=30)
-    assert refused.value.code == 413
+    """Only the headers are sent: the server answers 413 without waiting for the body."""
+    host, port = urllib.parse.urlsplit(walk["server"].url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.putrequest("POST", "/")
+    for name, value in {
+        "X-Amz-Target": "AmazonML_20141212.DescribeMLModels",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Content-Length": str(1024 * 1024 + 10),
+    }.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413
+    assert "request body over" in json.loads(response.read())["message"]
+    connection.close()

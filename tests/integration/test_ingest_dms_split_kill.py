@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from jobs.common.lake import Lake, read_text
 
+from core.lake import Lake, read_text
 from tests.helpers import kill_when
 from tests.spark.test_ingest_dms import job, put
 from tests.spark.test_ingest_dms_split import CDC, operations, setup, stored
