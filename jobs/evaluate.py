@@ -22,6 +22,7 @@ from core.errors import UsageError
 from core.lake import join, normalize_uri
 from core.log import stage
 from core.summary import RunSummary
+from ml.version_record import VersionRecord
 
 HELP = "score a labelled datasource with a registered model (champion or --version) and write its evaluation report"
 JOB = "evaluate"
@@ -77,7 +78,7 @@ def coerce_schema(schema: Dict[str, Any], training: Dict[str, Any]) -> Dict[str,
     }
 
 
-def evaluation_schema(spark, settings: EvaluateSettings, meta: Dict[str, Any]) -> Dict[str, Any]:
+def evaluation_schema(spark, settings: EvaluateSettings, meta: VersionRecord) -> Dict[str, Any]:
     """--schema, else <data>.schema when it exists, else the model's training schema; coerced to training types."""
     from core.lake import exists
     from ml.datasource import default_schema_uri, read_schema
@@ -88,42 +89,42 @@ def evaluation_schema(spark, settings: EvaluateSettings, meta: Dict[str, Any]) -
         else default_schema_uri(spark, settings.data)
     )
     if settings.schema_uri or exists(spark, uri):
-        schema = coerce_schema(read_schema(spark, uri), meta.get("schema") or {})
-    elif not (meta.get("schema") or {}).get("attributes"):
+        schema = coerce_schema(read_schema(spark, uri), meta.schema or {})
+    elif not (meta.schema or {}).get("attributes"):
         raise UsageError(f"--schema: the model {settings.name} was trained on a feature set; give the data's schema")
     else:
-        schema = meta["schema"]
+        schema = meta.schema
     check_input_schema(schema, meta, f"--schema {uri}")
     return schema
 
 
-def check_input_schema(schema: Dict[str, Any], meta: Dict[str, Any], where: str) -> None:
+def check_input_schema(schema: Dict[str, Any], meta: VersionRecord, where: str) -> None:
     """Exit 2 when the datasource lacks the target or an attribute the model reads (named), before any Spark job."""
     from features.schema import attribute_types
     from ml.model_inputs import check_columns, check_target, model_attributes
 
-    if meta["model_type"] != "RECOMMEND":  # a recommender's rows are (user, item, rating) pairs
+    if meta.model_type != "RECOMMEND":  # a recommender's rows are (user, item, rating) pairs
         check_target(schema, where)
-    check_columns(attribute_types(schema), model_attributes(meta), where, meta["version"])
+    check_columns(attribute_types(schema), model_attributes(meta), where, meta.version)
 
 
-def evaluate_rows(spark, context: RunContext, settings: EvaluateSettings, model, meta: Dict[str, Any], rows):
+def evaluate_rows(spark, context: RunContext, settings: EvaluateSettings, model, meta: VersionRecord, rows):
     """The Evaluation of the model on the rows, against the baseline the training recorded."""
     from ml.metrics import evaluate_predictions
 
-    kind = meta["model_type"]
+    kind = meta.model_type
     if kind == "RECOMMEND":
         from core.lake import spark_uri
         from ml import recommend as R
         from ml.registry import version_uri
 
-        rec = meta["recommend"]
-        seen = spark.read.parquet(spark_uri(join(version_uri(context.lake, settings.name, meta["version"]), "seen")))
+        rec = meta.recommend
+        seen = spark.read.parquet(spark_uri(join(version_uri(context.lake, settings.name, meta.version), "seen")))
         test = R.interactions(rows, rec, rec["implicit"])
-        k = settings.k or int(meta.get("metrics", {}).get("k", 10))
-        return R.evaluate(spark, model, seen, float(meta["baseline"]["mean"]), test, rec, rec["implicit"], k)
-    classes = meta.get("classes") or []
-    baseline = meta.get("baseline") or {}
+        k = settings.k or int((meta.metrics or {}).get("k", 10))
+        return R.evaluate(spark, model, seen, float(meta.baseline["mean"]), test, rec, rec["implicit"], k)
+    classes = meta.classes or []
+    baseline = meta.baseline or {}
     info = {
         "majority": classes.index(baseline["class"]) if baseline.get("class") in classes else 0,
         "mean": baseline.get("mean", 0.0),
@@ -131,7 +132,7 @@ def evaluate_rows(spark, context: RunContext, settings: EvaluateSettings, model,
     return evaluate_predictions(kind, model.transform(rows), info, evaluation_cutoff(settings, meta), classes)
 
 
-def evaluation_cutoff(settings: EvaluateSettings, meta: Dict[str, Any]) -> float:
+def evaluation_cutoff(settings: EvaluateSettings, meta: VersionRecord) -> float:
     """--cutoff, else the version's own (ml.outputs.version_cutoff): the one score uses."""
     from ml.outputs import version_cutoff
 
@@ -153,12 +154,12 @@ def read_rows(spark, context: RunContext, settings: EvaluateSettings, schema: Di
 
 
 def report_facts(
-    context: RunContext, settings: EvaluateSettings, meta: Dict[str, Any], ds, evaluation
+    context: RunContext, settings: EvaluateSettings, meta: VersionRecord, ds, evaluation
 ) -> Dict[str, Any]:
     """The report's JSON: the model, the data, the metrics beside the baseline, the counts."""
     return {
         "name": settings.name,
-        "version": meta["version"],
+        "version": meta.version,
         "data": ds.source,
         "metrics": evaluation.metrics,
         "baseline": evaluation.baseline,
@@ -170,21 +171,21 @@ def report_facts(
 
 
 def write_report(
-    spark, context: RunContext, settings: EvaluateSettings, meta: Dict[str, Any], ds, evaluation, folder: str
+    spark, context: RunContext, settings: EvaluateSettings, meta: VersionRecord, ds, evaluation, folder: str
 ) -> list:
     """index.html with the evaluation's plots and report.json into the folder; returns the URIs written."""
     from core.report import Report, write_json
     from ml.plots import add_evaluation
 
-    report = Report(f"evaluate: {settings.name} {meta['version']}")
+    report = Report(f"evaluate: {settings.name} {meta.version}")
     report.heading("Run")
     facts = (
-        ("model", f"{settings.name} {meta['version']}"),
-        ("model type", meta["model_type"]),
+        ("model", f"{settings.name} {meta.version}"),
+        ("model type", meta.model_type),
         ("data", ds.source),
         ("rows read", ds.rows_in),
         ("rows rejected", ds.rows_rejected),
-        ("training metrics", json.dumps(meta.get("metrics"))),
+        ("training metrics", json.dumps(meta.metrics)),
     )
     report.table([{"field": k, "value": v} for k, v in facts])
     add_evaluation(report, evaluation, evaluation_cutoff(settings, meta))
@@ -194,7 +195,7 @@ def write_report(
 
 
 def evaluate_summary(
-    context: RunContext, settings: EvaluateSettings, meta: Dict[str, Any], ds, evaluation, folder: str, written: list
+    context: RunContext, settings: EvaluateSettings, meta: VersionRecord, ds, evaluation, folder: str, written: list
 ) -> RunSummary:
     """The run summary: the model version, its metrics beside the baseline, the report."""
     return RunSummary(
@@ -208,7 +209,7 @@ def evaluate_summary(
         rows_rejected=ds.rows_rejected,
         counts={
             "name": settings.name,
-            "version": meta["version"],
+            "version": meta.version,
             "metrics": evaluation.metrics,
             "baseline": evaluation.baseline,
             "worse_than_baseline": evaluation.worse_than_baseline,
@@ -225,6 +226,6 @@ def run(spark, context: RunContext, settings: EvaluateSettings) -> RunSummary:
     with stage("evaluate") as counts:
         evaluation = evaluate_rows(spark, context, settings, model, meta, ds.rows)
         counts.update(evaluation.metrics)
-    folder = join(context.lake.reports(JOB, context.run_date), f"{settings.name}-{meta['version']}")
+    folder = join(context.lake.reports(JOB, context.run_date), f"{settings.name}-{meta.version}")
     written = write_report(spark, context, settings, meta, ds, evaluation, folder)
     return evaluate_summary(context, settings, meta, ds, evaluation, folder, written)

@@ -18,6 +18,7 @@ from typing import Any, Dict, List
 from core.context import RunContext, flag_settings
 from core.errors import UsageError
 from core.summary import RunSummary
+from ml.version_record import VersionRecord
 
 HELP = "list model versions with metrics and the champion; --promote vN moves the champion by hand"
 JOB = "models"
@@ -44,22 +45,20 @@ def validate(args):
     return flag_settings(args)
 
 
-def version_row(meta: Dict[str, Any], champion_version) -> Dict[str, Any]:
+def version_row(meta: VersionRecord, champion_version) -> Dict[str, Any]:
     """One listing row of a version: what it is, how it scored, whether it is the champion."""
     from ml.registry import metric_of
 
-    key, value = metric_of(
-        meta.get("model_type", ""), meta.get("metrics"), (meta.get("recommend") or {}).get("implicit")
-    )
+    key, value = metric_of(meta.model_type or "", meta.metrics, (meta.recommend or {}).get("implicit"))
     return {
-        "version": meta["version"],
-        "champion": "*" if meta["version"] == champion_version else "",
-        "model_type": meta.get("model_type"),
-        "algorithm": meta.get("algorithm"),
-        "run_date": meta.get("run_date"),
+        "version": meta.version,
+        "champion": "*" if meta.version == champion_version else "",
+        "model_type": meta.model_type,
+        "algorithm": meta.algorithm,
+        "run_date": meta.run_date,
         "metric": key,
         "value": value,
-        "created_at": meta.get("created_at"),
+        "created_at": meta.created_at,
     }
 
 
@@ -90,7 +89,7 @@ def list_models(spark, lake) -> List[Dict[str, Any]]:
             {
                 "name": name,
                 "versions": len(versions),
-                "latest": versions[-1]["version"] if versions else None,
+                "latest": versions[-1].version if versions else None,
                 "champion": current.get("version"),
                 "metric": current.get("metric"),
                 "value": current.get("value"),

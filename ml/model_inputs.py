@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from core.errors import UsageError
+from ml.version_record import VersionRecord
 
 
-def model_attributes(meta: Dict[str, Any]) -> Dict[str, str]:
+def model_attributes(meta: VersionRecord) -> Dict[str, str]:
     """The attributes the model reads, with their types (its schema's feature attributes; RECOMMEND: the user)."""
     from features.schema import attribute_types, feature_attributes, load_schema
 
-    schema = load_schema(meta["schema"])
-    if meta["model_type"] == "RECOMMEND":
-        user = meta["recommend"]["user_col"]
+    schema = load_schema(meta.schema)
+    if meta.model_type == "RECOMMEND":
+        user = meta.recommend["user_col"]
         return {user: attribute_types(schema).get(user, "CATEGORICAL")}
     return feature_attributes(schema)
 

@@ -12,7 +12,9 @@ in the version's metadata (`class_columns`); score reads them from there.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List
+from typing import List
+
+from ml.version_record import VersionRecord
 
 RESERVED = ("tag", "bestAnswer", "score", "model_version", "run_id", "run_date", "user", "item", "rank")
 _RESERVED_FOLDED = {name.lower() for name in RESERVED}
@@ -34,7 +36,7 @@ def class_columns(classes: List[str]) -> List[str]:
     return out
 
 
-def version_cutoff(meta: Dict[str, Any]) -> float:
+def version_cutoff(meta: VersionRecord) -> float:
     """A BINARY version's cut-off (bestAnswer is 1 when score >= it): the one train recorded, 0.5 when none was."""
-    cutoff = meta.get("cutoff")
+    cutoff = meta.cutoff
     return 0.5 if cutoff is None else float(cutoff)

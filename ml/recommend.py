@@ -26,6 +26,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 
 from core.errors import UsageError
+from ml.version_record import VersionRecord
 
 DAMPING = 10.0
 RELEVANT_RATING = 4.0
@@ -353,11 +354,11 @@ def popular_items(spark, bias, cold_users, seen, k: int):
     )
 
 
-def top_k(spark, model, metadata: Dict[str, Any], version_uri: str, users_df, k: int):
+def top_k(spark, model, record: VersionRecord, version_uri: str, users_df, k: int):
     """DataFrame(user, item, rank, score): up to k items per user of users_df, none it rated or used."""
     from core.lake import join, spark_uri
 
-    rec = metadata["recommend"]
+    rec = record.recommend
     seen = spark.read.parquet(spark_uri(join(version_uri, "seen")))
     return recommend(spark, model, users_df, seen, k, rec["user_col"], rec["item_col"])
 

@@ -4,7 +4,8 @@ Layout under `<lake>/models/<name>/`:
 
     v<N>/model/          the whole fitted PipelineModel (plain `PipelineModel.load` reads it)
     v<N>/metadata.json   name, version, model_type, algorithm, params, schema, recipe, classes,
-                         cutoff, metrics, ... (the train job's record of the version)
+                         cutoff, metrics, ... (the train job's record of the version: a
+                         VersionRecord of ml.version_record, which reads and writes the file)
     v<N>/metrics.json    the metrics alone
     v<N>/...             artifacts given to `publish_version`: files (report/) and tables (seen/)
     v<N>/_COMPLETE       the completion marker, written last
@@ -30,7 +31,7 @@ import datetime as dt
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from core.errors import UsageError
@@ -38,6 +39,7 @@ from core.lake import Lake, delete, exists, hadoop_path, join, read_text, spark_
 from core.log import logger
 from core.names import check_name, is_name
 from ml import model_types
+from ml.version_record import VersionRecord
 
 MARKER = "_COMPLETE"
 LAKEML_VERSION = "0.1.0"
@@ -210,16 +212,19 @@ def publish_version(
     lake: Union[Lake, str],
     name: str,
     model,
-    metadata: Dict[str, Any],
+    metadata: Union[VersionRecord, Mapping[str, Any]],
     files: Optional[Mapping[str, bytes]] = None,
     tables: Optional[Mapping[str, Any]] = None,
 ) -> str:
     """Save a fitted PipelineModel, its artifacts and metadata as the next version, visible only when complete.
 
-    `files` are small files by path under the version (the report), `tables` DataFrames saved as Parquet
-    folders (a recommender's seen items); all are written before the completion marker.
+    `metadata` is the version's record (or its metadata.json object); the registry adds name, version,
+    lakeml_version and created_at. `files` are small files by path under the version (the report),
+    `tables` DataFrames saved as Parquet folders (a recommender's seen items); all are written before
+    the completion marker.
     """
-    model_types.model_type(metadata.get("model_type"))
+    given = metadata if isinstance(metadata, VersionRecord) else VersionRecord.from_json(metadata)
+    model_types.model_type(given.model_type)
     version = upcoming_version(spark, lake, name)
     folder = model_uri(lake, name, version)
     logger.info("registry %s: publishing %s to %s", name, version, folder)
@@ -229,22 +234,35 @@ def publish_version(
     for path, frame in (tables or {}).items():
         frame.coalesce(1).write.mode("overwrite").parquet(spark_uri(join(folder, path)))
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    record = {"lakeml_version": LAKEML_VERSION, "created_at": now, **metadata, "name": name, "version": version}
-    _write_json(spark, join(folder, "metrics.json"), record.get("metrics") or {})
-    _write_json(spark, join(folder, "metadata.json"), record)
-    _write_json(spark, join(folder, MARKER), {"version": version, "completed_at": now, "run_id": record.get("run_id")})
+    record = stamped(given, name, version, now)
+    _write_json(spark, join(folder, "metrics.json"), record.metrics or {})
+    _write_json(spark, join(folder, "metadata.json"), record.to_json())
+    _write_json(spark, join(folder, MARKER), {"version": version, "completed_at": now, "run_id": record.run_id})
     logger.info("registry %s: %s complete", name, version)
     return version
 
 
-def list_versions(spark, lake: Union[Lake, str], name: str) -> List[Dict[str, Any]]:
-    """Metadata of the complete versions of a model, ascending N."""
-    out = []
-    for number, complete in sorted(_version_folders(spark, lake, name).items()):
-        if complete:
-            meta = _read_json(spark, model_uri(lake, name, f"v{number}", "metadata.json")) or {}
-            out.append({**meta, "version": f"v{number}"})
-    return out
+def stamped(record: VersionRecord, name: str, version: str, now: str) -> VersionRecord:
+    """The record as published: its name and version, and the release and time unless it carries them."""
+    return replace(
+        record,
+        lakeml_version=record.lakeml_version or LAKEML_VERSION,
+        created_at=record.created_at or now,
+        name=name,
+        version=version,
+    )
+
+
+def _read_record(spark, lake, name: str, version: str) -> VersionRecord:
+    """The record of a version from its metadata.json; the folder's name is its version."""
+    raw = _read_json(spark, model_uri(lake, name, version, "metadata.json")) or {}
+    return replace(VersionRecord.from_json(raw), version=version)
+
+
+def list_versions(spark, lake: Union[Lake, str], name: str) -> List[VersionRecord]:
+    """The records of the complete versions of a model, ascending N."""
+    folders = sorted(_version_folders(spark, lake, name).items())
+    return [_read_record(spark, lake, name, f"v{number}") for number, complete in folders if complete]
 
 
 def champion(spark, lake: Union[Lake, str], name: str) -> Optional[Dict[str, Any]]:
@@ -254,7 +272,7 @@ def champion(spark, lake: Union[Lake, str], name: str) -> Optional[Dict[str, Any
 
 def _missing(spark, lake, name: str, what: str) -> UsageError:
     """The exit-2 error for a model or version that does not exist, listing what does."""
-    versions = [m["version"] for m in list_versions(spark, lake, name)]
+    versions = [record.version for record in list_versions(spark, lake, name)]
     if not versions:
         names = model_names(spark, lake)
         known = ", ".join(names) if names else "none"
@@ -284,20 +302,18 @@ def resolve_version(spark, lake: Union[Lake, str], name: str, version: Optional[
     return version
 
 
-def load_metadata(spark, lake: Union[Lake, str], name: str, version: Optional[str] = None) -> Dict[str, Any]:
-    """The metadata of a complete version (champion when version is None)."""
-    resolved = resolve_version(spark, lake, name, version)
-    meta = _read_json(spark, model_uri(lake, name, resolved, "metadata.json")) or {}
-    return {**meta, "version": resolved}
+def load_metadata(spark, lake: Union[Lake, str], name: str, version: Optional[str] = None) -> VersionRecord:
+    """The record of a complete version (champion when version is None)."""
+    return _read_record(spark, lake, name, resolve_version(spark, lake, name, version))
 
 
 def load_version(spark, lake: Union[Lake, str], name: str, version: Optional[str] = None):
-    """(PipelineModel, metadata) of a complete version; the champion when version is None."""
+    """(PipelineModel, VersionRecord) of a complete version; the champion when version is None."""
     from pyspark.ml import PipelineModel
 
-    meta = load_metadata(spark, lake, name, version)
-    model = PipelineModel.load(spark_uri(model_uri(lake, name, meta["version"], "model")))
-    return model, meta
+    record = load_metadata(spark, lake, name, version)
+    model = PipelineModel.load(spark_uri(model_uri(lake, name, record.version, "model")))
+    return model, record
 
 
 def version_uri(lake: Union[Lake, str], name: str, version: str) -> str:
@@ -318,17 +334,15 @@ def set_champion(
     """Point champion.json at a complete version (one atomic small write); returns the record."""
     meta = load_metadata(spark, lake, name, version)
     if metric is None:
-        metric, value = metric_of(
-            meta["model_type"], meta.get("metrics"), (meta.get("recommend") or {}).get("implicit")
-        )
+        metric, value = metric_of(meta.model_type, meta.metrics, (meta.recommend or {}).get("implicit"))
     record = {
-        "version": meta["version"],
+        "version": meta.version,
         "metric": metric,
         "value": value,
         "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "run_id": run_id if run_id is not None else meta.get("run_id"),
+        "run_id": run_id if run_id is not None else meta.run_id,
         "reason": reason,
     }
     _write_json(spark, model_uri(lake, name, "champion.json"), record)
-    logger.info("registry %s: champion is now %s (%s)", name, meta["version"], reason)
+    logger.info("registry %s: champion is now %s (%s)", name, meta.version, reason)
     return record

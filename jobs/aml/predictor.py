@@ -20,6 +20,7 @@ import numpy as np
 
 from core import lake, objects
 from jobs.aml import recipe_eval as rx
+from ml.version_record import VersionRecord
 
 Stage = Callable[[Dict[str, Any]], None]
 
@@ -200,9 +201,9 @@ def load_predictor(root: str, name: str, version: str) -> Predictor:
     from features.schema import feature_attributes
 
     folder = lake.join(root, "models", name, version)
-    meta = json.loads(objects.read_bytes(lake.join(folder, "metadata.json")) or b"{}")
-    if meta.get("model_type") not in ("BINARY", "MULTICLASS", "REGRESSION"):
-        raise Unsupported(f"model type {meta.get('model_type')}")
+    meta = VersionRecord.from_json(json.loads(objects.read_bytes(lake.join(folder, "metadata.json")) or b"{}"))
+    if meta.model_type not in ("BINARY", "MULTICLASS", "REGRESSION"):
+        raise Unsupported(f"model type {meta.model_type}")
     model = lake.join(folder, "model")
     uids = _json(lake.join(model, "metadata", "part-00000"))["paramMap"]["stageUids"]
     stages: List[Stage] = []
@@ -219,9 +220,7 @@ def load_predictor(root: str, name: str, version: str) -> Predictor:
             if stage is not None:
                 stages.append(stage)
     if estimator is None:
-        raise Unsupported(f"estimator of {name} {version} ({meta.get('algorithm')})")
-    attributes = feature_attributes(meta.get("schema") or {})
+        raise Unsupported(f"estimator of {name} {version} ({meta.algorithm})")
+    attributes = feature_attributes(meta.schema or {})
     rx.punctuation()  # built once here, not on the first Predict
-    return Predictor(
-        meta["model_type"], attributes, [str(c) for c in meta.get("classes") or []], stages, features_col, estimator
-    )
+    return Predictor(meta.model_type, attributes, [str(c) for c in meta.classes or []], stages, features_col, estimator)

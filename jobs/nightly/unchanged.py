@@ -79,7 +79,7 @@ def unchanged_version(spark, lake: Lake, name: str, fingerprint: Optional[str]) 
     record = json.loads(text)
     if record.get("fingerprint") != fingerprint:
         return None
-    versions = {m.get("version") for m in list_versions(spark, lake, name)}
+    versions = {kept.version for kept in list_versions(spark, lake, name)}
     return record.get("version") if record.get("version") in versions else None
 
 

@@ -111,15 +111,15 @@ def score_rows(spark, context: RunContext, settings: ScoreSettings, model, meta,
     """The scored DataFrame of the model's type (recommendations for RECOMMEND)."""
     from jobs.score.predict import predict, with_run
 
-    if meta["model_type"] != "RECOMMEND":
+    if meta.model_type != "RECOMMEND":
         return predict(model, inp.rows, meta, context.run_id, context.run_date)
     from ml.recommend import top_k
     from ml.registry import version_uri
 
-    user = meta["recommend"]["user_col"]
+    user = meta.recommend["user_col"]
     users = inp.rows.select(user).where(f"`{user}` IS NOT NULL").distinct()
-    recs = top_k(spark, model, meta, version_uri(context.lake, settings.name, meta["version"]), users, settings.top_k)
-    return with_run(recs.select("user", "item", "rank", "score"), meta["version"], context.run_id, context.run_date)
+    recs = top_k(spark, model, meta, version_uri(context.lake, settings.name, meta.version), users, settings.top_k)
+    return with_run(recs.select("user", "item", "rank", "score"), meta.version, context.run_id, context.run_date)
 
 
 def publish_scores(context: RunContext, name: str, scored, meta) -> str:
@@ -187,7 +187,7 @@ def run(spark, context: RunContext, settings: ScoreSettings) -> RunSummary:
     summary = RunSummary(job=JOB, run_id=context.run_id, run_date=context.run_date)
     with stage("load_model") as counts:
         model, meta = load_version(spark, context.lake, settings.name, settings.version)
-        counts.update(version=meta["version"], model_type=meta["model_type"])
+        counts.update(version=meta.version, model_type=meta.model_type)
     with stage("read_input") as counts:
         inp = read_input(spark, context, settings, meta)
         summary.rows_in, summary.inputs = inp.rows_in, list(inp.files)
@@ -202,17 +202,15 @@ def run(spark, context: RunContext, settings: ScoreSettings) -> RunSummary:
     with stage("summarize") as counts:
         written = written_partition(spark, context, settings.name)
         stats = score_stats(written, meta)
-        summary.rows_out = (
-            stats["rows"] if meta["model_type"] != "RECOMMEND" else summary.rows_in - summary.rows_rejected
-        )
+        summary.rows_out = stats["rows"] if meta.model_type != "RECOMMEND" else summary.rows_in - summary.rows_rejected
         summary.counts.update(
-            model_version=meta["version"],
-            model_type=meta["model_type"],
+            model_version=meta.version,
+            model_type=meta.model_type,
             rows_scored=stats["rows"],
             extra_columns=inp.extra_columns,
             ignored_columns=inp.ignored_columns,
             tag_column=inp.tag_column,
-            duplicate_tags=duplicate_tags(written) if meta["model_type"] != "RECOMMEND" else 0,
+            duplicate_tags=duplicate_tags(written) if meta.model_type != "RECOMMEND" else 0,
             reject_reasons=reason_counts(inp.rejects) if summary.rows_rejected else {},
             score_quantiles=stats["quantiles"],
             drift=drift_hint(meta, stats.get("share_above_cutoff")),

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import posixpath
-from typing import Any, Dict, List
+from typing import List
 
 from core.lake import delete, hadoop_path, join, spark_uri, write_bytes, write_text
 from jobs.score.predict import probability_columns
+from ml.version_record import VersionRecord
 
 
-def csv_columns(meta: Dict[str, Any], has_tag: bool) -> List[str]:
+def csv_columns(meta: VersionRecord, has_tag: bool) -> List[str]:
     """The result file's columns for a model type."""
-    kind = meta["model_type"]
+    kind = meta.model_type
     if kind == "RECOMMEND":
         return ["user", "item", "rank", "score"]
     tag = ["tag"] if has_tag else []
@@ -66,7 +67,7 @@ def _part_file(spark, folder: str):
     return join(folder, sorted(parts)[0]) if parts else None
 
 
-def write_batch_csv(spark, scored, meta: Dict[str, Any], files: List[str], csv_uri: str, run_id: str, has_tag: bool):
+def write_batch_csv(spark, scored, meta: VersionRecord, files: List[str], csv_uri: str, run_id: str, has_tag: bool):
     """Write the result files and the manifest; returns the manifest's URI and content."""
     from pyspark.sql import functions as F
 
@@ -75,8 +76,8 @@ def write_batch_csv(spark, scored, meta: Dict[str, Any], files: List[str], csv_u
     base = join(csv_uri, "batch-prediction")
     tmp = join(base, f"_tmp-{run_id}")
     index = F.create_map(*[x for i, uri in enumerate(files) for x in (F.lit(uri), F.lit(i))])
-    key = F.lit(0) if meta["model_type"] == "RECOMMEND" else index[F.col("_source_file")]
-    order = ["_f", "user", "rank"] if meta["model_type"] == "RECOMMEND" else ["_f", "_row"]
+    key = F.lit(0) if meta.model_type == "RECOMMEND" else index[F.col("_source_file")]
+    order = ["_f", "user", "rank"] if meta.model_type == "RECOMMEND" else ["_f", "_row"]
     keyed = scored.withColumn("_f", key)
     (
         keyed.repartition("_f")
@@ -88,7 +89,7 @@ def write_batch_csv(spark, scored, meta: Dict[str, Any], files: List[str], csv_u
         .partitionBy("_f")
         .csv(spark_uri(tmp))
     )
-    single = meta["model_type"] == "RECOMMEND"
+    single = meta.model_type == "RECOMMEND"
     results = {}
     for i in [0] if single else range(len(files)):
         results[i] = join(base, "result", names[i])

@@ -20,6 +20,7 @@ from core.errors import UsageError
 from core.feature_sets import set_key
 from core.lake import exists, join, normalize_uri, read_parsed, spark_uri
 from ml.model_inputs import check_columns, model_attributes
+from ml.version_record import VersionRecord
 
 COMPLEX_TYPES = ("array", "map", "struct", "binary")
 ROW_COLUMNS = ("_tag", "_source_file", "_row")
@@ -92,7 +93,7 @@ def split_typed(typed, csv_rejects=None):
     return good, bad
 
 
-def read_csv_input(spark, data_uri: str, schema_uri: Optional[str], meta: Dict[str, Any]) -> ScoreInput:
+def read_csv_input(spark, data_uri: str, schema_uri: Optional[str], meta: VersionRecord) -> ScoreInput:
     """A CSV datasource checked against the model: its schema's attributes, then every value's type."""
     from features.schema import attribute_types, load_schema
     from ml.datasource import default_schema_uri, read_datasource
@@ -100,9 +101,9 @@ def read_csv_input(spark, data_uri: str, schema_uri: Optional[str], meta: Dict[s
     schema = read_schema(spark, schema_uri or default_schema_uri(spark, data_uri))
     needed = model_attributes(meta)
     declared = attribute_types(schema)
-    check_columns(declared, needed, "--schema", meta["version"])
-    target = schema.get("targetAttributeName") or load_schema(meta["schema"]).get("targetAttributeName")
-    tag_col = tag_column(schema.get("rowId"), load_schema(meta["schema"]), list(declared))
+    check_columns(declared, needed, "--schema", meta.version)
+    target = schema.get("targetAttributeName") or load_schema(meta.schema).get("targetAttributeName")
+    tag_col = tag_column(schema.get("rowId"), load_schema(meta.schema), list(declared))
     ignored = [n for n in declared if n not in needed and n != tag_col]
     ds = read_datasource(spark, data_uri, raw_strings_schema(schema), require_target=False, gate=False)
     if ds.rows_in == 0:
@@ -125,7 +126,7 @@ def spark_kinds(df) -> Dict[str, str]:
     return {f.name: f.dataType.typeName() for f in df.schema.fields}
 
 
-def read_table_input(spark, table_uri: str, meta: Dict[str, Any], run_date: Optional[str], flag: str) -> ScoreInput:
+def read_table_input(spark, table_uri: str, meta: VersionRecord, run_date: Optional[str], flag: str) -> ScoreInput:
     """A Delta table (a lake table, or a feature set's run-date partition) checked against the model."""
     from pyspark.sql import functions as F
 
@@ -136,15 +137,15 @@ def read_table_input(spark, table_uri: str, meta: Dict[str, Any], run_date: Opti
     table = spark.read.format("delta").load(spark_uri(table_uri))
     if run_date is not None and "run_date" in table.columns:
         table = table.where(F.col("run_date") == F.to_date(F.lit(run_date)))
-    if not (meta.get("schema") or {}).get("attributes"):
+    if not (meta.schema or {}).get("attributes"):
         return feature_set_rows(table, table_uri, flag, set_key(spark, table_uri, table.columns))
     kinds = spark_kinds(table)
     needed = model_attributes(meta)
-    check_columns({n: None for n in kinds}, needed, flag, meta["version"])
+    check_columns({n: None for n in kinds}, needed, flag, meta.version)
     bad_kinds = [f"{n} is {kinds[n]}" for n in needed if kinds[n] in COMPLEX_TYPES]
     if bad_kinds:
         raise UsageError(f"{flag}: column(s) of a type no attribute value comes from: {', '.join(bad_kinds)}")
-    tag_col = tag_column(None, load_schema(meta["schema"]), list(kinds))
+    tag_col = tag_column(None, load_schema(meta.schema), list(kinds))
     keep = [*needed, *([tag_col] if tag_col and tag_col not in needed else [])]
     strings = table.select(
         *[F.col(n).cast("string").alias(n) for n in keep],

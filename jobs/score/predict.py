@@ -8,19 +8,20 @@ and always model_version, run_id, run_date (a date; the table's partition column
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, List
 
 from ml.outputs import class_columns, version_cutoff
+from ml.version_record import VersionRecord
 
 
-def probability_columns(meta: Dict[str, Any]) -> List[str]:
+def probability_columns(meta: VersionRecord) -> List[str]:
     """A MULTICLASS version's class columns: as train recorded them, or (older versions) derived from the labels."""
-    return list(meta.get("class_columns") or class_columns(meta["classes"]))
+    return list(meta.class_columns or class_columns(meta.classes))
 
 
-def output_columns(meta: Dict[str, Any]) -> List[str]:
+def output_columns(meta: VersionRecord) -> List[str]:
     """The scored columns of a model type, in table order (before model_version, run_id, run_date)."""
-    kind = meta["model_type"]
+    kind = meta.model_type
     if kind == "BINARY":
         return ["tag", "bestAnswer", "score"]
     if kind == "MULTICLASS":
@@ -30,12 +31,12 @@ def output_columns(meta: Dict[str, Any]) -> List[str]:
     return ["user", "item", "rank", "score"]
 
 
-def scored_columns(meta: Dict[str, Any]) -> List[Any]:
+def scored_columns(meta: VersionRecord) -> List[Any]:
     """Columns computed from `probability`/`prediction` and `_tag` for a classifier or regressor."""
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
-    kind = meta["model_type"]
+    kind = meta.model_type
     tag = F.col("_tag").alias("tag")
     if kind == "REGRESSION":
         return [tag, F.col("prediction").cast("double").alias("score")]
@@ -43,7 +44,7 @@ def scored_columns(meta: Dict[str, Any]) -> List[Any]:
     if kind == "BINARY":
         score = probs[1]
         return [tag, (score >= F.lit(version_cutoff(meta))).cast("int").alias("bestAnswer"), score.alias("score")]
-    classes = [str(c) for c in meta["classes"]]
+    classes = [str(c) for c in meta.classes]
     best = F.element_at(F.array(*[F.lit(c) for c in classes]), F.col("prediction").cast("int") + 1)
     probabilities = [probs[i].alias(name) for i, name in enumerate(probability_columns(meta))]
     return [tag, best.alias("bestAnswer"), *probabilities]
@@ -61,19 +62,19 @@ def with_run(df, version: str, run_id: str, run_date: str):
     )
 
 
-def predict(model, rows, meta: Dict[str, Any], run_id: str, run_date: str, keep=("_source_file", "_row")):
+def predict(model, rows, meta: VersionRecord, run_id: str, run_date: str, keep=("_source_file", "_row")):
     """Scored rows of a classifier or regressor: the type's columns, the run's, and the `keep` columns."""
     from pyspark.sql import functions as F
 
     transformed = model.transform(rows)
     scored = transformed.select(*scored_columns(meta), *[F.col(c) for c in keep])
-    return with_run(scored, meta["version"], run_id, run_date)
+    return with_run(scored, meta.version, run_id, run_date)
 
 
-def score_of(meta: Dict[str, Any]):
+def score_of(meta: VersionRecord):
     """The column whose distribution the report shows: score, or the best answer's probability (MULTICLASS)."""
     from pyspark.sql import functions as F
 
-    if meta["model_type"] == "MULTICLASS":
+    if meta.model_type == "MULTICLASS":
         return F.greatest(*[F.col(c) for c in probability_columns(meta)])
     return F.col("score")

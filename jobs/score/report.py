@@ -6,12 +6,13 @@ from typing import Any, Dict, List, Optional
 
 from jobs.score.predict import score_of
 from ml.outputs import version_cutoff
+from ml.version_record import VersionRecord
 
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 BINS = 20
 
 
-def score_stats(df, meta: Dict[str, Any]) -> Dict[str, Any]:
+def score_stats(df, meta: VersionRecord) -> Dict[str, Any]:
     """Count, quantiles and a 20-bin histogram of the scores; BINARY adds the share at or above the cut-off."""
     from pyspark.sql import functions as F
 
@@ -23,7 +24,7 @@ def score_stats(df, meta: Dict[str, Any]) -> Dict[str, Any]:
         F.percentile_approx("s", list(QUANTILES), 10000).alias("q"),
     ]
     cols = [s]
-    if meta["model_type"] == "BINARY":
+    if meta.model_type == "BINARY":
         cols.append(F.col("bestAnswer"))
         aggs.append(F.avg("bestAnswer").alias("share"))
     row = df.select(*cols).agg(*aggs).collect()[0]
@@ -32,9 +33,9 @@ def score_stats(df, meta: Dict[str, Any]) -> Dict[str, Any]:
     if n == 0:
         return out
     out["quantiles"] = {f"p{int(q * 100)}": float(v) for q, v in zip(QUANTILES, row["q"])}
-    lo, hi = (0.0, 1.0) if meta["model_type"] in ("BINARY", "MULTICLASS") else (float(row["lo"]), float(row["hi"]))
+    lo, hi = (0.0, 1.0) if meta.model_type in ("BINARY", "MULTICLASS") else (float(row["lo"]), float(row["hi"]))
     out["histogram"] = histogram(df.select(s), lo, hi)
-    if meta["model_type"] == "BINARY":
+    if meta.model_type == "BINARY":
         out["share_above_cutoff"] = float(row["share"])
     return out
 
@@ -49,11 +50,11 @@ def histogram(df, lo: float, hi: float) -> List[Dict[str, float]]:
     return [{"low": lo + i * width, "high": lo + (i + 1) * width, "count": counts.get(i, 0)} for i in range(BINS)]
 
 
-def drift_hint(meta: Dict[str, Any], share: Optional[float]) -> Optional[Dict[str, Any]]:
+def drift_hint(meta: VersionRecord, share: Optional[float]) -> Optional[Dict[str, Any]]:
     """BINARY: this run's share at or above the cut-off beside the evaluation set's (from the version's metrics)."""
-    if meta["model_type"] != "BINARY" or share is None:
+    if meta.model_type != "BINARY" or share is None:
         return None
-    metrics = meta.get("metrics") or {}
+    metrics = meta.metrics or {}
     evaluation = metrics.get("share_above_cutoff")
     if evaluation is None and isinstance(metrics.get("test"), dict):
         evaluation = metrics["test"].get("share_above_cutoff")
@@ -63,16 +64,16 @@ def drift_hint(meta: Dict[str, Any], share: Optional[float]) -> Optional[Dict[st
     return hint
 
 
-def build_report(meta: Dict[str, Any], run: Dict[str, Any], stats: Dict[str, Any]):
+def build_report(meta: VersionRecord, run: Dict[str, Any], stats: Dict[str, Any]):
     """The HTML page: counts, model version, quantiles, histogram plot, drift hint."""
     from core.report import Report, new_figure
 
-    report = Report(f"score: {meta['name']} {meta['version']} on {run['run_date']}")
+    report = Report(f"score: {meta.name} {meta.version} on {run['run_date']}")
     report.table(
         [
             {
                 "item": "model",
-                "value": f"{meta['name']} {meta['version']} ({meta['model_type']}, {meta.get('algorithm')})",
+                "value": f"{meta.name} {meta.version} ({meta.model_type}, {meta.algorithm})",
             },
             {"item": "rows in", "value": run["rows_in"]},
             {"item": "rows scored", "value": run["rows_out"]},
@@ -81,7 +82,7 @@ def build_report(meta: Dict[str, Any], run: Dict[str, Any], stats: Dict[str, Any
             {"item": "run id", "value": run["run_id"]},
         ]
     )
-    what = "probability of the best answer" if meta["model_type"] == "MULTICLASS" else "score"
+    what = "probability of the best answer" if meta.model_type == "MULTICLASS" else "score"
     report.heading(f"Distribution of the {what}")
     report.table([stats["quantiles"]])
     if stats["histogram"]:

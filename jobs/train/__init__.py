@@ -18,6 +18,7 @@ to <lake>/reports/train/<run_date>/<name>/ and into the version.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Dict
 
 from core.cli import fraction, local_file
@@ -28,6 +29,7 @@ from core.log import stage
 from core.session import checkpoint_folder
 from core.summary import RunSummary
 from jobs.train.conf import TrainSettings
+from ml.version_record import VersionRecord
 
 HELP = "train an MLlib model from a datasource, table or feature set; evaluate it, register it, gate the champion"
 JOB = "train"
@@ -152,7 +154,7 @@ def split_rows(data, split_spec):
 
 
 def train_supervised(spark, settings: TrainSettings, data, train, test, split: Dict[str, Any]):
-    """Fit and evaluate BINARY, MULTICLASS or REGRESSION: (fitted, info, evaluation, metadata extras)."""
+    """Fit and evaluate BINARY, MULTICLASS or REGRESSION: (fitted, evaluation, the record's supervised fields)."""
     from features.recipe import suggest_recipe
     from jobs.train.fit import featurize, fit_supervised
     from ml.metrics import evaluate_predictions, training_baseline
@@ -169,15 +171,15 @@ def train_supervised(spark, settings: TrainSettings, data, train, test, split: D
     featurized.unpersist()
     if settings.refit:
         fitted = refit_supervised(data, fitted, settings)
-    extras = {
-        "classes": fitted.classes,
-        "class_columns": class_columns(fitted.classes) if settings.model_type == "MULTICLASS" else [],
-        "cutoff": settings.cutoff if settings.model_type == "BINARY" else None,
-        "num_features": fitted.num_features,
-        "layout": fitted.layout,
-        "weighting": settings.weighting,
-    }
-    return fitted, evaluation, extras
+    typed = VersionRecord(
+        classes=fitted.classes,
+        class_columns=class_columns(fitted.classes) if settings.model_type == "MULTICLASS" else [],
+        cutoff=settings.cutoff if settings.model_type == "BINARY" else None,
+        num_features=fitted.num_features,
+        layout=fitted.layout,
+        weighting=settings.weighting,
+    )
+    return fitted, evaluation, typed
 
 
 def refit_settings(settings: TrainSettings, params: Dict[str, Any]) -> TrainSettings:
@@ -199,7 +201,7 @@ def refit_supervised(data, evaluated, settings: TrainSettings):
 
 
 def train_recommender(spark, settings: TrainSettings, data, train, test, split: Dict[str, Any]):
-    """Fit and evaluate RECOMMEND (ALS + bias baseline)."""
+    """Fit and evaluate RECOMMEND (ALS + bias baseline): (fitted, evaluation, the record's recommend field)."""
     from jobs.train.fit import Fitted
     from ml import recommend as R
     from ml.split import apply_split
@@ -238,17 +240,16 @@ def train_recommender(spark, settings: TrainSettings, data, train, test, split: 
         with stage("refit") as counts:
             model, params = R.fit_recommender(rated.localCheckpoint(), cols, settings.implicit, params)
             counts["rank"] = params["rank"]
-    extras = {"recommend": {**cols, "implicit": settings.implicit, "rating_range": R.model_rating_range(model)}}
+    recommend = {**cols, "implicit": settings.implicit, "rating_range": R.model_rating_range(model)}
+    typed = VersionRecord(recommend=recommend)
     # every rated pair, evaluation rows too: score must never recommend what a user already rated
     fitted = Fitted(model, params, tuned=tuned, tables={"seen": R.seen_pairs(rated, cols)})
-    return fitted, evaluation, extras
+    return fitted, evaluation, typed
 
 
 def tuning_split(settings: TrainSettings):
     """The split --tune uses inside the training rows: the evaluation split's own strategy at 80/20 (a time
     split judges on each user's latest training rows), random 80/20 for events, which have no row order."""
-    from dataclasses import replace
-
     from ml.split import Split
 
     if settings.implicit or settings.split_spec.strategy in ("holdout", "sequential"):
@@ -293,29 +294,29 @@ def version_metadata(
     fitted,
     evaluation,
     split: Dict[str, Any],
-    extras: Dict[str, Any],
-) -> Dict[str, Any]:
-    """The version's metadata.json, apart from what the registry adds (name, version, created_at, ...)."""
-    return {
-        "model_type": settings.model_type,
-        "algorithm": settings.algorithm,
-        "params": fitted.params,
-        "amazon_params": settings.params,
-        "schema": data.schema,
-        "recipe": data.recipe,
-        "recipe_suggested": data.recipe_suggested,
-        "metrics": evaluation.metrics,
-        "baseline": evaluation.baseline,
-        "worse_than_baseline": evaluation.worse_than_baseline,
-        "split": split,
-        "fitted_on": published_rows(settings, split),
-        "tuned": fitted.tuned,
-        "data_fingerprint": data.fingerprint,
-        "run_id": context.run_id,
-        "run_date": context.run_date,
-        "input": data.form,
-        **extras,
-    }
+    typed: VersionRecord,
+) -> VersionRecord:
+    """The version's record: the trainer's type fields (typed) and the run's; the registry adds name, version, ..."""
+    return replace(
+        typed,
+        model_type=settings.model_type,
+        algorithm=settings.algorithm,
+        params=fitted.params,
+        amazon_params=settings.params,
+        schema=data.schema,
+        recipe=data.recipe,
+        recipe_suggested=data.recipe_suggested,
+        metrics=evaluation.metrics,
+        baseline=evaluation.baseline,
+        worse_than_baseline=evaluation.worse_than_baseline,
+        split=split,
+        fitted_on=published_rows(settings, split),
+        tuned=fitted.tuned,
+        data_fingerprint=data.fingerprint,
+        run_id=context.run_id,
+        run_date=context.run_date,
+        input=data.form,
+    )
 
 
 def train_summary(
@@ -370,13 +371,13 @@ def train_and_publish(spark, context: RunContext, settings: TrainSettings) -> Ru
     trainer = train_recommender if settings.model_type == "RECOMMEND" else train_supervised
     # the fitted model may read its checkpoints until it is published
     with checkpoint_folder(spark, join(checkpoints, context.run_id)):
-        fitted, evaluation, extras = trainer(spark, settings, data, train, test, split)
+        fitted, evaluation, typed = trainer(spark, settings, data, train, test, split)
         record_split_and_classes(evaluation, split)
         implicit = settings.implicit if settings.model_type == "RECOMMEND" else None
         decision = promotion(
             spark, context.lake, settings.name, settings.model_type, evaluation, settings.min_gain, implicit
         )
-        metadata = version_metadata(context, settings, data, fitted, evaluation, split, extras)
+        metadata = version_metadata(context, settings, data, fitted, evaluation, split, typed)
         info = run_info(settings, data, fitted, split)
         out = publish(spark, context, settings, data, fitted, info, evaluation, decision, metadata)
     data.rows.unpersist()

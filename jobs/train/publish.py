@@ -10,6 +10,7 @@ from core.lake import join
 from core.log import stage
 from jobs.train.conf import TrainSettings
 from ml.registry import Promotion
+from ml.version_record import VersionRecord
 
 
 def promotion(
@@ -19,7 +20,7 @@ def promotion(
     from ml.registry import champion, decide_promotion, load_metadata
 
     current = champion(spark, lake, name)
-    champion_metrics = load_metadata(spark, lake, name, current["version"]).get("metrics") if current else None
+    champion_metrics = load_metadata(spark, lake, name, current["version"]).metrics if current else None
     return decide_promotion(
         model_type, evaluation.metrics, champion_metrics, min_gain, implicit, evaluation.worse_than_baseline
     )
@@ -115,7 +116,7 @@ def publish(
     fitted_info,
     evaluation,
     decision: Promotion,
-    metadata: Dict[str, Any],
+    metadata: VersionRecord,
 ) -> Dict[str, Any]:
     """Build the report for the coming version, register the version with it inside, move the champion,
     and write the report under <lake>/reports/train/."""

@@ -39,11 +39,11 @@ def test_killed_publish_then_rerun_gives_one_complete_version(spark, tmp_path):
 
     log = kill_when("train", argv, "registry adult: publishing v2")
     assert "registry adult: publishing v2" in log
-    assert [m["version"] for m in registry.list_versions(spark, lake, "adult")] == ["v1"]
+    assert [m.version for m in registry.list_versions(spark, lake, "adult")] == ["v1"]
     assert registry.champion(spark, lake, "adult") == champion_before
 
     code, summary = run_in_process(spark, "train", argv)
     assert code == 0 and summary["counts"]["version"] == "v2"
-    assert [m["version"] for m in registry.list_versions(spark, lake, "adult")] == ["v1", "v2"]
+    assert [m.version for m in registry.list_versions(spark, lake, "adult")] == ["v1", "v2"]
     folders = sorted(os.listdir(os.path.join(lake.root[len("file://") :], "models", "adult")))
     assert folders == ["champion.json", "v1", "v2"]

@@ -31,12 +31,8 @@ def test_publish_list_load_and_champion(spark, lake, binary):
     assert registry.publish_version(spark, lake, "m", model, {**meta, "metrics": {"auc": 0.9}}, files) == "v2"
     assert read_text(spark, registry.model_uri(lake, "m", "v2", "report", "index.html")) == "<p>v2</p>"
     versions = registry.list_versions(spark, lake, "m")
-    assert [v["version"] for v in versions] == ["v1", "v2"]
-    assert (
-        versions[1]["metrics"] == {"auc": 0.9}
-        and versions[1]["name"] == "m"
-        and versions[1]["schema"] == meta["schema"]
-    )
+    assert [v.version for v in versions] == ["v1", "v2"]
+    assert versions[1].metrics == {"auc": 0.9} and versions[1].name == "m" and versions[1].schema == meta["schema"]
     assert json.loads(read_text(spark, registry.model_uri(lake, "m", "v2", "metrics.json"))) == {"auc": 0.9}
     # plain PipelineModel.load reads the saved folder
     plain = PipelineModel.load(spark_uri(registry.model_uri(lake, "m", "v1", "model")))
@@ -46,7 +42,7 @@ def test_publish_list_load_and_champion(spark, lake, binary):
     record = registry.set_champion(spark, lake, "m", "v2", reason="test")
     assert record["metric"] == "auc" and record["value"] == 0.9
     loaded, loaded_meta = registry.load_version(spark, lake, "m")
-    assert loaded_meta["version"] == "v2"
+    assert loaded_meta.version == "v2"
     _same_scores(spark, model, loaded, meta)
 
 
@@ -75,12 +71,12 @@ def test_killed_publish_stays_invisible_and_the_rerun_makes_one_version(spark, l
     with pytest.raises(Exception):  # noqa: B017 (Spark wraps the raised error in its own exception classes)
         registry.publish_version(spark, lake, "k", model, meta, tables={"seen": dies})
     assert exists(spark, registry.model_uri(lake, "k", "v2", "model"))
-    assert [v["version"] for v in registry.list_versions(spark, lake, "k")] == ["v1"]
+    assert [v.version for v in registry.list_versions(spark, lake, "k")] == ["v1"]
     with pytest.raises(UsageError):
         registry.load_version(spark, lake, "k", "v2")
     assert read_text(spark, registry.model_uri(lake, "k", "champion.json")) == before
     assert registry.publish_version(spark, lake, "k", model, meta) == "v2"
-    assert [v["version"] for v in registry.list_versions(spark, lake, "k")] == ["v1", "v2"]
+    assert [v.version for v in registry.list_versions(spark, lake, "k")] == ["v1", "v2"]
     assert registry.champion(spark, lake, "k")["version"] == "v1"
 
 
@@ -90,6 +86,6 @@ def test_registry_on_s3(spark, s3_bucket, binary):
     assert registry.publish_version(spark, lake, "s", model, meta) == "v1"
     registry.set_champion(spark, lake, "s", "v1", reason="first")
     loaded, loaded_meta = registry.load_version(spark, lake, "s")
-    assert loaded_meta["model_type"] == "BINARY" and loaded_meta["version"] == "v1"
+    assert loaded_meta.model_type == "BINARY" and loaded_meta.version == "v1"
     _same_scores(spark, model, loaded, meta)
     assert registry.model_names(spark, lake) == ["s"]

@@ -120,7 +120,7 @@ def test_other_types_equal_the_pipeline(spark, lake, tmp_path, model_type):
         for tag, row in got.items():
             assert row["score"] == pytest.approx(want[tag]["prediction"], abs=1e-12)
         return
-    classes = registry.load_metadata(spark, lake, "m")["classes"]
+    classes = registry.load_metadata(spark, lake, "m").classes
     assert table.columns == ["tag", "bestAnswer", *classes, "model_version", "run_id", "run_date"]
     for tag, row in got.items():
         probs = [row[c] for c in classes]

@@ -10,6 +10,7 @@ from jobs.score.batch_csv import csv_columns, result_names
 from jobs.score.inputs import check_columns, raw_strings_schema, tag_column
 from jobs.score.predict import output_columns
 from ml.outputs import class_columns
+from ml.version_record import VersionRecord
 
 
 @pytest.mark.parametrize(
@@ -37,14 +38,19 @@ def test_models_promote_needs_a_name():
 def test_class_columns_are_the_labels_made_safe_for_delta():
     assert class_columns(["1_star", "2 stars", "tag", "a,b", "A"]) == ["1_star", "2_stars", "p_tag", "a_b", "A"]
     assert class_columns(["x", "X"]) == ["x", "X_"]
-    assert output_columns({"model_type": "MULTICLASS", "classes": ["lo", "hi"]}) == ["tag", "bestAnswer", "lo", "hi"]
+    assert output_columns(VersionRecord(model_type="MULTICLASS", classes=["lo", "hi"])) == [
+        "tag",
+        "bestAnswer",
+        "lo",
+        "hi",
+    ]
 
 
 def test_csv_layout_per_type_and_unique_result_names():
-    assert csv_columns({"model_type": "BINARY"}, True) == ["tag", "bestAnswer", "score"]
-    assert csv_columns({"model_type": "BINARY"}, False) == ["bestAnswer", "score"]
-    assert csv_columns({"model_type": "MULTICLASS", "classes": ["a", "b"]}, True) == ["tag", "a", "b"]
-    assert csv_columns({"model_type": "REGRESSION"}, True) == ["tag", "score"]
+    assert csv_columns(VersionRecord(model_type="BINARY"), True) == ["tag", "bestAnswer", "score"]
+    assert csv_columns(VersionRecord(model_type="BINARY"), False) == ["bestAnswer", "score"]
+    assert csv_columns(VersionRecord(model_type="MULTICLASS", classes=["a", "b"]), True) == ["tag", "a", "b"]
+    assert csv_columns(VersionRecord(model_type="REGRESSION"), True) == ["tag", "score"]
     names = result_names(["s3://b/x/part.csv", "s3://b/y/part.csv"], "r1")
     assert names == ["r1-part.csv.gz", "r1-1-part.csv.gz"]
 
@@ -66,7 +72,7 @@ def test_schema_checks():
 
 
 def test_models_listing_rows():
-    meta = {"version": "v2", "model_type": "REGRESSION", "metrics": {"rmse": 1.25}, "algorithm": "linear"}
+    meta = VersionRecord(version="v2", model_type="REGRESSION", metrics={"rmse": 1.25}, algorithm="linear")
     row = version_row(meta, "v2")
     assert row["champion"] == "*" and row["metric"] == "rmse" and row["value"] == 1.25
     text = format_table([row])
