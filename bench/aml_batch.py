@@ -32,7 +32,7 @@ ROOT = os.path.dirname(_HERE)
 sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p or ".") != _HERE)]
 
 from bench._harness import OUT_DIR, ensure_dirs, wait_quiet  # noqa: E402
-from bench.aml_predict import start_server  # noqa: E402
+from bench.aml_predict import start_server, train  # noqa: E402
 from bench.score import RECIPE, SCHEMA, make_rows  # noqa: E402
 
 AML_SCHEMA = {**SCHEMA, "version": "1.0", "dataFormat": "CSV", "dataFileContainsHeader": True}
@@ -48,27 +48,16 @@ def write_csv(folder: str, name: str, n: int, seed: int) -> str:
     return path
 
 
-def train(ml, data: str) -> None:
-    """The model `batch-model`, trained through the API."""
-    ml.create_data_source_from_s3(DataSourceId="train-ds", DataSpec={"DataLocationS3": data})
-    ml.create_ml_model(
-        MLModelId="batch-model",
-        MLModelType="BINARY",
-        TrainingDataSourceId="train-ds",
-        Recipe=json.dumps(RECIPE),
-        Parameters={"sgd.maxPasses": "20"},
-    )
-    ml.get_waiter("ml_model_available").wait(
-        FilterVariable="Name", EQ="batch-model", WaiterConfig={"Delay": 2, "MaxAttempts": 900}
-    )
-
-
 def api_run(ml, run: int, out: str) -> float:
     """Seconds from create_batch_prediction until the waiter sees it COMPLETED."""
     bp_id = f"bp-{run}"
     started = time.perf_counter()
     ml.create_batch_prediction(
-        BatchPredictionId=bp_id, MLModelId="batch-model", BatchPredictionDataSourceId="rows-ds", OutputUri=out
+        BatchPredictionId=bp_id,
+        BatchPredictionName=bp_id,
+        MLModelId="batch-model",
+        BatchPredictionDataSourceId="rows-ds",
+        OutputUri=out,
     )
     ml.get_waiter("batch_prediction_available").wait(
         FilterVariable="Name", EQ=bp_id, WaiterConfig={"Delay": 1, "MaxAttempts": 3600}
@@ -82,8 +71,9 @@ def api_run(ml, run: int, out: str) -> float:
 
 def score_argv(lake: str, data: str, run: int, out: str) -> list:
     """The worker's own `spark-submit.sh local score ...` for the same model version and rows."""
-    with open(os.path.join(lake, "aml", "MLModel", "batch-model.json")) as handle:
-        version = json.load(handle)["_version"]
+    from jobs.aml.entities import Store
+
+    version = Store(lake).get("MLModel", "batch-model")["_version"]
     return [
         os.path.join(ROOT, "spark-submit.sh"),
         "local",
@@ -128,7 +118,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{args.port}"
         keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
         ml = boto3.client("machinelearning", endpoint_url=url, region_name="us-east-1", **keys)
-        train(ml, train_csv)
+        train(ml, train_csv, "batch-model", RECIPE, {"sgd.maxPasses": "20"})
         ml.create_data_source_from_s3(DataSourceId="rows-ds", DataSpec={"DataLocationS3": rows_csv})
         api, alone, loads = [], [], []
         for run in range(args.runs):

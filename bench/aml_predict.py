@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Optional
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(_HERE)
@@ -53,19 +54,21 @@ def start_server(lake: str, port: int) -> subprocess.Popen:
     return proc
 
 
-def train(ml, data: str) -> str:
-    ml.create_data_source_from_s3(DataSourceId="bench-ds", DataSpec={"DataLocationS3": data})
+def train(ml, data: str, model_id: str, recipe: dict, parameters: Optional[dict] = None) -> str:
+    """A BINARY model of the CSV trained through the API (datasource `<model_id>-ds`), waited for; its id."""
+    ml.create_data_source_from_s3(DataSourceId=f"{model_id}-ds", DataSpec={"DataLocationS3": data})
     ml.create_ml_model(
-        MLModelId="bench-model",
-        MLModelName="bench",
+        MLModelId=model_id,
+        MLModelName=model_id,
         MLModelType="BINARY",
-        TrainingDataSourceId="bench-ds",
-        Recipe=json.dumps(RECIPE),
+        TrainingDataSourceId=f"{model_id}-ds",
+        Recipe=json.dumps(recipe),
+        Parameters=parameters or {},
     )
     ml.get_waiter("ml_model_available").wait(
-        FilterVariable="Name", EQ="bench", WaiterConfig={"Delay": 2, "MaxAttempts": 600}
+        FilterVariable="Name", EQ=model_id, WaiterConfig={"Delay": 2, "MaxAttempts": 900}
     )
-    return "bench-model"
+    return model_id
 
 
 def records(n: int):
@@ -149,7 +152,7 @@ def main() -> None:
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
         )
-        model_id = args.model_id or train(ml, data)
+        model_id = args.model_id or train(ml, data, "bench-model", RECIPE)
         ml.create_realtime_endpoint(MLModelId=model_id)
         items = records(args.requests)
         ml.predict(MLModelId=model_id, Record=items[0], PredictEndpoint=url)  # connection and scorer warm
