@@ -109,7 +109,9 @@ def main() -> None:
     ensure_dirs()
     folder = os.path.join(OUT_DIR, "aml_batch")
     lake = os.path.join(folder, "lake")
-    shutil.rmtree(lake, ignore_errors=True)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if name == "lake" or name.startswith(("api-", "alone-")):
+            shutil.rmtree(os.path.join(folder, name))  # an earlier run's outputs would join this run's rows
     os.makedirs(folder, exist_ok=True)
     train_csv = write_csv(folder, "train", 20_000, 1)
     rows_csv = write_csv(folder, f"rows_{args.rows}", args.rows, 100 + args.rows)
