@@ -82,12 +82,21 @@ def fit_lakeml(spark, lake, train_pdf) -> None:
 
     from features.recipe import compile_recipe
     from ml import registry
+    from ml.version_record import VersionRecord
 
     train = spark.createDataFrame(train_pdf.assign(y=train_pdf.y.astype(str)))
     stages = compile_recipe(SCHEMA, RECIPE, num_features=2**18).getStages()
     model = Pipeline(stages=[*stages, LogisticRegression(maxIter=20, regParam=0.001)]).fit(train)
-    meta = {"model_type": "BINARY", "algorithm": "logistic", "schema": SCHEMA, "recipe": RECIPE, "classes": ["0", "1"]}
-    version = registry.publish_version(spark, lake, "bench", model, {**meta, "cutoff": 0.5, "metrics": {"auc": 0.0}})
+    meta = VersionRecord(
+        model_type="BINARY",
+        algorithm="logistic",
+        schema=SCHEMA,
+        recipe=RECIPE,
+        classes=["0", "1"],
+        cutoff=0.5,
+        metrics={"auc": 0.0},
+    )
+    version = registry.publish_version(spark, lake, "bench", model, meta)
     registry.set_champion(spark, lake, "bench", version, reason="bench")
 
 

@@ -212,19 +212,18 @@ def publish_version(
     lake: Union[Lake, str],
     name: str,
     model,
-    metadata: Union[VersionRecord, Mapping[str, Any]],
+    metadata: VersionRecord,
     files: Optional[Mapping[str, bytes]] = None,
     tables: Optional[Mapping[str, Any]] = None,
 ) -> str:
     """Save a fitted PipelineModel, its artifacts and metadata as the next version, visible only when complete.
 
-    `metadata` is the version's record (or its metadata.json object); the registry adds name, version,
+    `metadata` is the version's record; the registry adds name, version,
     lakeml_version and created_at. `files` are small files by path under the version (the report),
     `tables` DataFrames saved as Parquet folders (a recommender's seen items); all are written before
     the completion marker.
     """
-    given = metadata if isinstance(metadata, VersionRecord) else VersionRecord.from_json(metadata)
-    model_types.model_type(given.model_type)
+    model_types.model_type(metadata.model_type)
     version = upcoming_version(spark, lake, name)
     folder = model_uri(lake, name, version)
     logger.info("registry %s: publishing %s to %s", name, version, folder)
@@ -234,7 +233,7 @@ def publish_version(
     for path, frame in (tables or {}).items():
         frame.coalesce(1).write.mode("overwrite").parquet(spark_uri(join(folder, path)))
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    record = stamped(given, name, version, now)
+    record = stamped(metadata, name, version, now)
     _write_json(spark, join(folder, "metrics.json"), record.metrics or {})
     _write_json(spark, join(folder, "metadata.json"), record.to_json())
     _write_json(spark, join(folder, MARKER), {"version": version, "completed_at": now, "run_id": record.run_id})

@@ -63,10 +63,6 @@ class VersionRecord:
         out = {k: getattr(self, k) for k in _keys() if k not in optional or getattr(self, k) is not None}
         return {**out, **self.other}
 
-    def __getitem__(self, key: str) -> Any:
-        """A metadata.json key's value, for scripts written against the file's dict layout."""
-        return self.to_json()[key]
-
 
 def _optional_keys(model_type: Optional[str]) -> Tuple[str, ...]:
     """The keys written only when they hold a value: those of the other model types."""

@@ -11,6 +11,7 @@ from pyspark.ml.regression import LinearRegression
 
 from features.recipe import compile_recipe
 from features.schema import load_schema
+from ml.version_record import VersionRecord
 
 WORDS = ["good", "bad", "great", "awful", "fine", "poor", "nice", "meh"]
 CLASSES = ["red", "green", "blue"]
@@ -60,7 +61,7 @@ def rows_for(model_type: str, n: int, seed: int = 7) -> List[Tuple]:
 
 
 def fit_model(spark, model_type: str, n: int = 200, seed: int = 7):
-    """(fitted PipelineModel, metadata dict for publish_version) of a small model of the given type."""
+    """(fitted PipelineModel, its VersionRecord for publish_version) of a small model of the given type."""
     schema = schema_for(model_type)
     df = spark.createDataFrame(rows_for(model_type, n, seed), ["id", "review", "x", "color", "y"])
     stages = compile_recipe(schema, RECIPE, num_features=256).getStages()
@@ -74,39 +75,39 @@ def fit_model(spark, model_type: str, n: int = 200, seed: int = 7):
     if model_type == "MULTICLASS":
         classes = next(s for s in model.stages if type(s).__name__ == "LabelModel").getOrDefault("labels")
     metric = {"BINARY": {"auc": 0.8}, "MULTICLASS": {"macro_f1": 0.6}, "REGRESSION": {"rmse": 1.0}}[model_type]
-    meta = {
-        "model_type": model_type,
-        "algorithm": type(estimator).__name__,
-        "params": {"maxIter": 10},
-        "schema": schema,
-        "recipe": RECIPE,
-        "classes": classes,
-        "cutoff": 0.5 if model_type == "BINARY" else None,
-        "metrics": metric,
-        "run_id": "fit-" + str(seed),
-        "run_date": "2026-11-19",
-        "input": {"form": "test"},
-    }
+    meta = VersionRecord(
+        model_type=model_type,
+        algorithm=type(estimator).__name__,
+        params={"maxIter": 10},
+        schema=schema,
+        recipe=RECIPE,
+        classes=classes,
+        cutoff=0.5 if model_type == "BINARY" else None,
+        metrics=metric,
+        run_id="fit-" + str(seed),
+        run_date="2026-11-19",
+        input={"form": "test"},
+    )
     return model, meta
 
 
 def tiny_model(spark):
-    """(fitted 2-stage PipelineModel, BINARY metadata): the cheapest real model to save and load."""
+    """(fitted 2-stage PipelineModel, its BINARY VersionRecord): the cheapest real model to save and load."""
     from pyspark.ml.feature import VectorAssembler
 
     df = spark.createDataFrame([(float(i), float(i % 3), float(i > 4)) for i in range(10)], ["x", "z", "label"])
     pipeline = Pipeline(
         stages=[VectorAssembler(inputCols=["x", "z"], outputCol="features"), LogisticRegression(maxIter=3)]
     )
-    meta = {
-        "model_type": "BINARY",
-        "algorithm": "LogisticRegression",
-        "classes": ["0", "1"],
-        "cutoff": 0.5,
-        "metrics": {"auc": 0.8},
-        "schema": {"attributes": []},
-        "run_id": "tiny",
-    }
+    meta = VersionRecord(
+        model_type="BINARY",
+        algorithm="LogisticRegression",
+        classes=["0", "1"],
+        cutoff=0.5,
+        metrics={"auc": 0.8},
+        schema={"attributes": []},
+        run_id="tiny",
+    )
     return pipeline.fit(df), meta
 
 

@@ -45,7 +45,7 @@ def run_night(lake_dir: str) -> None:
 
 def versions(spark, lake_dir: str) -> dict:
     lake = Lake.at(lake_dir)
-    return {name: [m["version"] for m in registry.list_versions(spark, lake, name)] for name in MODELS}
+    return {name: [m.version for m in registry.list_versions(spark, lake, name)] for name in MODELS}
 
 
 def outputs(spark, lake_dir: str) -> dict:

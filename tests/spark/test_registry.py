@@ -1,6 +1,7 @@
 """ml.registry on a real lake: PipelineModel versions saved and loaded, completeness, champion, S3."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from pyspark.ml import PipelineModel
@@ -28,11 +29,11 @@ def test_publish_list_load_and_champion(spark, lake, binary):
     assert registry.publish_version(spark, lake, "m", model, meta) == "v1"
     assert registry.upcoming_version(spark, lake, "m") == "v2"
     files = {"report/index.html": b"<p>v2</p>"}
-    assert registry.publish_version(spark, lake, "m", model, {**meta, "metrics": {"auc": 0.9}}, files) == "v2"
+    assert registry.publish_version(spark, lake, "m", model, replace(meta, metrics={"auc": 0.9}), files) == "v2"
     assert read_text(spark, registry.model_uri(lake, "m", "v2", "report", "index.html")) == "<p>v2</p>"
     versions = registry.list_versions(spark, lake, "m")
     assert [v.version for v in versions] == ["v1", "v2"]
-    assert versions[1].metrics == {"auc": 0.9} and versions[1].name == "m" and versions[1].schema == meta["schema"]
+    assert versions[1].metrics == {"auc": 0.9} and versions[1].name == "m" and versions[1].schema == meta.schema
     assert json.loads(read_text(spark, registry.model_uri(lake, "m", "v2", "metrics.json"))) == {"auc": 0.9}
     # plain PipelineModel.load reads the saved folder
     plain = PipelineModel.load(spark_uri(registry.model_uri(lake, "m", "v1", "model")))

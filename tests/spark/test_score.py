@@ -10,6 +10,7 @@ import pytest
 from core.lake import local_path, read_text, spark_uri
 from ml import registry
 from ml.datasource import read_datasource
+from ml.version_record import VersionRecord
 from tests.helpers import run_in_process
 from tests.model_factory import fit_model, prediction_schema, write_prediction_csv
 
@@ -200,12 +201,9 @@ def test_recommendations_k_per_user_never_a_seen_item(spark, lake, tmp_path):
             ],
         }
     )
-    meta = {
-        "model_type": "RECOMMEND",
-        "schema": schema,
-        "metrics": {"rmse": 1.0},
-        "recommend": {**cols, "implicit": False},
-    }
+    meta = VersionRecord(
+        model_type="RECOMMEND", schema=schema, metrics={"rmse": 1.0}, recommend={**cols, "implicit": False}
+    )
     # u50's ratings are all evaluation rows: unknown to the model, yet its 11 rated items must not come back
     evaluation = spark.createDataFrame([("u50", f"i{i}", 3.0) for i in range(11)], ["user", "item", "rating"])
     rated = train.unionByName(evaluation)
@@ -305,7 +303,7 @@ def test_a_model_trained_on_a_feature_set_scores_the_sets_rows(spark, binary):
     from tests.model_factory import rows_for
 
     lake, model = binary["lake"], binary["model"]
-    meta = {"model_type": "BINARY", "schema": {"targetAttributeName": "y", "targetType": "BINARY"}, "cutoff": 0.5}
+    meta = VersionRecord(model_type="BINARY", schema={"targetAttributeName": "y", "targetType": "BINARY"}, cutoff=0.5)
     registry.set_champion(spark, lake, "fsm", registry.publish_version(spark, lake, "fsm", model, meta), reason="t")
     raw = spark.createDataFrame(rows_for("BINARY", 12, seed=8), ["id", "review", "x", "color", "y"])
     written = model.transform(raw).select("id", "review", "x", "color", "y", "features", "label")

@@ -112,4 +112,3 @@ def test_readers_see_the_files_values_as_attributes():
     assert probability_columns(older) == ["a_b", "p_tag"]  # derived: the version predates class_columns
     row = version_row(current, "v3")
     assert (row["version"], row["champion"], row["metric"], row["value"]) == ("v3", "*", "auc", 0.91)
-    assert current["created_at"] == CURRENT["created_at"]  # the file's key, for scripts written against it
