@@ -135,16 +135,9 @@ def publish_quarantine(quarantine_df, uri: str, replace_where: str) -> None:
     The predicate makes a re-run idempotent: a job passes the run date (and, for incremental
     jobs, the source files) it is re-doing, so the same rejects are never stored twice.
     """
-    from core.lake import spark_uri
+    from core.tables import replace_rows
 
-    (
-        quarantine_df.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", replace_where)
-        .option("mergeSchema", "true")  # a quarantine written before a column (line) was added takes it
-        .partitionBy("run_date")
-        .save(spark_uri(uri))
-    )
+    replace_rows(quarantine_df, uri, replace_where)  # a quarantine written before a column (line) takes it
 
 
 def publish_read_rejects(rejects, files: Sequence[str], job: str, lake, run_id: str, run_date: str) -> None:

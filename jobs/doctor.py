@@ -17,6 +17,7 @@ from core.errors import LakemlError
 from core.lake import delete, join, spark_uri
 from core.log import stage
 from core.summary import RunSummary
+from core.tables import read_table
 
 HELP = "print versions and jars, prove a Delta write/MERGE/read/time-travel on --lake"
 
@@ -98,8 +99,8 @@ def delta_round_trip(spark, table_uri: str) -> Dict[str, bool]:
     return {
         "write": operations.get(0) in ("WRITE", "CREATE OR REPLACE TABLE AS SELECT"),
         "merge": operations.get(1) == "MERGE",
-        "read": sorted_rows(spark.read.format("delta").load(path)) == sorted(AFTER),
-        "time_travel": sorted_rows(spark.read.format("delta").option("versionAsOf", 0).load(path)) == sorted(BEFORE),
+        "read": sorted_rows(read_table(spark, path)) == sorted(AFTER),
+        "time_travel": sorted_rows(read_table(spark, path, version=0)) == sorted(BEFORE),
     }
 
 

@@ -29,6 +29,7 @@ from core.errors import UsageError
 from core.files import list_files
 from core.lake import FileInfo, exists, hadoop_path, join, normalize_uri, read_parsed, spark_uri
 from core.quality import MAX_RAW_BYTES, RejectPolicy, check_reject_gate
+from core.tables import read_table
 
 MAX_OBSERVATION_BYTES = 100 * 1024
 _CSV_OPTIONS = {"columnNameOfCorruptRecord": "_corrupt", "escape": '"', "mode": "PERMISSIVE"}
@@ -389,7 +390,7 @@ def read_table_datasource(spark, table_uri: str, schema: Dict[str, Any], *, requ
     target = _target(schema, require_target)
     if not exists(spark, join(table_uri, "_delta_log")):
         raise UsageError(f"--table: no Delta table at {table_uri}; check the name, or run its ingest job first")
-    table = spark.read.format("delta").load(spark_uri(table_uri))
+    table = read_table(spark, table_uri)
     attributes = attribute_types(schema)
     missing = [n for n in attributes if n not in table.columns and (n != target or require_target)]
     if missing:

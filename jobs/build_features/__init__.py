@@ -61,6 +61,7 @@ from core.lake import join, normalize_uri, read_local_file, read_text, spark_uri
 from core.log import stage
 from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, sql_list, sql_string, to_quarantine
 from core.summary import RunSummary
+from core.tables import replace_rows
 from jobs.build_features.assemble import assemble, check_columns, read_base
 from jobs.build_features.conf import BuildFeaturesSettings, Config, conf_help, load_references, parse_conf
 from jobs.build_features.readings import load_table, read_readings, window_base
@@ -224,14 +225,7 @@ def publish(spark, config: Config, context: RunContext, features, base: BaseRows
     out_uri = context.lake.features(config.feature_set)
     dated = stored_columns(features).withColumn("run_date", F.lit(context.run_date).cast("date"))
     with stage("publish") as counts:
-        (
-            dated.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", f"run_date = '{context.run_date}'")
-            .option("mergeSchema", "true")
-            .partitionBy("run_date")
-            .save(spark_uri(out_uri))
-        )
+        replace_rows(dated, out_uri, f"run_date = '{context.run_date}'")
         if base.quarantine is not None:
             publish_quarantine(base.quarantine, context.lake.quarantine(JOB), base.quarantine_where)
         write_set_key(spark, out_uri, config.feature_set, config.base_key)

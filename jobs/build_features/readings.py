@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from core.errors import UsageError
-from core.lake import exists, join, normalize_uri, spark_uri
+from core.lake import exists, join, normalize_uri
+from core.tables import read_table
 from jobs.build_features.conf import Config, resolve
 
 
@@ -85,4 +86,4 @@ def load_table(spark, uri: str, name: str, inputs: Optional[List[str]] = None):
         raise LakemlError(f"table {name} not found at {uri}; run its ingest job first, or fix --config")
     if inputs is not None:
         inputs.append(uri)
-    return spark.read.format("delta").load(spark_uri(uri))
+    return read_table(spark, uri)

@@ -9,6 +9,7 @@ from typing import Dict, Iterator, List
 from core.errors import LakemlError
 from core.lake import spark_uri
 from core.session import session_confs
+from core.tables import commit_once, create_empty, read_table
 from jobs.ingest_dms.changes import STALE, UTC_TEXT, merge_assignments, rebuild_history
 from jobs.ingest_dms.conf import TableSpec
 
@@ -34,42 +35,25 @@ def delta_exists(spark, uri: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, spark_uri(uri)))
 
 
-def create_empty(spark, spec: TableSpec, uri: str, rows) -> None:
+def create_table(spark, spec: TableSpec, uri: str, rows) -> None:
     """Create the table with the rows' schema and no rows, unless it exists."""
     if not delta_exists(spark, uri):
         with session_confs(spark, new_table_confs(spec)):
-            rows.limit(0).write.format("delta").mode("ignore").save(spark_uri(uri))
+            create_empty(rows, uri)
 
 
 def overwrite(spark, spec: TableSpec, path: str, rows, app_id: str, version: int, metadata: dict) -> None:
     """Replace the table's rows (and schema) in one idempotent commit."""
     with session_confs(spark, new_table_confs(spec)):
-        (
-            rows.write.format("delta")
-            .mode("overwrite")
-            .option("overwriteSchema", "true")
-            .option("txnAppId", app_id)
-            .option("txnVersion", version)
-            .option("userMetadata", json.dumps(metadata))
-            .save(path)
-        )
+        commit_once(rows, path, "overwrite", app_id, version, metadata, {"overwriteSchema": "true"})
 
 
 def add_columns(spark, path: str, source, app_id: str, version: int, metadata: dict) -> List[str]:
     """Add the source's columns the table lacks (schema drift), as one idempotent zero-row append."""
-    target = spark.read.format("delta").load(path)
+    target = read_table(spark, path)
     missing = [c for c in source.columns if c.lower() not in {t.lower() for t in target.columns}]
     if missing:
-        (
-            source.limit(0)
-            .write.format("delta")
-            .mode("append")
-            .option("mergeSchema", "true")
-            .option("txnAppId", app_id)
-            .option("txnVersion", version)
-            .option("userMetadata", json.dumps(metadata))
-            .save(path)
-        )
+        commit_once(source.limit(0), path, "append", app_id, version, metadata, {"mergeSchema": "true"})
     return missing
 
 
@@ -106,14 +90,7 @@ def merge_matched(spark, path: str, reduced, condition, columns: List[str], key:
 
 def append(path: str, rows, app_id: str, version: int, metadata: dict) -> None:
     """Append rows in one idempotent commit (skipped when the app id has committed this version)."""
-    (
-        rows.write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", version)
-        .option("userMetadata", json.dumps(metadata))
-        .save(path)
-    )
+    commit_once(rows, path, "append", app_id, version, metadata)
 
 
 def optimize_zorder(spark, path: str, key: List[str]) -> Dict[str, int]:
@@ -129,7 +106,7 @@ def close_and_append_history(spark, path: str, rows, key: List[str]) -> None:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    target = spark.read.format("delta").load(path)
+    target = read_table(spark, path)
     first = rows.agg(F.date_format(F.min("valid_from"), UTC_TEXT).alias("_close")).collect()[0]["_close"]
     closing = target.where("is_current").select(*key).distinct().withColumn("_close", F.lit(first).cast("timestamp"))
     staged = closing.select(*key, "_close", F.lit(True).alias("_closing")).unionByName(
@@ -152,7 +129,7 @@ def rebuild_history_keys(spark, path: str, ranked, key: List[str]) -> None:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    target = spark.read.format("delta").load(path)
+    target = read_table(spark, path)
     touched = ranked.select(*key).distinct()
     rebuilt = rebuild_history(target.join(touched, key, "left_semi"), ranked, key)
     staged = touched.withColumn("_drop", F.lit(True)).unionByName(

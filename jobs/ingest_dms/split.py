@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 from core.context import RunContext
 from core.log import logger, stage
 from core.session import session_confs
+from core.tables import read_table
 from jobs.ingest_dms.apply import aligned, key_bounds, key_condition, new_keys
 from jobs.ingest_dms.batch import STEP_CDC, Plan, txn_version
 from jobs.ingest_dms.conf import IngestDmsSettings, TableSpec
@@ -28,7 +29,7 @@ def apply_split(
         merge_matched(spark, target.path, source, key_condition(key, bounds), columns, key, spec.partial_updates)
     matched = {} if plan.resumed else last_metrics(spark, target.path)
     after_matched_merge(spark, target)
-    stored = spark.read.format("delta").load(target.path)
+    stored = read_table(spark, target.path)
     inserts = aligned(new_keys(stored, source, key, bounds), stored.columns, stored.schema)
     version, step_meta = txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc-insert"}
     append(target.path, inserts, target.app_id + ":insert", version, step_meta)

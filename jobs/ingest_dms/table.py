@@ -10,6 +10,7 @@ from core.errors import LakemlError, QualityGateError, UsageError
 from core.files import list_tree
 from core.log import logger, stage
 from core.session import session_confs
+from core.tables import read_table
 from jobs.ingest_dms import batch as ledgers
 from jobs.ingest_dms.apply import choose_plan, rebuilt_rows
 from jobs.ingest_dms.batch import (
@@ -40,7 +41,7 @@ from jobs.ingest_dms.conf import IngestDmsSettings, TableSpec
 from jobs.ingest_dms.delta_io import (
     add_columns,
     close_and_append_history,
-    create_empty,
+    create_table,
     delta_exists,
     last_metrics,
     merge_changes,
@@ -98,7 +99,7 @@ def rows_without_batch(spark, target: Target, ledger: dict) -> int:
     """The table's row count when nothing is applied: the ledger's, else counted."""
     rows = ledger.get("rows_in_table")
     if rows is None:
-        rows = spark.read.format("delta").load(target.path).count() if delta_exists(spark, target.table_uri) else 0
+        rows = read_table(spark, target.path).count() if delta_exists(spark, target.table_uri) else 0
     return rows
 
 
@@ -224,7 +225,7 @@ def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: 
     """Apply the batch's last change per key to the table by its plan (new columns added first)."""
     spec = target.spec
     _, cdc_reduced, data_columns = reduced["cdc"]
-    create_empty(spark, spec, target.table_uri, table_rows(cdc_reduced, data_columns))
+    create_table(spark, spec, target.table_uri, table_rows(cdc_reduced, data_columns))
     source = cdc_reduced.select(*data_columns, SEQ_COL, TS_COL, "_op", "_full")
     version = txn_version(plan.batch, STEP_CDC_SCHEMA)
     schema_meta = {**meta, "step": "schema"}
@@ -238,7 +239,7 @@ def publish_cdc(spark, target: Target, plan: Plan, reduced, meta: dict, result: 
         if plan.apply_plan == "split":
             apply_split(spark, target, plan, source, columns, meta, confs, result)
         elif plan.apply_plan == "rebuild":
-            target_rows = spark.read.format("delta").load(target.path)
+            target_rows = read_table(spark, target.path)
             rows = rebuilt_rows(target_rows, source, list(spec.key), data_columns, spec.partial_updates)
             version, step_meta = txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc"}
             overwrite(spark, spec, target.path, rows, target.app_id, version, step_meta)
@@ -259,7 +260,7 @@ def publish_history(spark, target: Target, plan: Plan, valid, data_columns: List
     rows = history_rows(valid, key, data_columns, load=True) if kind == "load" else None
     ranked = ranked_history_rows(valid, key, data_columns) if kind == "cdc" else None
     shape = rows if rows is not None else history_rows(valid, key, data_columns, load=False)
-    create_empty(spark, spec, target.history_uri, shape)
+    create_table(spark, spec, target.history_uri, shape)
     add_columns(spark, target.hpath, shape, app_id, txn_version(plan.batch, schema_step), {**meta, "step": "schema"})
     with stage(f"history {spec.name} {kind}") as counts:
         confs = txn_confs(app_id, txn_version(plan.batch, step), {**meta, "step": f"history-{kind}"})
@@ -311,7 +312,7 @@ def publish(
             for kind, (valid, _, data_columns) in reduced.items():
                 publish_history(spark, target, plan, valid, data_columns, kind, meta)
     with stage(f"commit {spec.name}") as counts:
-        result.rows_in_table = spark.read.format("delta").load(target.path).count()  # the committed table
+        result.rows_in_table = read_table(spark, target.path).count()  # the committed table
         ledger_after = commit_plan(ledger, plan, context.run_id, result.rows_in_table, since)
         ledgers.write_ledger(spark, target.ledger_uri, ledger_after)
         counts.update(batch=plan.batch, rows=result.rows_in_table)

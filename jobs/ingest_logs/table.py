@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from core.lake import spark_uri
 from core.quality import publish_quarantine, to_quarantine
 from core.session import session_confs
+from core.tables import replace_rows
 from jobs.ingest_logs.compiled import ACCESS_PARSER_FIELDS, NOT_COMPILED_ERROR, compiled_parse
 
 JOB = "ingest_logs"
@@ -111,14 +112,8 @@ def no_rejects(lines, run_id: str, run_date: str):
 def write_table(spark, table, uri: str, where: str) -> None:
     """Replace what `where` selects in the table with these rows (one Delta commit)."""
     with session_confs(spark, TABLE_WRITE_CONFS):
-        (
-            table.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", where)
-            .option("delta.dataSkippingStatsColumns", STATS_COLUMNS)
-            .partitionBy("event_date")
-            .save(spark_uri(uri))
-        )
+        options = {"delta.dataSkippingStatsColumns": STATS_COLUMNS}
+        replace_rows(table, uri, where, ("event_date",), merge_schema=False, options=options)
 
 
 def write_quarantine(rejected, uri: str, taken_files: str) -> None:

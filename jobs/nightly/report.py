@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional
 
-from core.lake import Lake, exists, join, spark_uri
+from core.lake import Lake, exists, join
 from core.log import logger
 from core.report import Report, new_figure, write_json
 from core.summary import RunSummary
+from core.tables import read_run_date
 from jobs.nightly.runner import StepResult
 from ml.model_types import TYPE_NAMES, key_metric
 
@@ -149,7 +150,7 @@ def score_histograms(spark, lake: Lake, run_date: str, results: List[StepResult]
         uri = lake.scores(name)
         if not exists(spark, join(uri, "_delta_log")):
             continue
-        part = spark.read.format("delta").load(spark_uri(uri)).where(F.col("run_date") == F.lit(run_date).cast("date"))
+        part = read_run_date(spark, uri, run_date)
         if "score" not in part.columns:
             continue
         bins = (

@@ -13,7 +13,8 @@ import hashlib
 import json
 from typing import List, Optional
 
-from core.lake import Lake, exists, join, read_text, spark_uri, write_text
+from core.lake import Lake, exists, join, read_text, write_text
+from core.tables import read_run_date, read_table
 
 FLAGS_WITHOUT_EFFECT = ("--run-id", "--log-level")
 
@@ -50,19 +51,18 @@ def rows_hash(df) -> str:
 
 def input_fingerprint(spark, lake: Lake, argv: List[str], value) -> Optional[str]:
     """The step's fingerprint, or None when its input form is not one this knows (then it always trains)."""
-    from pyspark.sql import functions as F
 
     features, table, run_date = value(argv, "--features"), value(argv, "--table"), value(argv, "--run-date")
     if features:
         uri = lake.features(features)
         if not exists(spark, join(uri, "_delta_log")):
             return None
-        df = spark.read.format("delta").load(spark_uri(uri)).where(F.col("run_date") == F.lit(run_date).cast("date"))
+        df = read_run_date(spark, uri, run_date)
     elif table:
         uri = lake.table(table)
         if not exists(spark, join(uri, "_delta_log")):
             return None
-        df = spark.read.format("delta").load(spark_uri(uri))
+        df = read_table(spark, uri)
     else:
         return None
     text = json.dumps({"flags": flags_key(argv), "rows": rows_hash(df)}, sort_keys=True)

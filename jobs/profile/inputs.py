@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from core.errors import UsageError
-from core.lake import exists, join, spark_uri
+from core.lake import exists, join
+from core.tables import read_table
 from ml.datasource import read_schema
 
 FEATURE_BOOKKEEPING = ("features", "label", "run_date")
@@ -89,7 +90,7 @@ def read_delta(spark, uri: str, flag: str, what: str):
     """A Delta table of the lake; exit 2 when there is none."""
     if not exists(spark, join(uri, "_delta_log")):
         raise UsageError(f"{flag}: no {what} at {uri}; check the name, or run the job that writes it first")
-    return spark.read.format("delta").load(spark_uri(uri))
+    return read_table(spark, uri)
 
 
 def from_table(spark, lake, name: str, schema_uri: Optional[str]) -> Source:

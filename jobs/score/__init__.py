@@ -37,10 +37,11 @@ from __future__ import annotations
 from core.cli import local_file
 from core.context import RunContext, settings_from
 from core.errors import UsageError
-from core.lake import join, normalize_uri, spark_uri
+from core.lake import join, normalize_uri
 from core.log import logger, stage
 from core.quality import RejectPolicy, check_reject_gate, publish_quarantine, reason_counts, to_quarantine
 from core.summary import RunSummary
+from core.tables import read_run_date, replace_rows
 from jobs.score.conf import ScoreSettings
 
 HELP = "batch predictions or recommendations from the champion model into <lake>/scores/<name>/ by run date"
@@ -129,15 +130,7 @@ def publish_scores(context: RunContext, name: str, scored, meta) -> str:
     uri = context.lake.scores(name)
     columns = [*output_columns(meta), "model_version", "run_id", "run_date"]
     logger.info("score: writing partition run_date=%s of %s", context.run_date, uri)
-    (
-        scored.select(*columns)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", f"run_date = '{context.run_date}'")
-        .option("mergeSchema", "true")
-        .partitionBy("run_date")
-        .save(spark_uri(uri))
-    )
+    replace_rows(scored.select(*columns), uri, f"run_date = '{context.run_date}'")
     return uri
 
 
@@ -151,10 +144,7 @@ def publish_rejects(context: RunContext, name: str, inp) -> str:
 
 def written_partition(spark, context: RunContext, name: str):
     """The partition just written, read back from the table."""
-    from pyspark.sql import functions as F
-
-    table = spark.read.format("delta").load(spark_uri(context.lake.scores(name)))
-    return table.where(F.col("run_date") == F.to_date(F.lit(context.run_date)))
+    return read_run_date(spark, context.lake.scores(name), context.run_date)
 
 
 def duplicate_tags(written) -> int:

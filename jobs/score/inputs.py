@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional
 
 from core.errors import UsageError
 from core.feature_sets import set_key
-from core.lake import exists, join, normalize_uri, read_parsed, spark_uri
+from core.lake import exists, join, normalize_uri, read_parsed
+from core.tables import read_table
 from ml.model_inputs import check_columns, model_attributes
 from ml.version_record import VersionRecord
 
@@ -134,7 +135,7 @@ def read_table_input(spark, table_uri: str, meta: VersionRecord, run_date: Optio
 
     if not exists(spark, join(table_uri, "_delta_log")):
         raise UsageError(f"{flag}: no Delta table at {table_uri}; check the name and --lake")
-    table = spark.read.format("delta").load(spark_uri(table_uri))
+    table = read_table(spark, table_uri)
     if run_date is not None and "run_date" in table.columns:
         table = table.where(F.col("run_date") == F.to_date(F.lit(run_date)))
     if not (meta.schema or {}).get("attributes"):

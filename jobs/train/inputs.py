@@ -9,6 +9,7 @@ from core.context import RunContext
 from core.errors import UsageError
 from core.lake import exists, join, normalize_uri, read_parsed, spark_uri
 from core.log import stage
+from core.tables import read_table
 from jobs.train.conf import TrainSettings
 
 
@@ -98,7 +99,7 @@ def from_table(spark, context: RunContext, settings: TrainSettings) -> TrainingI
 
 def feature_run_dates(spark, table_uri: str) -> List[str]:
     """The run dates present in a feature set, ascending."""
-    rows = spark.read.format("delta").load(spark_uri(table_uri)).select("run_date").distinct().collect()
+    rows = read_table(spark, table_uri).select("run_date").distinct().collect()
     return sorted(str(r["run_date"]) for r in rows)
 
 
@@ -126,7 +127,7 @@ def from_features(spark, context: RunContext, settings: TrainSettings) -> Traini
     labels = [s for s in pipeline.stages if isinstance(s, LabelModel)]
     if not labels:
         raise UsageError(f"--features {settings.features}: the feature set's schema has no target; train needs one")
-    rows = spark.read.format("delta").load(spark_uri(table_uri)).where(F.col("run_date").cast("string").isin(chosen))
+    rows = read_table(spark, table_uri).where(F.col("run_date").cast("string").isin(chosen))
     rows = rows.drop(*[c for c in ("features", "label") if c in rows.columns])  # the set stores no vector
     rows = pipeline.transform(rows.withColumn("_row", F.monotonically_increasing_id()))
     kept = rows.where(F.col("label").isNotNull())
