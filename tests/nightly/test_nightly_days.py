@@ -3,6 +3,14 @@ night over all the files, take only new files each night, and end where the sour
 
 Only the ingest stages run here (the demo CONF cut to them), at a tiny scale: what is checked is
 which files each night takes and the tables they leave.
+
+The first two nights are also SIGKILLed mid-write on another lake and run again: night 1 while
+ingest_logs writes its table, night 2 while ingest_dms applies shop.orders (after customers were
+applied: a partly applied night). The nightly runs as a real process (`python -m jobs nightly`, its own
+JVM), killed with its whole process group once its log shows the point; each night is then run again in
+the test session, and the tables must equal the clean nights' after night 2. Both lakes must hold the same
+raw zone (byte for byte): the killed nights write their demo days in another process, so a table
+difference only means an ingest defect when the inputs are equal.
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ import yaml
 
 from jobs.nightly.demo import DemoSpec, day_files, final_state
 from tests.conftest import ROOT
-from tests.helpers import run_in_process
+from tests.helpers import kill_when, run_in_process
 
 SCALE = 0.05
 DATES = ("2026-11-20", "2026-11-21", "2026-11-22")
 TABLES = ("logs_web", "shop_customers", "shop_orders", "shop_reviews")
+KILLS = {"2026-11-20": "stage parse:", "2026-11-21": "stage gate shop.orders"}
 
 
 def ingest_conf(folder) -> str:
@@ -45,14 +54,20 @@ def raw_zone(lake_dir: str) -> dict:
     return out
 
 
-def differing_tables(spark, lake_a: str, lake_b: str, tables=TABLES) -> dict:
-    """table -> (a few rows only in lake a, a few only in lake b), for the tables whose rows differ."""
+def differing_tables(spark, lake_a, lake_b, tables=TABLES) -> dict:
+    """table -> (a few rows only in lake a, a few only in lake b), for the tables whose rows differ;
+    a lake is its folder or the {table: rows} it held when `lake_tables` read it."""
     out = {}
     for table in tables:
-        a, b = rows(spark, lake_a, table), rows(spark, lake_b, table)
+        a, b = (lake[table] if isinstance(lake, dict) else rows(spark, lake, table) for lake in (lake_a, lake_b))
         if a != b:
             out[table] = (sorted(set(a) - set(b))[:3], sorted(set(b) - set(a))[:3])
     return out
+
+
+def lake_tables(spark, lake_dir: str, tables=TABLES) -> dict:
+    """{table: its rows as `rows` reads them}: a lake's tables at one moment."""
+    return {table: rows(spark, lake_dir, table) for table in tables}
 
 
 def rows(spark, lake_dir: str, table: str):
@@ -71,9 +86,26 @@ def nights(spark, tmp_path_factory):
     conf = ingest_conf(folder)
     daily, once = str(folder / "daily"), str(folder / "once")
     common = ["--demo", "--scale", str(SCALE), "--config", conf]
-    summaries = [run_in_process(spark, "nightly", [*common, "--lake", daily, "--run-date", d]) for d in DATES]
+    summaries, after_two = [], {}
+    for date in DATES:
+        summaries.append(run_in_process(spark, "nightly", [*common, "--lake", daily, "--run-date", date]))
+        if date == DATES[1]:
+            after_two = {"raw": raw_zone(daily), "tables": lake_tables(spark, daily)}
     single = run_in_process(spark, "nightly", [*common, "--lake", once, "--run-date", DATES[-1]])
-    return {"daily": daily, "once": once, "summaries": summaries, "single": single}
+    return {"daily": daily, "once": once, "summaries": summaries, "single": single, "after_two": after_two}
+
+
+@pytest.fixture(scope="module")
+def killed(spark, tmp_path_factory):
+    """Nights 1 and 2 each killed at its point, then run again in the test session."""
+    folder = tmp_path_factory.mktemp("kill")
+    conf, lake = ingest_conf(folder), str(folder / "killed")
+    common = ["--demo", "--scale", str(SCALE), "--config", conf, "--lake", lake]
+    logs, codes = [], []
+    for date in DATES[:2]:
+        logs.append(kill_when("nightly", [*common, "--run-date", date], KILLS[date]))
+        codes.append(run_in_process(spark, "nightly", [*common, "--run-date", date])[0])
+    return {"lake": lake, "codes": codes, "logs": logs}
 
 
 def test_every_night_succeeds(nights):
@@ -112,3 +144,16 @@ def test_tables_end_where_the_source_database_is(spark, nights):
         got = spark.read.format("delta").load(os.path.join(nights["daily"], "tables", f"shop_{table}"))
         lake = {int(r[key]): str(r[column]) for r in got.select(key, column).collect()}
         assert lake == {k: str(v[column]) for k, v in truth[table].items()}, table
+
+
+@pytest.mark.slow  # starts job processes
+def test_reruns_after_the_kills_succeed(killed):
+    assert killed["codes"] == [0, 0]
+    applied = ("stage merge shop.customers", "stage split shop.customers")  # the apply plan names the stage
+    assert "stage parse:" in killed["logs"][0] and any(a in killed["logs"][1] for a in applied)
+
+
+@pytest.mark.slow  # starts job processes
+def test_killed_and_rerun_nights_equal_clean_nights(spark, nights, killed):
+    assert raw_zone(killed["lake"]) == nights["after_two"]["raw"]  # the same input, so differences are ours
+    assert differing_tables(spark, killed["lake"], nights["after_two"]["tables"]) == {}

@@ -1,10 +1,17 @@
-"""The nightly on the demo shop, end to end in the test session: one night, then the same night again.
+"""The nightly on the demo shop, end to end: one night, the same night again, and a night killed twice.
 
-One module-scoped run of `nightly --demo` (a small scale) and several assertions on what it left:
-every step succeeded, the run report and its figures exist, rows are accounted for from the
-summaries and the raw files, the propensity model learned the planted signal (compared with
-scikit-learn on the same feature vectors in this test), recommendations exist; then the same
-night again leaves every table's rows as they were and adds no model version.
+One module-scoped run of `nightly --demo` (a small scale) as a real `python -m jobs nightly` process,
+and several assertions on what it left: every step succeeded, the run report and its figures exist,
+rows are accounted for from the summaries and the raw files, the propensity model learned the planted
+signal (compared with scikit-learn on the same feature vectors in this test), recommendations exist;
+then the same night again (in the test session) leaves every table's rows as they were and adds no
+model version.
+
+The same night is also SIGKILLed while the registry writes purchase_propensity v1, then while score
+writes its partition, then run to the end on another lake: neither kill leaves a partial model version or
+score partition visible, and the lake equals the clean night's. Every killed night is a real process too,
+so both lakes' models are fitted under the same settings and their scores can be compared row for row
+(to 9 decimals: two processes' L-BFGS fits of the same rows agree to ~1e-11, not bit for bit).
 """
 
 from __future__ import annotations
@@ -15,17 +22,28 @@ import io
 import json
 import os
 import re
+import subprocess
 from typing import Optional
 
 import pytest
 
+from core.lake import Lake
 from jobs.nightly.demo import DemoSpec, day_files
-from tests.helpers import run_in_process
+from ml import registry
+from tests.conftest import ROOT
+from tests.helpers import job_command, job_env, kill_when, run_in_process
+from tests.nightly.test_nightly_days import differing_tables, raw_zone
+
+pytestmark = pytest.mark.slow  # starts job processes
 
 RUN_DATE = "2026-11-20"
 SCALE = 0.25
 TABLES = ("tables/logs_web", "tables/shop_customers", "tables/shop_orders", "tables/shop_reviews")
-OUTPUTS = (*TABLES, "features/purchase_propensity", "scores/purchase_propensity", "scores/product_recs")
+MODELS = ("purchase_propensity", "product_recs")
+ML_OUTPUTS = ("features/purchase_propensity", "scores/purchase_propensity", "scores/product_recs")
+OUTPUTS = (*TABLES, *ML_OUTPUTS)
+PUBLISHING = "registry purchase_propensity: publishing v1"
+SCORING = "score: writing partition"
 
 
 def table_rows(spark, uri: str, digits: Optional[int] = None):
@@ -51,11 +69,30 @@ def stored(lake_dir: str, job: str, run_id: str) -> dict:
         return json.load(handle)
 
 
+def night_argv(lake_dir: str) -> list:
+    return ["--demo", "--scale", str(SCALE), "--lake", lake_dir, "--run-date", RUN_DATE]
+
+
+def run_night(lake_dir: str):
+    """One whole night in its own process: (exit code, its summary)."""
+    done = subprocess.run(
+        job_command("nightly", night_argv(lake_dir)),
+        cwd=ROOT,
+        env=job_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr[-3000:]
+    return done.returncode, json.loads(lines[-1])
+
+
 @pytest.fixture(scope="module")
 def night(spark, tmp_path_factory):
     lake_dir = str(tmp_path_factory.mktemp("nightly") / "lake")
-    argv = ["--demo", "--scale", str(SCALE), "--lake", lake_dir, "--run-date", RUN_DATE]
-    code, summary = run_in_process(spark, "nightly", argv)
+    argv = night_argv(lake_dir)
+    code, summary = run_night(lake_dir)
     snapshot = {uri: table_rows(spark, os.path.join(lake_dir, uri)) for uri in OUTPUTS}
     return {"lake": lake_dir, "code": code, "summary": summary, "snapshot": snapshot, "argv": argv}
 
@@ -182,3 +219,60 @@ def test_second_night_takes_no_input_file_again(night, again):
     logs = step(again["summary"], "ingest_logs.web")
     dms = step(again["summary"], "ingest_dms")
     assert logs["rows_in"] == 0 and dms["rows_in"] == 0
+
+
+def versions(spark, lake_dir: str) -> dict:
+    lake = Lake.at(lake_dir)
+    return {name: [m.version for m in registry.list_versions(spark, lake, name)] for name in MODELS}
+
+
+def rounded_outputs(spark, lake_dir: str) -> dict:
+    return {uri: rounded_rows(spark, os.path.join(lake_dir, uri)) for uri in ML_OUTPUTS}
+
+
+def rounded_rows(spark, path: str):
+    """Rows with doubles to 9 decimals: two processes' fits of the same rows agree to ~1e-11, not bit for bit."""
+    return table_rows(spark, path, digits=9)
+
+
+@pytest.fixture(scope="module")
+def killed(spark, tmp_path_factory):
+    """The demo night killed while publishing, killed again while scoring, then run to the end."""
+    lake_dir = str(tmp_path_factory.mktemp("kill_ml") / "lake")
+    seen = {"publishing_log": kill_when("nightly", night_argv(lake_dir), PUBLISHING, timeout=900)}
+    seen["after_publishing_kill"] = versions(spark, lake_dir)
+    seen["champion_after_publishing_kill"] = registry.champion(spark, Lake.at(lake_dir), "purchase_propensity")
+    seen["scoring_log"] = kill_when("nightly", night_argv(lake_dir), SCORING, timeout=900)
+    seen["after_scoring_kill"] = versions(spark, lake_dir)
+    seen["scores_after_scoring_kill"] = rounded_rows(spark, os.path.join(lake_dir, "scores", "purchase_propensity"))
+    seen["code"], seen["summary"] = run_night(lake_dir)
+    return {"lake": lake_dir, **seen}
+
+
+def test_the_kills_hit_model_writing_and_scoring(killed):
+    assert PUBLISHING in killed["publishing_log"]
+    assert SCORING in killed["scoring_log"] and "registry purchase_propensity: v1 complete" in killed["scoring_log"]
+    assert killed["code"] == 0, killed["summary"]["message"]
+
+
+def test_a_model_killed_while_written_is_not_visible(killed):
+    assert killed["after_publishing_kill"]["purchase_propensity"] == []
+    assert killed["champion_after_publishing_kill"] is None
+
+
+def test_a_score_partition_killed_while_written_is_absent_or_whole(spark, night, killed):
+    assert killed["after_scoring_kill"] == {name: ["v1"] for name in MODELS}
+    clean = rounded_rows(spark, os.path.join(night["lake"], "scores", "purchase_propensity"))
+    assert killed["scores_after_scoring_kill"] in (None, [], clean)
+
+
+def test_the_rerun_night_equals_one_clean_night(spark, night, killed):
+    assert raw_zone(killed["lake"]) == raw_zone(night["lake"])
+    assert differing_tables(spark, killed["lake"], night["lake"]) == {}
+    assert versions(spark, killed["lake"]) == versions(spark, night["lake"]) == {name: ["v1"] for name in MODELS}
+    rerun, clean = rounded_outputs(spark, killed["lake"]), rounded_outputs(spark, night["lake"])
+    assert all(clean[uri] for uri in ML_OUTPUTS), [uri for uri in ML_OUTPUTS if not clean[uri]]
+    assert {uri for uri in ML_OUTPUTS if rerun[uri] != clean[uri]} == set()
+    for name in MODELS:
+        champion = registry.champion(spark, Lake.at(killed["lake"]), name)
+        assert champion is not None and champion["version"] == "v1", name
