@@ -22,7 +22,9 @@ case "${1:-}" in
   tests/airflow*) airflow_suite "$@"; exit $? ;;
 esac
 if [ $# -eq 0 ]; then
-  "$LAKEML_VENV/bin/python" -m pytest -n "${LAKEML_TEST_WORKERS:-2}" --dist loadfile
+  # files in collection order (integration/ and nightly/, the heaviest, first): xdist's default reorder
+  # would start the files with the most tests first and leave the few-test, minutes-long ones to the end
+  "$LAKEML_VENV/bin/python" -m pytest -n "${LAKEML_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder
 else
   "$LAKEML_VENV/bin/python" -m pytest "$@"
 fi
