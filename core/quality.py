@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
 from core.errors import QualityGateError
+from core.tables import replace_rows
 
 MAX_REJECTS = 10_000
 MAX_REJECT_FRACTION = 0.1  # lakeml's default share of rejected rows that fails a run (--max-reject-fraction)
@@ -135,8 +136,6 @@ def publish_quarantine(quarantine_df, uri: str, replace_where: str) -> None:
     The predicate makes a re-run idempotent: a job passes the run date (and, for incremental
     jobs, the source files) it is re-doing, so the same rejects are never stored twice.
     """
-    from core.tables import replace_rows
-
     replace_rows(quarantine_df, uri, replace_where)  # a quarantine written before a column (line) takes it
 
 
