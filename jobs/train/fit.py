@@ -100,7 +100,7 @@ def classes_of(feature_model) -> List[str]:
 
 
 def fit_estimator(train, settings: TrainSettings, has_tokens: bool):
-    """The fitted estimator, its params and (with --tune) the chosen grid point."""
+    """The fitted estimator, its params, (with --tune) the chosen grid point, and where it was fitted."""
     from ml.algorithms import best_params, build_estimator, check_finite, tuner
 
     weight = WEIGHT_COL if settings.class_weight == "balanced" else None
@@ -110,13 +110,24 @@ def fit_estimator(train, settings: TrainSettings, has_tokens: bool):
     if weight:
         train = balanced_weights(train)
     if not settings.tune:
-        model = estimator.fit(train)
+        model, solver = fit_once(estimator, train, settings, params)
         check_finite(model, settings.algorithm)
-        return model, params, None
+        return model, params, None, solver
     search = tuner(estimator, settings.model_type, settings.algorithm, settings.folds).fit(train)
     check_finite(search.bestModel, settings.algorithm)
     chosen = best_params(search)
-    return search.bestModel, {**params, **chosen}, {"grid_best": chosen, "folds": settings.folds or 0}
+    return search.bestModel, {**params, **chosen}, {"grid_best": chosen, "folds": settings.folds or 0}, "mllib"
+
+
+def fit_once(estimator, train, settings: TrainSettings, params: Dict[str, Any]):
+    """(model, "driver" or "mllib"): fitted in the driver when the rows fit there (ml.driver_fit), else by MLlib."""
+    from ml.driver_fit import driver_eligible, fit_in_driver
+
+    if driver_eligible(settings.algorithm, params, settings.tune):
+        model = fit_in_driver(train.sparkSession, estimator, train, params)
+        if model is not None:
+            return model, "driver"
+    return estimator.fit(train), "mllib"
 
 
 def featurize(fitted: Fitted, data, rows):
@@ -143,7 +154,7 @@ def fit_supervised(data, train_rows, settings: TrainSettings) -> Tuple[Fitted, A
     classes = classes_of(feature_model) if settings.model_type != "REGRESSION" else []
     check_classes(settings.model_type, target, featurized)
     with stage("fit") as counts:
-        model, params, tuned = fit_estimator(featurized, settings, has_tokens)
-        counts.update(algorithm=settings.algorithm, tuned=bool(tuned))
+        model, params, tuned, solver = fit_estimator(featurized, settings, has_tokens)
+        counts.update(algorithm=settings.algorithm, tuned=bool(tuned), solver=solver)
     whole = PipelineModel(stages=[*feature_model.stages, model])
     return Fitted(whole, params, feature_model, model, classes, tuned, slots, layout), featurized
