@@ -6,8 +6,9 @@ The objective, as MLlib's: the weighted mean log loss plus regParam / 2 times th
 the intercepts unpenalized; with `standardization` the penalty is on each coefficient times its feature's
 standard deviation. Like MLlib, the solver works on features scaled by their deviation, gives a feature
 of zero deviation the coefficient 0, and centres multinomial intercepts. It runs L-BFGS (history 10, as
-MLlib's) with a backtracking line search until the objective improves by less than `tol` (relative) over
-five iterations, or `maxIter` iterations. numpy only: nodes install no SciPy.
+MLlib's) with a backtracking line search and MLlib's (Breeze's) stopping rule: `maxIter` iterations, or
+an objective that improved by at most `tol` times its starting value over the last 20 iterations.
+numpy only: nodes install no SciPy.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ DRIVER_PARAMS = {
     "aggregationDepth",
 }
 HISTORY = 10
+VALUE_MEMORY = 20
 
 
 @dataclass(frozen=True)
@@ -179,9 +181,9 @@ def lbfgs(evaluate, start: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
         if float(s @ y) > 1e-12:
             steps, changes = [*steps, s][-HISTORY:], [*changes, y][-HISTORY:]
         theta, value, gradient = candidate, new_value, new_gradient
-        history.append(value)
-        if len(history) > 5 and history[-6] - value <= tol * max(abs(value), 1e-12):
+        if max(history[-VALUE_MEMORY:]) - value <= tol * abs(history[0]):
             break
+        history.append(value)
     return theta
 
 
