@@ -180,6 +180,17 @@ def rows_matrix(rows, size):
     return sp.csr_matrix((data, indices, starts), shape=(len(rows), size)), np.array([int(r["label"]) for r in rows])
 
 
+def recording(fit_once, solvers):
+    """fit_once that also notes which solver ran."""
+
+    def fit(*args):
+        model, solver = fit_once(*args)
+        solvers.append(solver)
+        return model, solver
+
+    return fit
+
+
 def multinomial_objective(x, y, weights, intercepts, reg):
     """MLlib's (and scikit-learn's, at C = 1 / (n reg)) objective: mean cross-entropy + reg / 2 ||W||^2."""
     scores = x @ weights.T + intercepts
@@ -188,7 +199,7 @@ def multinomial_objective(x, y, weights, intercepts, reg):
     return loss.mean() + 0.5 * reg * float((weights**2).sum())
 
 
-def test_three_class_reviews_reach_scikit_learns_objective(spark, tmp_path):
+def test_three_class_reviews_reach_scikit_learns_objective(spark, tmp_path, monkeypatch):
     """Default settings on an Amazon ML text recipe (an assignment, ngram and osb over hashed slots): the fit
     runs to convergence, so on lakeml's own feature vectors at its own L2 the objective is within 1e-4 of
     scikit-learn's LogisticRegression (multinomial, lbfgs) fitted here, and macro F1 within 0.003."""
@@ -197,6 +208,7 @@ def test_three_class_reviews_reach_scikit_learns_objective(spark, tmp_path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
+    from jobs.train import fit as train_fit
     from ml.algorithms import DEFAULT_L2
     from tests.datasets import package_file
 
@@ -205,7 +217,10 @@ def test_three_class_reviews_reach_scikit_learns_objective(spark, tmp_path):
     texts = [" ".join(str(t).split()) for t in frame.text]
     write_datasource(tmp_path, ["text", "kind"], ["TEXT", "CATEGORICAL"], list(zip(texts, frame.category)), "kind")
     recipe = {"assignments": {"clean": "lowercase(no_punct(text))"}, "outputs": ["ngram(clean, 2)", "osb(clean, 3)"]}
+    solvers = []
+    monkeypatch.setattr(train_fit, "fit_once", recording(train_fit.fit_once, solvers))
     counts = train(spark, tmp_path, "MULTICLASS", recipe, {})
+    assert solvers == ["driver"]  # these rows fit in the driver (ml.driver_fit)
     n = counts["train_rows"]
     model = PipelineModel.load(str(tmp_path / "lake" / "models" / "m" / "v1" / "model"))
     rows = spark.createDataFrame(pd.DataFrame({"text": texts, "kind": frame.category, "order": range(len(texts))}))
