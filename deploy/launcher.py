@@ -208,6 +208,17 @@ def finish(s3, run: Dict[str, Any], state: str) -> int:
     return watch.report_outcome(summary, run["summary_uri"], state)
 
 
+def announce_step(emr, requests: Dict[str, Any], cluster_id: str, step_id: str, run: Dict[str, Any]) -> None:
+    """After the step is added: end the cluster with its steps when asked, and say where the step's logs go."""
+    if "SetKeepJobFlowAliveWhenNoSteps" in requests:
+        emr.set_keep_job_flow_alive_when_no_steps(JobFlowIds=[cluster_id], KeepJobFlowAliveWhenNoSteps=False)
+        say(f"cluster {cluster_id} ends once no step is left (--terminate-after)")
+    log_uri = emr.describe_cluster(ClusterId=cluster_id)["Cluster"].get("LogUri")
+    where = steps.s3_join(log_uri, cluster_id, "steps", step_id) + "/" if log_uri else "(no LogUri on this cluster)"
+    say(f"step {step_id} added to cluster {cluster_id}; step logs: {where}")
+    run["logs"] = where
+
+
 def run_emr(options, requests: Dict[str, Any], run: Dict[str, Any], s3, emr) -> int:
     """Create the cluster if asked, add the step, and with --wait follow it to the job's exit code."""
     deadline = watch.Deadline(options.timeout)
@@ -219,23 +230,19 @@ def run_emr(options, requests: Dict[str, Any], run: Dict[str, Any], s3, emr) -> 
     else:
         cluster_id = options.cluster_id
     step_id = emr.add_job_flow_steps(**dict(requests["AddJobFlowSteps"], JobFlowId=cluster_id))["StepIds"][0]
-    if "SetKeepJobFlowAliveWhenNoSteps" in requests:
-        emr.set_keep_job_flow_alive_when_no_steps(JobFlowIds=[cluster_id], KeepJobFlowAliveWhenNoSteps=False)
-        say(f"cluster {cluster_id} ends once no step is left (--terminate-after)")
-    log_uri = emr.describe_cluster(ClusterId=cluster_id)["Cluster"].get("LogUri")
-    where = steps.s3_join(log_uri, cluster_id, "steps", step_id) + "/" if log_uri else "(no LogUri on this cluster)"
-    say(f"step {step_id} added to cluster {cluster_id}; step logs: {where}")
-    run.update(target="emr", cluster_id=cluster_id, step_id=step_id, logs=where, state="SUBMITTED")
-    if not options.wait:
-        return 0
+    run.update(target="emr", cluster_id=cluster_id, step_id=step_id, state="SUBMITTED")
 
     def describe():
         step = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
         return step["Status"]["State"], step
 
-    try:
+    try:  # from here on a Ctrl-C cancels the submitted step, whether or not the polling has begun
+        announce_step(emr, requests, cluster_id, step_id, run)
+        if not options.wait:
+            return 0
         step = watch.poll(describe, steps.TERMINAL_STEP_STATES, f"step {step_id}", options.poll_seconds, deadline)
-    except watch.Stopped as stop:
+    except (watch.Stopped, KeyboardInterrupt) as stopped:
+        stop = stopped if isinstance(stopped, watch.Stopped) else watch.Stopped("interrupt")
         run["state"] = "CANCEL_REQUESTED"
         return watch.stopped_code(stop, f"step {step_id}", deadline, watch.cancel_step(emr, cluster_id, step_id))
     state = step["Status"]["State"]

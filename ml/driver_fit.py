@@ -101,6 +101,33 @@ def collect_rows(featurized, weight_col: Optional[str]) -> Optional[Rows]:
     )
 
 
+def canonical_order(rows: Rows) -> Rows:
+    """The rows sorted by their content, so that the same rows read in another order give the same fit.
+
+    L-BFGS sums gradients row after row: a different order changes the last bits, the path, and where the
+    stopping rule ends it (far above the last bit). Rows are ordered by two random projections of (values,
+    label, weight); identical rows sort next to each other, where their order cannot matter."""
+    rng = np.random.default_rng(20261206)
+    keys = []
+    for _ in range(2):
+        projection = rng.standard_normal(rows.size)
+        key = np.bincount(rows.row_of, weights=rows.data * projection[rows.indices], minlength=rows.count)
+        keys.append(key + rng.standard_normal() * rows.labels + rng.standard_normal() * rows.weights)
+    order = np.lexsort((keys[1], keys[0]))
+    position = np.empty_like(order)
+    position[order] = np.arange(rows.count)
+    new_row_of = position[rows.row_of]
+    values = np.argsort(new_row_of, kind="stable")  # values stay in their row's index order
+    return Rows(
+        rows.data[values],
+        rows.indices[values],
+        new_row_of[values],
+        rows.labels[order],
+        rows.weights[order],
+        rows.size,
+    )
+
+
 def feature_deviations(rows: Rows) -> np.ndarray:
     """Each feature's weighted, unbiased standard deviation (MLlib's summarizer's)."""
     total = rows.weights.sum()
@@ -260,5 +287,5 @@ def fit_in_driver(spark, estimator, featurized, params: Dict[str, Any]):
     multinomial = family == "multinomial" or (family == "auto" and classes > 2)
     if rows.size * (classes if multinomial else 1) > MAX_DRIVER_COEFFICIENTS:
         return None
-    coefficients, intercepts = fit_logistic(rows, classes, multinomial, params)
+    coefficients, intercepts = fit_logistic(canonical_order(rows), classes, multinomial, params)
     return mllib_model(spark, estimator, coefficients, intercepts, classes if multinomial else 2, multinomial)

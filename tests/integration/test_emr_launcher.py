@@ -114,6 +114,21 @@ def cluster_named(name: str, timeout: float = 60.0):
     raise AssertionError(f"no cluster named {name} with a step")
 
 
+def collect_lines(stream, lines: list) -> None:
+    """Append each line of a process's stream to `lines` as it arrives."""
+    for line in iter(stream.readline, ""):
+        lines.append(line)
+
+
+def wait_for_line(lines: list, text: str, timeout: float = 60.0) -> None:
+    """Wait until a collected line contains `text`."""
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in list(lines)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no line with {text!r} in: {''.join(lines)}")
+        time.sleep(0.05)
+
+
 def put_gz(s3_client, uri: str, text: str) -> None:
     bucket, key = launcher.logs.split_s3(uri)
     s3_client.put_object(Bucket=bucket, Key=key, Body=gzip.compress(text.encode()))
@@ -300,20 +315,41 @@ def test_timeout_cancels_the_step_and_terminate_after_ends_an_existing_cluster(s
     assert emr_backend().clusters[cluster_id].keep_job_flow_alive_when_no_steps is False
 
 
+def test_ctrl_c_right_after_the_step_is_added_still_cancels_it(s3_endpoint, bucket, cluster_id, capsys):
+    session = recording_session()
+
+    def interrupt(**_):
+        raise KeyboardInterrupt
+
+    session.events.register("before-call.emr.DescribeCluster", interrupt)  # between AddJobFlowSteps and polling
+    argv = ["doctor", "--lake", f"s3://{bucket}/lake", "--cluster-id", cluster_id, "--wait"]
+    code = launcher.main([*argv, *common(bucket, s3_endpoint)], session=session)
+    err = capsys.readouterr().err
+    step = emr_backend().clusters[cluster_id].steps[-1]
+    assert code == 130 and f"interrupted (Ctrl-C): cancelling step {step.id}" in err
+    assert "nothing is running" not in err
+    assert step.state == "CANCELLED"
+
+
 def test_ctrl_c_cancels_the_step_and_says_so(s3_endpoint, bucket, cluster_id, tmp_path):
     env = {**os.environ, "AWS_ENDPOINT_URL": s3_endpoint}
     env.pop("PYTHONPATH", None)
     argv = [os.path.join(ROOT, "spark-submit.sh"), "emr", "doctor", "--lake", f"s3://{bucket}/lake"]
     argv += ["--cluster-id", cluster_id, "--wait", "--bucket", bucket, "--poll-seconds", "0.2"]
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=collect_lines, args=(proc.stderr, lines), daemon=True)
+    reader.start()
     try:
         step = wait_for_steps(cluster_id)[0]
-        time.sleep(0.5)  # polling
+        wait_for_line(lines, f"step {step.id}: ")  # the first state polled: Ctrl-C now
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+    reader.join(timeout=10)
+    err = "".join(lines)
     assert proc.returncode == 130, err
     assert f"interrupted (Ctrl-C): cancelling step {step.id}: SUBMITTED" in err
     assert step.state == "CANCELLED"

@@ -105,3 +105,24 @@ def test_only_plain_l2_logistic_regression_runs_in_the_driver(params, eligible):
     assert driver_fit.driver_eligible("logistic", params, tune=False) is eligible
     assert driver_fit.driver_eligible("svm", {"regParam": 0.1}, tune=False) is False
     assert driver_fit.driver_eligible("logistic", {"regParam": 0.1}, tune=True) is False
+
+
+def test_the_same_rows_in_another_order_give_bit_identical_coefficients():
+    rng = np.random.default_rng(7)
+    count, size = 400, 30
+    dense = np.where(rng.random((count, size)) < 0.2, rng.normal(size=(count, size)), 0.0)
+    labels = (dense[:, :3].sum(axis=1) + rng.normal(size=count) > 0).astype(np.int64)
+    dense[::50] = dense[1::50]  # some identical rows
+    labels[::50] = labels[1::50]
+
+    def rows_in(order) -> driver_fit.Rows:
+        rows, columns = np.nonzero(dense[order])
+        return driver_fit.Rows(dense[order][rows, columns], columns, rows, labels[order], np.ones(count), size)
+
+    params = {"regParam": 1e-4, "maxIter": 1000, "tol": 1e-7}
+    first = driver_fit.fit_logistic(driver_fit.canonical_order(rows_in(np.arange(count))), 2, False, params)
+    shuffled = driver_fit.canonical_order(rows_in(rng.permutation(count)))
+    second = driver_fit.fit_logistic(shuffled, 2, False, params)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    unsorted = driver_fit.fit_logistic(rows_in(rng.permutation(count)), 2, False, params)
+    assert np.allclose(unsorted[0], first[0], rtol=1e-3, atol=1e-6)  # the same optimum, up to the stopping rule
