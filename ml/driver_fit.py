@@ -18,6 +18,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from ml.dense_models import logistic_model
+
 MAX_DRIVER_VALUES = 20_000_000  # stored non-zero feature values the driver takes; beyond, MLlib's fit
 MAX_DRIVER_COEFFICIENTS = 8_000_000
 DRIVER_PARAMS = {
@@ -258,25 +260,6 @@ def class_count(featurized, rows: Rows) -> int:
     return max(int(declared or 0), int(rows.labels.max()) + 1 if rows.count else 2)
 
 
-def mllib_model(spark, estimator, coefficients: np.ndarray, intercepts: np.ndarray, classes: int, multinomial: bool):
-    """A pyspark LogisticRegressionModel holding these weights and the estimator's params."""
-    from pyspark.ml.classification import LogisticRegressionModel
-    from pyspark.ml.common import _py2java
-    from pyspark.ml.linalg import DenseMatrix, DenseVector
-
-    sc = spark.sparkContext
-    rows, columns = coefficients.shape
-    matrix = DenseMatrix(
-        rows, columns, coefficients.ravel().tolist(), isTransposed=True
-    )  # row major, as MLlib keeps it
-    java = sc._jvm.org.apache.spark.ml.classification.LogisticRegressionModel(
-        estimator.uid, _py2java(sc, matrix), _py2java(sc, DenseVector(intercepts.tolist())), classes, multinomial
-    )
-    model = estimator._copyValues(LogisticRegressionModel(java))
-    model._transfer_params_to_java()
-    return model
-
-
 def fit_in_driver(spark, estimator, featurized, params: Dict[str, Any]):
     """The fitted LogisticRegressionModel, or None when the rows or coefficients are too many for the driver."""
     rows = collect_rows(featurized, params.get("weightCol"))
@@ -288,4 +271,4 @@ def fit_in_driver(spark, estimator, featurized, params: Dict[str, Any]):
     if rows.size * (classes if multinomial else 1) > MAX_DRIVER_COEFFICIENTS:
         return None
     coefficients, intercepts = fit_logistic(canonical_order(rows), classes, multinomial, params)
-    return mllib_model(spark, estimator, coefficients, intercepts, classes if multinomial else 2, multinomial)
+    return logistic_model(spark, estimator, coefficients, intercepts, classes if multinomial else 2, multinomial)

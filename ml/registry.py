@@ -310,9 +310,11 @@ def load_version(spark, lake: Union[Lake, str], name: str, version: Optional[str
     """(PipelineModel, VersionRecord) of a complete version; the champion when version is None."""
     from pyspark.ml import PipelineModel
 
+    from ml.dense_models import with_dense_linear_stages
+
     record = load_metadata(spark, lake, name, version)
     model = PipelineModel.load(spark_uri(model_uri(lake, name, record.version, "model")))
-    return model, record
+    return with_dense_linear_stages(spark, model), record
 
 
 def version_uri(lake: Union[Lake, str], name: str, version: str) -> str:
