@@ -77,10 +77,17 @@ def stopped_code(stop: Stopped, what: str, deadline: Deadline, cancel: Callable[
     return EXIT_TIMEOUT if stop.why == "timeout" else EXIT_INTERRUPTED
 
 
+def fresh_connections(client) -> None:
+    """Drop the client's pooled connections: a Ctrl-C that cut a call short can leave one mid-response, and a
+    cancel sent on it would wait out botocore's 60 s read timeout."""
+    client.close()
+
+
 def cancel_step(emr, cluster_id: str, step_id: str) -> Callable[[], str]:
     """CancelSteps for one step (a running step gets SIGINT, as EMR's SEND_INTERRUPT does)."""
 
     def cancel() -> str:
+        fresh_connections(emr)
         answer = emr.cancel_steps(ClusterId=cluster_id, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT")
         info = (answer.get("CancelStepsInfoList") or [{}])[0]
         reason = f" ({info['Reason']})" if info.get("Reason") else ""
@@ -93,6 +100,7 @@ def cancel_job_run(client, application_id: str, job_run_id: str) -> Callable[[],
     """CancelJobRun for an EMR Serverless job run."""
 
     def cancel() -> str:
+        fresh_connections(client)
         client.cancel_job_run(applicationId=application_id, jobRunId=job_run_id)
         return "requested"
 
