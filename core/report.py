@@ -1,4 +1,4 @@
-"""Reports: one self-contained HTML page with PNG figures, written to a lake folder.
+"""Reports: one self-contained HTML page with PNG (and inline SVG) figures, written to a lake folder.
 
     report = Report("train: adult v3")
     report.heading("Evaluation")
@@ -108,6 +108,11 @@ class Report:
         text = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self.parts.append(f'<figure><img src="{file_name}" alt="{html.escape(caption or name)}">{text}</figure>')
         return file_name
+
+    def inline_figure(self, markup: str, caption: str = "") -> None:
+        """Add a figure drawn as inline SVG markup (core.svg): no file, no image to load."""
+        text = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+        self.parts.append(f"<figure>{markup}{text}</figure>")
 
     def link(self, text: str, href: str) -> None:
         self.parts.append(f'<p><a href="{html.escape(href, quote=True)}">{html.escape(text)}</a></p>')

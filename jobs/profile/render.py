@@ -4,50 +4,30 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from core.report import Report, new_figure
+from core.report import Report
+from core.svg import bars_svg, histogram_svg
 
 SHOWN = 10
+CORRELATION = "#8172b2"
 
 
-def _label(value: str, width: int = 28) -> str:
-    return value if len(value) <= width else value[: width - 1] + "…"
-
-
-def numeric_figure(stat: dict):
+def numeric_figure(stat: dict) -> str:
     """Histogram of a numeric attribute with its median and mean marked."""
-    fig = new_figure(6, 3)
-    ax = fig.add_subplot(1, 1, 1)
-    edges, counts = stat["histogram"]["edges"], stat["histogram"]["counts"]
-    if counts:
-        widths = [b - a or 1.0 for a, b in zip(edges, edges[1:])]
-        ax.bar(edges[:-1], counts, width=widths, align="edge", color="#4c72b0", edgecolor="white")
-    for value, name, style in ((stat["median"], "median", "--"), (stat["mean"], "mean", ":")):
-        if value is not None:
-            ax.axvline(value, color="#c44e52", linestyle=style, label=name)
-    ax.set_xlabel(stat["name"])
-    ax.set_ylabel("rows")
-    if stat["median"] is not None:
-        ax.legend(loc="best", fontsize=8)
-    return fig
+    marks = {name: stat[name] for name in ("median", "mean") if stat[name] is not None}
+    return histogram_svg(stat["histogram"]["edges"], stat["histogram"]["counts"], marks, stat["name"])
 
 
-def bar_figure(items: List[dict], key: str, xlabel: str, other: int = 0):
+def bar_figure(items: List[dict], key: str, xlabel: str, other: int = 0) -> str:
     """Horizontal bars of the most frequent values or words (and the rest)."""
-    labels = [_label(str(i[key])) for i in items[:SHOWN]]
+    labels = [str(i[key]) for i in items[:SHOWN]]
     counts = [i["count"] for i in items[:SHOWN]]
     if other:
         labels.append("(other)")
         counts.append(other)
-    fig = new_figure(6, 0.6 + 0.28 * max(len(labels), 1))
-    ax = fig.add_subplot(1, 1, 1)
-    ax.barh(range(len(labels)), counts, color="#55a868")
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    return fig
+    return bars_svg(labels, counts, xlabel)
 
 
-def attribute_figure(stat: dict):
+def attribute_figure(stat: dict) -> str:
     """The attribute's plot by type."""
     if stat["type"] == "NUMERIC":
         return numeric_figure(stat)
@@ -56,17 +36,16 @@ def attribute_figure(stat: dict):
     return bar_figure(stat["top_values"], "value", "rows", stat.get("other_count", 0))
 
 
-def correlation_figure(stats: List[dict]):
-    """Correlation to the target of every attribute, strongest first."""
+def correlation_figure(stats: List[dict]) -> str:
+    """Correlation to the target of every attribute, strongest first, on a 0 to 1 scale."""
     ranked = [s for s in stats if s["correlation"] is not None]
-    fig = new_figure(6, 0.6 + 0.25 * max(len(ranked), 1))
-    ax = fig.add_subplot(1, 1, 1)
-    ax.barh(range(len(ranked)), [s["correlation"] for s in ranked], color="#8172b2")
-    ax.set_yticks(range(len(ranked)), [_label(s["name"]) for s in ranked], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("correlation to target (bias-corrected Cramér's V)")
-    return fig
+    return bars_svg(
+        [s["name"] for s in ranked],
+        [s["correlation"] for s in ranked],
+        "correlation to target (bias-corrected Cramér's V)",
+        color=CORRELATION,
+        full=1.0,
+    )
 
 
 def stat_rows(stat: dict) -> List[list]:
@@ -86,7 +65,7 @@ def stat_rows(stat: dict) -> List[list]:
     return rows
 
 
-def attribute_section(report: Report, stat: dict, number: int) -> None:
+def attribute_section(report: Report, stat: dict) -> None:
     """One attribute: heading, correlation, statistics, plot."""
     kind = stat["type"] + (" (inferred)" if stat["type_source"] == "inferred" else "")
     report.heading(f"{stat['name']} — {kind}" + (" — target" if stat["is_target"] else ""), level=3)
@@ -95,7 +74,7 @@ def attribute_section(report: Report, stat: dict, number: int) -> None:
     report.table(stat_rows(stat), columns=["statistic", "value"])
     if stat["type"] in ("CATEGORICAL", "BINARY") and stat["top_values"]:
         report.table(stat["top_values"][:SHOWN])
-    report.figure(attribute_figure(stat), f"attr_{number:03d}", caption=f"{stat['name']}")
+    report.inline_figure(attribute_figure(stat), caption=stat["name"])
 
 
 def comparison_section(report: Report, profile: dict, earlier: dict) -> None:
@@ -141,10 +120,10 @@ def render(profile: dict, earlier: Optional[dict] = None) -> Report:
     stats = profile["attributes"]
     if profile["target"]:
         report.heading(f"Correlation to the target {profile['target']['name']}")
-        report.figure(correlation_figure(stats), "correlation", caption="bias-corrected Cramér's V, 0 to 1")
+        report.inline_figure(correlation_figure(stats), caption="bias-corrected Cramér's V, 0 to 1")
     report.heading("Attributes")
-    for number, stat in enumerate(stats):
-        attribute_section(report, stat, number)
+    for stat in stats:
+        attribute_section(report, stat)
     if profile["skipped"]:
         report.heading("Not profiled")
         report.table([{"column": k, "reason": v} for k, v in profile["skipped"].items()])

@@ -14,21 +14,46 @@ import pytest
 from tests.datasets import package_file
 from tests.helpers import run_in_process
 
-PNG = b"\x89PNG\r\n\x1a\n"
 BC_COLUMNS = ["worst_perimeter", "mean_texture", "smoothness_error", "mean_area"]
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
 
 
-class Images(HTMLParser):
-    """The src of every <img> of a page."""
+class Figures(HTMLParser):
+    """The <figure> elements of a page: the <svg> each holds, as text, with its caption."""
 
     def __init__(self):
-        super().__init__()
-        self.src = []
+        super().__init__(convert_charrefs=False)
+        self.figures, self.depth = [], 0
 
     def handle_starttag(self, tag, attrs):
-        if tag == "img":
-            self.src.append(dict(attrs)["src"])
+        if tag == "figure":
+            self.figures.append({"svg": "", "caption": ""})
+        elif self.figures and (tag == "svg" or self.depth):
+            self.depth += 1
+            self.figures[-1]["svg"] += self.get_starttag_text()
+        elif tag == "figcaption":
+            self.figures[-1]["caption"] = None
+
+    def handle_startendtag(self, tag, attrs):
+        if self.depth:
+            self.figures[-1]["svg"] += self.get_starttag_text()
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+            self.figures[-1]["svg"] += f"</{tag}>"
+
+    def handle_data(self, data):
+        if self.depth:
+            self.figures[-1]["svg"] += data
+        elif self.figures and self.figures[-1]["caption"] is None:
+            self.figures[-1]["caption"] = data
+
+    def handle_entityref(self, name):
+        self.handle_data(f"&{name};")
+
+    def handle_charref(self, name):
+        self.handle_data(f"&#{name};")
 
 
 def write_schema(path, types, target):
@@ -92,15 +117,25 @@ def load(uri):
 
 
 def check_page(summary):
-    """The page parses, and every PNG it links exists and is a PNG."""
-    page = summary["counts"]["report"]
-    parser = Images()
-    parser.feed(load(page))
-    assert parser.src
-    folder = os.path.dirname(page[len("file://") :])
-    for src in parser.src:
-        with open(os.path.join(folder, src), "rb") as handle:
-            assert handle.read(8) == PNG
+    """The page parses; one well-formed SVG figure per attribute (and the correlation chart), no image files."""
+    import xml.etree.ElementTree as ET
+
+    page = load(summary["counts"]["report"])
+    parser = Figures()
+    parser.feed(page)
+    profile = json.loads(load(summary["counts"]["json"]))
+    names = [a["name"] for a in profile["attributes"]]
+    captions = [f["caption"] for f in parser.figures]
+    assert captions[-len(names) :] == names
+    assert len(captions) == len(names) + (1 if profile["target"] else 0)
+    for figure in parser.figures:
+        root = ET.fromstring(figure["svg"])
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.findall(".//{*}rect")
+    assert "<img" not in page and not [f for f in os.listdir(os.path.dirname(page_path(summary))) if f != "index.html"]
+
+
+def page_path(summary) -> str:
+    return summary["counts"]["report"][len("file://") :]
 
 
 def test_breast_cancer_report(runs):

@@ -75,3 +75,46 @@ def test_json_has_stable_keys_and_plain_values(tmp_path):
     text = (tmp_path / "a.json").read_text()
     assert text == to_json({"a": "2026-11-20", "b": 1.5})
     assert json.loads(text) == {"a": "2026-11-20", "b": 1.5}
+
+
+def svg_root(markup: str):
+    import xml.etree.ElementTree as ET
+
+    return ET.fromstring(markup)
+
+
+def test_a_histogram_draws_one_bar_per_bin_in_proportion_and_its_marks():
+    from core.svg import histogram_svg
+
+    root = svg_root(histogram_svg([0.0, 1.0, 2.0, 4.0], [10, 5, 0], {"median": 1.5, "mean": 9.0}, "age <years>"))
+    bars = root.findall("{*}rect")
+    heights = [float(b.get("height")) for b in bars]
+    assert len(bars) == 3 and heights[0] == 2 * heights[1] and heights[2] == 0
+    xs = [float(b.get("x")) for b in bars]
+    assert xs == sorted(xs)
+    lines = root.findall("{*}line")
+    assert [line.find("{*}title").text for line in lines[1:]] == ["median 1.5", "mean 9"]
+    assert float(lines[2].get("x1")) > xs[-1]  # the mean beyond the last bin widens the axis to show it
+    assert "age <years>" in [t.text for t in root.findall("{*}text")]
+
+
+def test_bars_keep_their_order_escape_their_labels_and_take_a_fixed_scale():
+    from core.svg import bars_svg
+
+    root = svg_root(bars_svg(["<b>&", "x" * 40], [0.5, 0.25], "correlation", full=1.0))
+    widths = [float(r.get("width")) for r in root.findall("{*}rect")]
+    assert widths[0] == 2 * widths[1] and widths[0] < 0.6 * 600
+    labels = [t.find("{*}title").text for t in root.findall("{*}text") if t.find("{*}title") is not None]
+    assert labels == ["<b>&", "x" * 40]
+    shown = [t.text for t in root.findall("{*}text")]
+    assert "x" * 27 + "…" in shown
+
+
+def test_an_inline_figure_adds_no_file(tmp_path):
+    from core.svg import bars_svg
+
+    report = Report("r")
+    report.inline_figure(bars_svg(["a"], [1], "rows"), caption="a <caption>")
+    assert report.files().keys() == {"index.html"}
+    page = report.html()
+    assert "<figure><svg" in page and "<figcaption>a &lt;caption&gt;</figcaption>" in page
