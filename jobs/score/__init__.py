@@ -100,9 +100,12 @@ def read_input(spark, context: RunContext, settings: ScoreSettings, meta):
 
 
 def gate(inp) -> int:
-    """Count the rejects and stop (exit 3, nothing written) when there are over 10,000."""
+    """Count the rejects (unless the read counted them) and stop (exit 3, nothing written) when there are over
+    10,000."""
+    if inp.rows_rejected == 0:
+        return 0
     rejects = inp.rejects.cache()
-    count = rejects.count()
+    count = rejects.count() if inp.rows_rejected is None else inp.rows_rejected
     if count:
         check_reject_gate(inp.rows_in, count, RejectPolicy(), reason_counts(rejects))
     return count

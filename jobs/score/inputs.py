@@ -39,6 +39,7 @@ class ScoreInput:
     ignored_columns: List[str] = field(default_factory=list)
     tag_column: Optional[str] = None
     source: str = ""
+    rows_rejected: Optional[int] = None  # counted with rows_in when the read could; else the gate counts
 
 
 def raw_strings_schema(schema: Dict[str, Any]) -> Dict[str, Any]:
@@ -153,13 +154,16 @@ def read_table_input(spark, table_uri: str, meta: VersionRecord, run_date: Optio
         F.lit(table_uri).alias("_source_file"),
         F.monotonically_increasing_id().alias("_row"),
     )
-    rows_in = strings.count()
-    if rows_in == 0:
+    typed = typed_rows(strings, needed, tag_col)
+    counted = typed.agg(F.count(F.lit(1)).alias("rows"), F.count("_reason").alias("rejected")).first()
+    if counted["rows"] == 0:
         where = f" for run date {run_date}" if run_date and "run_date" in kinds else ""
         raise UsageError(f"{flag}: the table {table_uri} has no rows{where}; nothing to score")
-    good, bad = split_typed(typed_rows(strings, needed, tag_col))
+    good, bad = split_typed(typed)
     ignored = [n for n in kinds if n not in keep]
-    return ScoreInput(good, bad, rows_in, [table_uri], ignored, ignored, tag_col, table_uri)
+    return ScoreInput(
+        good, bad, int(counted["rows"]), [table_uri], ignored, ignored, tag_col, table_uri, int(counted["rejected"])
+    )
 
 
 def feature_set_rows(table, table_uri: str, flag: str, key: Optional[str]) -> ScoreInput:
@@ -183,4 +187,4 @@ def feature_set_rows(table, table_uri: str, flag: str, key: Optional[str]) -> Sc
         raise UsageError(f"{flag}: the feature set {table_uri} has no rows for the run date; nothing to score")
     empty = StructType([StructField(c, StringType()) for c in ("raw", "source_file", "reason")])
     rejects = table.sparkSession.createDataFrame([], empty)
-    return ScoreInput(rows, rejects, rows_in, [table_uri], [], dropped, key, table_uri)
+    return ScoreInput(rows, rejects, rows_in, [table_uri], [], dropped, key, table_uri, rows_rejected=0)

@@ -13,7 +13,10 @@ BINS = 20
 
 
 def score_stats(df, meta: VersionRecord) -> Dict[str, Any]:
-    """Count, quantiles and a 20-bin histogram of the scores; BINARY adds the share at or above the cut-off."""
+    """Count, quantiles and a 20-bin histogram of the scores; BINARY adds the share at or above the cut-off.
+
+    One pass when the score's range is known (a probability: BINARY, MULTICLASS); two for REGRESSION, whose
+    bins span the scores' own min and max."""
     from pyspark.sql import functions as F
 
     s = score_of(meta).alias("s")
@@ -27,27 +30,48 @@ def score_stats(df, meta: VersionRecord) -> Dict[str, Any]:
     if meta.model_type == "BINARY":
         cols.append(F.col("bestAnswer"))
         aggs.append(F.avg("bestAnswer").alias("share"))
+    probability = meta.model_type in ("BINARY", "MULTICLASS")
+    if probability:
+        bins = bin_of(F.col("s"), 0.0, 1.0)
+        aggs += [F.count_if(bins == i).alias(f"bin_{i}") for i in range(BINS)]
     row = df.select(*cols).agg(*aggs).collect()[0]
     n = int(row["n"])
     out: Dict[str, Any] = {"rows": n, "quantiles": {}, "histogram": []}
     if n == 0:
         return out
     out["quantiles"] = {f"p{int(q * 100)}": float(v) for q, v in zip(QUANTILES, row["q"])}
-    lo, hi = (0.0, 1.0) if meta.model_type in ("BINARY", "MULTICLASS") else (float(row["lo"]), float(row["hi"]))
-    out["histogram"] = histogram(df.select(s), lo, hi)
+    if probability:
+        out["histogram"] = histogram_rows(0.0, 1.0, {i: int(row[f"bin_{i}"]) for i in range(BINS)})
+    else:
+        out["histogram"] = histogram(df.select(s), float(row["lo"]), float(row["hi"]))
     if meta.model_type == "BINARY":
         out["share_above_cutoff"] = float(row["share"])
     return out
+
+
+def bin_width(lo: float, hi: float) -> float:
+    return (hi - lo) / BINS if hi > lo else 1.0
+
+
+def bin_of(score, lo: float, hi: float):
+    """The bin (0 to BINS - 1) of a score column between lo and hi; out-of-range scores in the end bins."""
+    from pyspark.sql import functions as F
+
+    return F.least(F.greatest(F.floor((score - lo) / bin_width(lo, hi)), F.lit(0)), F.lit(BINS - 1)).cast("int")
+
+
+def histogram_rows(lo: float, hi: float, counts: Dict[int, int]) -> List[Dict[str, float]]:
+    """The histogram as rows (low, high, count) of the BINS equal bins between lo and hi."""
+    width = bin_width(lo, hi)
+    return [{"low": lo + i * width, "high": lo + (i + 1) * width, "count": counts.get(i, 0)} for i in range(BINS)]
 
 
 def histogram(df, lo: float, hi: float) -> List[Dict[str, float]]:
     """Counts of column `s` in BINS equal bins between lo and hi (one pass)."""
     from pyspark.sql import functions as F
 
-    width = (hi - lo) / BINS if hi > lo else 1.0
-    bucket = F.least(F.greatest(F.floor((F.col("s") - lo) / width), F.lit(0)), F.lit(BINS - 1)).cast("int")
-    counts = {r["b"]: int(r["count"]) for r in df.groupBy(bucket.alias("b")).count().collect()}
-    return [{"low": lo + i * width, "high": lo + (i + 1) * width, "count": counts.get(i, 0)} for i in range(BINS)]
+    counts = {r["b"]: int(r["count"]) for r in df.groupBy(bin_of(F.col("s"), lo, hi).alias("b")).count().collect()}
+    return histogram_rows(lo, hi, counts)
 
 
 def drift_hint(meta: VersionRecord, share: Optional[float]) -> Optional[Dict[str, Any]]:

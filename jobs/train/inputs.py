@@ -131,7 +131,8 @@ def from_features(spark, context: RunContext, settings: TrainSettings) -> Traini
     rows = rows.drop(*[c for c in ("features", "label") if c in rows.columns])  # the set stores no vector
     rows = pipeline.transform(rows.withColumn("_row", F.monotonically_increasing_id()))
     kept = rows.where(F.col("label").isNotNull())
-    total, labelled = rows.count(), kept.count()
+    counted = rows.agg(F.count(F.lit(1)).alias("total"), F.count("label").alias("labelled")).first()
+    total, labelled = int(counted["total"]), int(counted["labelled"])
     schema = {"targetAttributeName": labels[0].getInputCol(), "targetType": labels[0].getOrDefault("targetType")}
     return TrainingInput(
         rows=kept,
