@@ -9,6 +9,7 @@ from core.svg import bars_svg, histogram_svg
 
 SHOWN = 10
 CORRELATION = "#8172b2"
+CORRELATIONS_SHOWN = 40  # a 500-attribute page keeps a chart that fits a screen; each section gives its rank
 
 
 def numeric_figure(stat: dict) -> str:
@@ -37,8 +38,8 @@ def attribute_figure(stat: dict) -> str:
 
 
 def correlation_figure(stats: List[dict]) -> str:
-    """Correlation to the target of every attribute, strongest first, on a 0 to 1 scale."""
-    ranked = [s for s in stats if s["correlation"] is not None]
+    """Correlation to the target of the CORRELATIONS_SHOWN strongest attributes, strongest first, 0 to 1."""
+    ranked = [s for s in stats if s["correlation"] is not None][:CORRELATIONS_SHOWN]
     return bars_svg(
         [s["name"] for s in ranked],
         [s["correlation"] for s in ranked],
@@ -120,7 +121,9 @@ def render(profile: dict, earlier: Optional[dict] = None) -> Report:
     stats = profile["attributes"]
     if profile["target"]:
         report.heading(f"Correlation to the target {profile['target']['name']}")
-        report.inline_figure(correlation_figure(stats), caption="bias-corrected Cramér's V, 0 to 1")
+        ranked = sum(s["correlation"] is not None for s in stats)
+        shown = f"the {CORRELATIONS_SHOWN} strongest of {ranked} attributes, " if ranked > CORRELATIONS_SHOWN else ""
+        report.inline_figure(correlation_figure(stats), caption=f"{shown}bias-corrected Cramér's V, 0 to 1")
     report.heading("Attributes")
     for stat in stats:
         attribute_section(report, stat)

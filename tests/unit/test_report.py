@@ -118,3 +118,12 @@ def test_an_inline_figure_adds_no_file(tmp_path):
     assert report.files().keys() == {"index.html"}
     page = report.html()
     assert "<figure><svg" in page and "<figcaption>a &lt;caption&gt;</figcaption>" in page
+
+
+def test_the_profile_correlation_chart_shows_the_strongest_forty_of_a_wide_input():
+    from jobs.profile.render import CORRELATIONS_SHOWN, correlation_figure
+
+    stats = [{"name": f"a{i}", "correlation": 1 - i / 100} for i in range(45)] + [{"name": "t", "correlation": None}]
+    root = svg_root(correlation_figure(stats))
+    names = [t.find("{*}title").text for t in root.findall("{*}text") if t.find("{*}title") is not None]
+    assert CORRELATIONS_SHOWN == 40 and names == [f"a{i}" for i in range(40)]
