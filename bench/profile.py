@@ -1,6 +1,7 @@
 """Profile 1M rows x 20 mixed columns: lakeml's profile job vs pandas describe() + value_counts().
 
     bench/run.sh profile [--rows 1000000]
+    bench/run.sh profile --wide [--rows 2000]    # 500 attributes + the target (issue 30 item 5)
 
 Input (seeded, cached under bench/.data/): 9 NUMERIC (normal, skewed, integer; 2% missing and
 0.5% unparseable in three of them, stored as strings), 5 CATEGORICAL (5 to 100,000 values),
@@ -37,6 +38,7 @@ CATEGORICAL = ["cat_5", "cat_50", "cat_1k", "cat_10k", "cat_100k"]
 BINARY = ["flag_a", "flag_b"]
 TEXT = ["text_a", "text_b"]
 STRINGY = ["num_0", "num_1", "num_2"]  # numbers stored as text with missing and invalid values
+WIDE_COPIES = 26  # x 19 attributes + the target: 495 attributes, 1 target
 
 
 def make_frame(rows: int, seed: int = 18):
@@ -70,12 +72,31 @@ def make_frame(rows: int, seed: int = 18):
     return pd.DataFrame(data)
 
 
-def schema() -> dict:
-    """The Amazon ML schema of the bench input."""
+def column_types() -> dict:
+    """Each bench column's Amazon ML type."""
     types = {**{c: "NUMERIC" for c in NUMERIC}, **{c: "CATEGORICAL" for c in CATEGORICAL}}
     types.update({c: "BINARY" for c in [*BINARY, "target"]}, **{c: "TEXT" for c in TEXT})
+    return types
+
+
+def schema(types: dict) -> dict:
+    """The Amazon ML schema of columns of these types, `target` the target."""
     attrs = [{"attributeName": n, "attributeType": t} for n, t in types.items()]
     return {"version": "1.0", "targetAttributeName": "target", "attributes": attrs}
+
+
+def wide_frame(rows: int, copies: int = WIDE_COPIES):
+    """`copies` seeded copies of the bench's 19 attributes side by side (`<name>_<k>`), and one target."""
+    import pandas as pd
+
+    parts = [make_frame(rows, seed=18 + k).drop(columns="target").add_suffix(f"_{k}") for k in range(copies)]
+    return pd.concat([*parts, make_frame(rows)[["target"]]], axis=1)
+
+
+def wide_types(copies: int = WIDE_COPIES) -> dict:
+    """The types of wide_frame's columns."""
+    base = {n: t for n, t in column_types().items() if n != "target"}
+    return {**{f"{n}_{k}": t for k in range(copies) for n, t in base.items()}, "target": "BINARY"}
 
 
 def pandas_profile(frame, words: bool) -> None:
@@ -108,9 +129,14 @@ def run_in_process(spark, job: str, argv):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--wide", action="store_true", help="2,000 rows x ~500 attributes: the job alone, warm")
     args = parser.parse_args()
     ensure_dirs()
+    if args.wide:
+        wide(args.rows or 2000)
+        return
+    args.rows = args.rows or 1_000_000
     parquet = os.path.join(DATA_DIR, f"profile_{args.rows}.parquet")
     if not os.path.exists(parquet):
         make_frame(args.rows).to_parquet(parquet, index=False)
@@ -130,7 +156,7 @@ def main() -> None:
     source.limit(10_000).write.format("delta").save(os.path.join(lake, "tables", "warmup"))
     schema_path = os.path.join(OUT_DIR, "profile.schema")
     with open(schema_path, "w") as handle:
-        json.dump(schema(), handle)
+        json.dump(schema(column_types()), handle)
     common = ["--lake", lake, "--schema", schema_path, "--run-date", "2026-12-01"]
 
     started = time.perf_counter()
@@ -151,6 +177,43 @@ def main() -> None:
     report(f"profile: {args.rows:,} rows x 20 columns", [*results, read], "pandas describe + value_counts")
     print(f"\nwarm-up profile of 10,000 rows: {warmup:.1f} s; lakeml spark_jobs: {summary['counts']['spark_jobs']}")
     print(f"load average: {os.getloadavg()}")
+    spark.stop()
+
+
+def wide(rows: int) -> None:
+    """The profile job on rows x ~500 attributes (a Delta table), in a session warmed by a first run on 200 rows;
+    three timed runs, the median with the load before each, and the page's size."""
+    import statistics
+
+    from bench._harness import wait_quiet
+    from core.session import build_session
+
+    spark = build_session("bench-profile-wide", extra={"spark.ui.enabled": "false"})
+    spark.sparkContext.setLogLevel("ERROR")
+    lake = os.path.join(OUT_DIR, "profile_wide_lake")
+    shutil.rmtree(lake, ignore_errors=True)
+    frame = wide_frame(rows)
+    source = spark.createDataFrame(frame)
+    source.write.format("delta").save(os.path.join(lake, "tables", "wide"))
+    source.limit(200).write.format("delta").save(os.path.join(lake, "tables", "wide_warmup"))
+    schema_path = os.path.join(OUT_DIR, "profile_wide.schema")
+    with open(schema_path, "w") as handle:
+        json.dump(schema(wide_types()), handle)
+    common = ["--lake", lake, "--schema", schema_path]
+    run_in_process(spark, "profile", [*common, "--table", "wide_warmup", "--run-date", "2026-12-01"])
+    seconds, loads = [], []
+    for day in ("2026-12-02", "2026-12-03", "2026-12-04"):
+        loads.append(wait_quiet())
+        started = time.perf_counter()
+        code, out = run_in_process(spark, "profile", [*common, "--table", "wide", "--run-date", day])
+        seconds.append(time.perf_counter() - started)
+        assert code == 0, out["message"]
+    page = out["counts"]["report"][len("file://") :]
+    print(
+        f"profile {rows:,} rows x {len(frame.columns) - 1} attributes + target: runs {seconds}, median "
+        f"{statistics.median(seconds):.2f} s; loads before {loads}; page {os.path.getsize(page) / 1e6:.1f} MB, "
+        f"spark_jobs {out['counts']['spark_jobs']}"
+    )
     spark.stop()
 
 
