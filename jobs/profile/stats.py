@@ -56,6 +56,8 @@ def _sum_flag(flag: str) -> Column:
 def first_pass_columns(attrs: Sequence[Attr]) -> List[Column]:
     """The aggregate columns of pass 1, named `<figure>_<index>`."""
     cols: List[Column] = [F.count(F.lit(1)).alias("rows")]
+    # one array column shared by every percentile: a Python list would cost 99 JVM calls per attribute
+    percentiles = F.array(*[F.lit(p) for p in PERCENTILES])
     for a in attrs:
         i = a.index
         cols.append(_sum_flag(f"m{i}").alias(f"missing_{i}"))
@@ -68,7 +70,7 @@ def first_pass_columns(attrs: Sequence[Attr]) -> List[Column]:
                 F.max(n).alias(f"max_{i}"),
                 F.avg(n).alias(f"mean_{i}"),
                 F.stddev_samp(n).alias(f"std_{i}"),
-                F.percentile_approx(n, PERCENTILES, ACCURACY).alias(f"pct_{i}"),
+                F.percentile_approx(n, percentiles, ACCURACY).alias(f"pct_{i}"),
             ]
         elif a.kind == BINARY:
             cols += [_sum_flag(f"x{i}").alias(f"invalid_{i}"), F.sum(f"b{i}").alias(f"true_{i}")]
