@@ -168,10 +168,6 @@ def peer(csv_path: str, out: str) -> float:
     return auc
 
 
-def median_of(values: List[float]) -> float:
-    return statistics.median(values)
-
-
 def bench(sizes: List[int], runs: int) -> None:
     ensure_dirs()
     lines = [
@@ -198,7 +194,7 @@ def bench(sizes: List[int], runs: int) -> None:
             seconds, aucs["peer"] = run_process("peer", csv_path, os.path.join(OUT_DIR, "train_peer_model.pkl"))
             seen["peer"].append(seconds)
             print(n, {k: round(v[-1], 2) for k, v in seen.items()}, aucs, flush=True)
-        job, low, sk = (median_of(seen[k]) for k in ("lakeml", "floor", "peer"))
+        job, low, sk = (statistics.median(seen[k]) for k in ("lakeml", "floor", "peer"))
         if max(aucs.values()) - min(aucs.values()) > 0.01:
             raise SystemExit(f"AUCs disagree at {n} rows: {aucs}")
         lines.append(
@@ -206,7 +202,7 @@ def bench(sizes: List[int], runs: int) -> None:
             f"{job / low:.2f} | {sk / job:.2f}x | {aucs['lakeml']:.4f} / {aucs['floor']:.4f} / {aucs['peer']:.4f} | "
             f"{', '.join(loads)} |"
         )
-        split = ", ".join(f"{k} {median_of(v):.2f}" for k, v in stage_seen.items())
+        split = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in stage_seen.items())
         lines.append(f"| | stages (median s): {split} | | | | | | |")
     print("\n".join(lines), flush=True)
 

@@ -8,6 +8,7 @@ from jobs.score.predict import score_of
 from ml.outputs import version_cutoff
 from ml.version_record import VersionRecord
 
+PROBABILITY = (0.0, 1.0)  # the range of a BINARY or MULTICLASS score, and so of its histogram
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 BINS = 20
 
@@ -32,7 +33,7 @@ def score_stats(df, meta: VersionRecord) -> Dict[str, Any]:
         aggs.append(F.avg("bestAnswer").alias("share"))
     probability = meta.model_type in ("BINARY", "MULTICLASS")
     if probability:
-        bins = bin_of(F.col("s"), 0.0, 1.0)
+        bins = bin_of(F.col("s"), *PROBABILITY)
         aggs += [F.count_if(bins == i).alias(f"bin_{i}") for i in range(BINS)]
     row = df.select(*cols).agg(*aggs).collect()[0]
     n = int(row["n"])
@@ -41,7 +42,7 @@ def score_stats(df, meta: VersionRecord) -> Dict[str, Any]:
         return out
     out["quantiles"] = {f"p{int(q * 100)}": float(v) for q, v in zip(QUANTILES, row["q"])}
     if probability:
-        out["histogram"] = histogram_rows(0.0, 1.0, {i: int(row[f"bin_{i}"]) for i in range(BINS)})
+        out["histogram"] = histogram_rows(*PROBABILITY, {i: int(row[f"bin_{i}"]) for i in range(BINS)})
     else:
         out["histogram"] = histogram(df.select(s), float(row["lo"]), float(row["hi"]))
     if meta.model_type == "BINARY":
