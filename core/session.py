@@ -40,14 +40,20 @@ ALWAYS_CONF = {
     # Polars users, may not read); a CONF that asks for them sets the table property at creation.
     "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
 }
-# The fast settings for tests: few partitions, no UI, UTC, C1 JIT only (a Spark test costs a fraction of the default).
+# The JVM options of every test JVM (the suite's sessions and the jobs tests start): C1 JIT only (on small
+# inputs the default tiered JIT spends more CPU compiling than the job spends running), and the code cache
+# tiered compilation would have had: C1 alone gets 48 MB, which Spark's generated classes fill within a
+# minute; the JVM then flushes and recompiles, or stops compiling and interprets the rest of the run.
+TEST_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+# The fast settings for tests: few partitions, no UI, UTC, TEST_JAVA_OPTIONS (a Spark test costs a fraction of
+# the default).
 TEST_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.adaptive.enabled": "false",
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    "spark.driver.extraJavaOptions": TEST_JAVA_OPTIONS,
     "spark.databricks.delta.snapshotPartitions": "2",
 }
 REQUIRED_JARS = ("delta-spark_2.12", "delta-storage", "hadoop-aws", "aws-java-sdk-bundle")

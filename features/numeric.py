@@ -1,7 +1,7 @@
 """Amazon ML numeric transforms as pyspark.ml stages: `quantile_bin` and `normalize`.
 
 Both learn from the training data and keep what they learned in Params, so a fitted
-PipelineModel saves and loads anywhere (DefaultParamsReadable/Writable, no-argument
+PipelineModel saves and loads anywhere (features.stage_io, no-argument
 constructors, importable from `features.numeric`).
 
 quantile_bin(x, n), n in 5..1000 (project choices where the reference is silent):
@@ -31,9 +31,10 @@ from pyspark.ml import Estimator, Model
 from pyspark.ml.feature import Bucketizer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from features.stage_io import StageReadable, StageWritable
 
 MIN_BINS, MAX_BINS = 5, 1000
 MISSING_TOKEN = "q_missing"
@@ -96,7 +97,7 @@ class _QuantileBinParams(HasInputCol, HasOutputCol):
         return list(self.getOrDefault(self.edges))
 
 
-class QuantileBin(Estimator, _QuantileBinParams, DefaultParamsReadable, DefaultParamsWritable):
+class QuantileBin(Estimator, _QuantileBinParams, StageReadable, StageWritable):
     """quantile_bin(x, n): learns n-quantile edges of inputCol; the model writes bin tokens to outputCol."""
 
     @keyword_only
@@ -125,7 +126,7 @@ class QuantileBin(Estimator, _QuantileBinParams, DefaultParamsReadable, DefaultP
         return QuantileBinModel(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), edges=edges)
 
 
-class QuantileBinModel(Model, _QuantileBinParams, DefaultParamsReadable, DefaultParamsWritable):
+class QuantileBinModel(Model, _QuantileBinParams, StageReadable, StageWritable):
     """Fitted quantile_bin: the de-duplicated edges are a Param, so the model saves and loads."""
 
     @keyword_only
@@ -165,7 +166,7 @@ class _NormalizeParams(HasInputCol, HasOutputCol):
         return self.getOrDefault(self.std)
 
 
-class Normalize(Estimator, _NormalizeParams, DefaultParamsReadable, DefaultParamsWritable):
+class Normalize(Estimator, _NormalizeParams, StageReadable, StageWritable):
     """normalize(x): learns the mean and population standard deviation of inputCol."""
 
     @keyword_only
@@ -186,7 +187,7 @@ class Normalize(Estimator, _NormalizeParams, DefaultParamsReadable, DefaultParam
         return NormalizeModel(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), mean=mean, std=std)
 
 
-class NormalizeModel(Model, _NormalizeParams, DefaultParamsReadable, DefaultParamsWritable):
+class NormalizeModel(Model, _NormalizeParams, StageReadable, StageWritable):
     """Fitted normalize: (x - mean) / std, 0.0 when std is 0, null for missing values."""
 
     @keyword_only

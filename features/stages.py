@@ -1,6 +1,6 @@
 """pyspark.ml stages the recipe compiler puts around the JVM ones.
 
-All state is in JSON-serialisable Params (DefaultParamsReadable/Writable), every class has a
+All state is in JSON-serialisable Params (saved and loaded by features.stage_io), every class has a
 no-argument constructor and lives in this importable module, so a saved PipelineModel loads
 on any node that has the `features` package (EMR included).
 
@@ -24,11 +24,11 @@ from pyspark import keyword_only
 from pyspark.ml import Estimator, Model, Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from features import categorical, numeric, text
+from features.stage_io import StageReadable, StageWritable
 
 # Forms of a value while the plan is evaluated.
 # RAW is a string whose whitespace is not normalized yet (a TEXT attribute as read); TEXT is a
@@ -134,7 +134,7 @@ class _RecipeColumnsParams(Params):
         return self.getOrDefault(self.tokensCol)
 
 
-class RecipeColumns(Transformer, _RecipeColumnsParams, DefaultParamsReadable, DefaultParamsWritable):
+class RecipeColumns(Transformer, _RecipeColumnsParams, StageReadable, StageWritable):
     """Evaluates a compiled recipe plan: all output tokens into tokensCol, numeric outputs into their columns.
 
     >>> RecipeColumns(plan=json.dumps(plan), tokensCol="__tokens").transform(df)  # doctest: +SKIP
@@ -190,7 +190,7 @@ class _LabelParams(HasInputCol, HasOutputCol):
         return self.getOrDefault(self.targetType)
 
 
-class LabelIndexer(Estimator, _LabelParams, DefaultParamsReadable, DefaultParamsWritable):
+class LabelIndexer(Estimator, _LabelParams, StageReadable, StageWritable):
     """The target as a double label; CATEGORICAL targets are indexed by frequency (ties by value).
 
     >>> LabelIndexer(inputCol="y", targetType="CATEGORICAL").fit(df).getLabels()  # doctest: +SKIP
@@ -231,7 +231,7 @@ class LabelIndexer(Estimator, _LabelParams, DefaultParamsReadable, DefaultParams
         return self._copyValues(model)
 
 
-class LabelModel(Model, _LabelParams, DefaultParamsReadable, DefaultParamsWritable):
+class LabelModel(Model, _LabelParams, StageReadable, StageWritable):
     """Adds the double label when the target column is present; a missing or invalid target gives null."""
 
     labels = Param(
@@ -309,7 +309,7 @@ class _DropColumnsParams(Params):
         return self.getOrDefault(self.cols)
 
 
-class DropColumns(Transformer, _DropColumnsParams, DefaultParamsReadable, DefaultParamsWritable):
+class DropColumns(Transformer, _DropColumnsParams, StageReadable, StageWritable):
     """Drops the named columns (the compiler's `__` intermediates)."""
 
     @keyword_only

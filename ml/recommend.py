@@ -23,9 +23,9 @@ from typing import Any, Dict, Optional, Tuple
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 
 from core.errors import UsageError
+from features.stage_io import StageReadable, StageWritable
 from ml.version_record import VersionRecord
 
 DAMPING = 10.0
@@ -103,7 +103,7 @@ class _BiasBaselineParams(Params):
         return (bounds[0], bounds[1]) if len(bounds) == 2 else None
 
 
-class BiasBaseline(Transformer, _BiasBaselineParams, DefaultParamsReadable, DefaultParamsWritable):
+class BiasBaseline(Transformer, _BiasBaselineParams, StageReadable, StageWritable):
     """`prediction` from ALS's value, or mean + user bias + item bias where ALS has none."""
 
     @keyword_only

@@ -167,10 +167,10 @@ def table_rows(spark, path: str) -> list:
 
 
 def session(master: str):
-    from core.session import TEST_CONF, build_session
+    from core.session import TEST_CONF, TEST_JAVA_OPTIONS, build_session
 
     extra = {**TEST_CONF, "spark.driver.memory": "1g", "spark.executor.memory": "640m"}
-    extra["spark.executor.extraJavaOptions"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    extra["spark.executor.extraJavaOptions"] = f"{TEST_JAVA_OPTIONS} -XX:+UseSerialGC"
     return build_session("lakeml-cluster-jobs", master=master, extra=extra)
 
 

@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 
+from core.session import TEST_JAVA_OPTIONS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # tests/airflow/ runs in the Airflow venv (./test.sh runs it there); lakeml's venv has no Airflow.
 collect_ignore = [] if importlib.util.find_spec("airflow") else ["airflow"]
@@ -20,9 +22,8 @@ collect_ignore = [] if importlib.util.find_spec("airflow") else ["airflow"]
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["LAKEML_TARGET"] = "local"
 os.environ["TZ"] = "UTC"
-# Every job JVM a test starts (spark-submit, `python -m jobs`, Airflow's local tasks) compiles with C1 only:
-# on small inputs the default tiered JIT spends more CPU compiling than the job spends running.
-os.environ.setdefault("LAKEML_DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
+# Every job JVM a test starts (spark-submit, `python -m jobs`, Airflow's local tasks) has the test JVM options.
+os.environ.setdefault("LAKEML_DRIVER_JAVA_OPTIONS", TEST_JAVA_OPTIONS)
 # Dummy credentials for the local S3 server; never real ones in tests.
 for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(key, None)

@@ -7,10 +7,10 @@ from typing import Any, Dict, Optional
 
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 
 from features.address.columns import with_address
+from features.stage_io import StageReadable, StageWritable
 
 
 class _ConcatAddressParams(Params):
@@ -44,7 +44,7 @@ class _ConcatAddressParams(Params):
         return self.getOrDefault(self.abbreviate)
 
 
-class ConcatAddress(Transformer, _ConcatAddressParams, DefaultParamsReadable, DefaultParamsWritable):
+class ConcatAddress(Transformer, _ConcatAddressParams, StageReadable, StageWritable):
     """pyspark.ml stage: adds `outputCol` (concat_address) and, if set, `keyCol` (address_key)."""
 
     __module__ = "features.address"  # the class path saved pipelines record: the package's, not this file's

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from core.session import s3a_conf
+from core.session import TEST_JAVA_OPTIONS, s3a_conf
 from deploy import artifact, files
 
 LOCK = f"py{sys.version_info[0]}.{sys.version_info[1]}-{os.uname().machine}.txt"
@@ -82,7 +82,7 @@ def spark_submit(work, python: str, job_args, extra_conf=None):
         "spark.sql.shuffle.partitions": "2",
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.adaptive.enabled": "false",
-        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -Dlog4j2.level=warn",
+        "spark.driver.extraJavaOptions": f"{TEST_JAVA_OPTIONS} -Dlog4j2.level=warn",
         **(extra_conf or {}),
     }
     cmd = [os.path.join(os.environ["SPARK_HOME"], "bin", "spark-submit"), "--master", "local[2]"]
