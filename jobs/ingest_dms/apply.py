@@ -14,6 +14,9 @@ from jobs.ingest_dms.changes import SEQ_COL, TS_COL, apply_to_rows, table_rows
 PLANS = ("merge", "split", "rebuild")
 APPLY_PLANS = ("auto", *PLANS)
 SPLIT_SHARE = 0.1  # auto: split when the batch's changes are at most this share of the table's rows
+# a cached batch up to this size is broadcast to the table's scans (Spark's own threshold is 10 MB, and it
+# cannot size a batch computed by windows over raw files: without the hint the table is shuffled)
+BROADCAST_BYTES = 64 * 1024 * 1024
 # key types whose min/max round-trip through text and order the same way in Spark and in Delta's file stats
 RANGE_TYPES = ("tinyint", "smallint", "int", "bigint", "string", "date", "timestamp", "decimal")
 
@@ -73,6 +76,25 @@ def key_condition(key: List[str], bounds: Dict[str, Tuple[str, str, str]]):
     return condition if in_range is None else condition & in_range
 
 
+def cached_batch(source):
+    """The batch computed once and cached (each pass of the MERGE and the append reads it), with its size known."""
+    source = source.persist()
+    source.count()
+    return source
+
+
+def plan_bytes(df) -> int:
+    """Spark's estimate of a DataFrame's size (exact for a cached one)."""
+    return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+
+
+def broadcast_if_small(df):
+    """The DataFrame with a broadcast hint when it is small, so joins stream the table past it."""
+    from pyspark.sql import functions as F
+
+    return F.broadcast(df) if plan_bytes(df) <= BROADCAST_BYTES else df
+
+
 def new_keys(target, source, key: List[str], bounds: Dict[str, Tuple[str, str, str]]):
     """The batch's rows whose key the table does not have (D dropped), in the table's stored shape."""
     in_range = range_condition(bounds, alias="t")
@@ -81,7 +103,7 @@ def new_keys(target, source, key: List[str], bounds: Dict[str, Tuple[str, str, s
         stored = stored.where(in_range)
     candidates = table_rows(source, [c for c in source.columns if c not in ("_op", "_full", SEQ_COL, TS_COL)])
     # keys present among the batch's: a semi join that only the batch's keys need to cross, then anti-join
-    present = stored.select(*key).join(candidates.select(*key), key, "left_semi")
+    present = stored.select(*key).join(broadcast_if_small(candidates.select(*key)), key, "left_semi")
     return candidates.join(present, key, "left_anti")
 
 

@@ -8,7 +8,7 @@ from core.context import RunContext
 from core.log import logger, stage
 from core.session import session_confs
 from core.tables import read_table
-from jobs.ingest_dms.apply import aligned, key_bounds, key_condition, new_keys
+from jobs.ingest_dms.apply import aligned, broadcast_if_small, cached_batch, key_bounds, key_condition, new_keys
 from jobs.ingest_dms.batch import STEP_CDC, Plan, txn_version
 from jobs.ingest_dms.conf import IngestDmsSettings, TableSpec
 from jobs.ingest_dms.delta_io import append, delta_exists, last_metrics, merge_matched, optimize_zorder
@@ -24,15 +24,20 @@ def apply_split(
     run killed between them resumes with the append; readers in between see the updates, not yet the inserts."""
     spec = target.spec
     key = list(spec.key)
-    bounds = key_bounds(source, key)
-    with session_confs(spark, confs):
-        merge_matched(spark, target.path, source, key_condition(key, bounds), columns, key, spec.partial_updates)
-    matched = {} if plan.resumed else last_metrics(spark, target.path)
-    after_matched_merge(spark, target)
-    stored = read_table(spark, target.path)
-    inserts = aligned(new_keys(stored, source, key, bounds), stored.columns, stored.schema)
-    version, step_meta = txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc-insert"}
-    append(target.path, inserts, target.app_id + ":insert", version, step_meta)
+    source = cached_batch(source)
+    try:
+        bounds = key_bounds(source, key)
+        condition = key_condition(key, bounds)
+        with session_confs(spark, confs):
+            merge_matched(spark, target.path, broadcast_if_small(source), condition, columns, key, spec.partial_updates)
+        matched = {} if plan.resumed else last_metrics(spark, target.path)
+        after_matched_merge(spark, target)
+        stored = read_table(spark, target.path)
+        inserts = aligned(new_keys(stored, source, key, bounds), stored.columns, stored.schema)
+        version, step_meta = txn_version(plan.batch, STEP_CDC), {**meta, "step": "cdc-insert"}
+        append(target.path, inserts, target.app_id + ":insert", version, step_meta)
+    finally:
+        source.unpersist()
     if not plan.resumed:
         inserted = last_metrics(spark, target.path).get("numOutputRows", 0)
         result.merge = {**{k: v for k, v in matched.items() if k != "numOutputRows"}, "numTargetRowsInserted": inserted}

@@ -1,5 +1,6 @@
 """ingest_dms's split apply plan: a run stopped between its two commits resumes to one clean run, a reader
-between them never sees a key twice, the MERGE carries the batch's key range, and --optimize z-orders the table."""
+between them never sees a key twice, the MERGE carries the batch's key range, a small batch is broadcast, and
+--optimize z-orders the table."""
 
 from __future__ import annotations
 
@@ -117,3 +118,23 @@ def test_split_merge_carries_the_key_range_and_optimize_zorders(spark, tmp_path)
         ("8", "x8"),
         ("9", "x9"),
     ]
+
+
+def test_a_small_batch_is_broadcast_so_the_table_is_streamed_not_shuffled(spark):
+    """The split plan caches the batch (Spark then knows its size) and hints a small one to every join."""
+    from core.session import session_confs
+    from jobs.ingest_dms.apply import BROADCAST_BYTES, broadcast_if_small, cached_batch, plan_bytes
+
+    table = spark.range(200_000).withColumnRenamed("id", "key")
+    # a batch computed by a window over raw rows, as the job's last change per key is: Spark cannot size it
+    raw = spark.range(1_000).selectExpr("id % 300 AS key", "id AS seq")
+    batch = cached_batch(raw.selectExpr("key", "max(seq) OVER (PARTITION BY key) AS last").distinct())
+    try:
+        assert 0 < plan_bytes(batch) <= BROADCAST_BYTES
+        with session_confs(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1"}):  # only the hint broadcasts
+            joined = table.join(broadcast_if_small(batch), "key")._jdf.queryExecution().executedPlan().toString()
+        assert "BroadcastHashJoin" in joined and "SortMergeJoin" not in joined
+    finally:
+        batch.unpersist()
+    large = spark.range(10**7).selectExpr("id AS key", "repeat('x', 100) AS v")
+    assert plan_bytes(large) > BROADCAST_BYTES and broadcast_if_small(large) is large
