@@ -15,27 +15,35 @@ Contenders, in one run (after a warm-up of the same steps on a 2,000-row table, 
   only with --deletion-vectors, the CONF's `deletion_vectors: true`).
 - lakeml rebuild: `ingest_dms --full-reload` on a fresh lake: full load plus the same CDC batch
   written as a new table (what a job without incremental apply does every night).
+- engine floor: the shortest hand-written PySpark doing the same in the same session (issue 30 item 1): the
+  LOAD files written as a Delta table (z-ordered too with --optimize, deletion vectors as the CONF), the batch
+  reduced with row_number over the key by sequence, and one MERGE (delete, update all, insert) into the table;
+  its rebuild: the load anti-joined with the reduced batch, the batch's upserts added, one Delta overwrite.
+  No quarantine, ledger, schema checks or bookkeeping columns.
 - DuckDB: the same reduce (row_number over key by sequence) and apply (anti-join + union) on the
   Parquet files, writing the new table as one Parquet file.
-All three results are compared (row count and a checksum over id and amount).
+All results are compared (row count and a checksum over id and amount). With --runs K every contender runs K
+times per size, each once the 1-minute load is under 1.5 (the load is printed), and the medians are reported.
 
 usage: bench/run.sh ingest_dms [--rows N[,N...]] [--changes C] [--skew uniform|recent]
-       [--apply-plan auto|merge|split|rebuild] [--optimize] [--deletion-vectors] [--no-warmup]
+       [--apply-plan auto|merge|split|rebuild] [--optimize] [--deletion-vectors] [--runs K] [--no-warmup]
 e.g. the issue's sizes: --rows 1000000,4000000,10000000 --changes 100000 --skew recent --apply-plan split --optimize
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._harness import DATA_DIR, OUT_DIR, Result, ensure_dirs, peak_rss_mb
+from bench._harness import DATA_DIR, OUT_DIR, ensure_dirs, peak_rss_mb, wait_quiet
 
 SEQ0 = 20240101000000000000000000000000000
 COLUMNS = [
@@ -122,7 +130,6 @@ def run_job(spark, argv):
 
     module = load_job("ingest_dms")
     args = parse_job_args("ingest_dms", module, argv)
-    import contextlib
     import io
 
     out = io.StringIO()
@@ -163,36 +170,107 @@ def duckdb_apply(root: str, out_file: str):
     return int(row[0]), int(row[1]), float(row[2])
 
 
-def lakeml_runs(spark, root: str, conf: str, lake_prefix: str, plan: str = "auto", optimize: bool = False):
+def no_wait() -> str:
+    return "-"
+
+
+def lakeml_runs(spark, root: str, conf: str, lake_prefix: str, plan="auto", optimize=False, wait=no_wait):
     """Full load (CDC files hidden), optionally --optimize, then the apply with `plan`, then a --full-reload on a
-    fresh lake; seconds of each (optimize: None when not asked)."""
+    fresh lake; seconds of each (optimize: None when not asked) and the load before each step."""
     incremental, rebuilt = lake_prefix + "_apply", lake_prefix + "_rebuild"
     for path in (incremental, rebuilt):
         shutil.rmtree(path, ignore_errors=True)
     common = ["--input", root, "--tables", conf, "--run-date", "2024-01-02"]
-    folder = os.path.join(root, "bench", "accounts")
-    cdc = [f for f in os.listdir(folder) if not f.startswith("LOAD")]
-    hidden = os.path.join(root, "hidden")
-    os.makedirs(hidden, exist_ok=True)
-    for name in cdc:
-        os.replace(os.path.join(folder, name), os.path.join(hidden, name))
-    t0 = time.perf_counter()
-    run_job(spark, [*common, "--lake", incremental])
-    load_s = time.perf_counter() - t0
-    optimize_s = None
-    if optimize:  # nothing new to apply: the run only z-orders the loaded table
+    loads = []
+    with cdc_hidden(root):
+        loads.append(wait())
         t0 = time.perf_counter()
-        run_job(spark, [*common, "--lake", incremental, "--optimize"])
-        optimize_s = time.perf_counter() - t0
-    for name in cdc:
-        os.replace(os.path.join(hidden, name), os.path.join(folder, name))
+        run_job(spark, [*common, "--lake", incremental])
+        load_s = time.perf_counter() - t0
+        optimize_s = None
+        if optimize:  # nothing new to apply: the run only z-orders the loaded table
+            t0 = time.perf_counter()
+            run_job(spark, [*common, "--lake", incremental, "--optimize"])
+            optimize_s = time.perf_counter() - t0
+    loads.append(wait())
     t0 = time.perf_counter()
     applied = run_job(spark, [*common, "--lake", incremental, "--apply-plan", plan])
     apply_s = time.perf_counter() - t0
+    loads.append(wait())
     t0 = time.perf_counter()
     run_job(spark, [*common, "--lake", rebuilt, "--full-reload"])
     rebuild_s = time.perf_counter() - t0
-    return (load_s, optimize_s, apply_s, rebuild_s), applied, (incremental, rebuilt)
+    return (load_s, optimize_s, apply_s, rebuild_s), applied, (incremental, rebuilt), loads
+
+
+@contextlib.contextmanager
+def cdc_hidden(root: str):
+    """The CDC files moved aside for the duration (so a run sees the full load alone)."""
+    folder = os.path.join(root, "bench", "accounts")
+    hidden = os.path.join(root, "hidden")
+    os.makedirs(hidden, exist_ok=True)
+    cdc = [f for f in os.listdir(folder) if not f.startswith("LOAD")]
+    for name in cdc:
+        os.replace(os.path.join(folder, name), os.path.join(hidden, name))
+    try:
+        yield
+    finally:
+        for name in cdc:
+            os.replace(os.path.join(hidden, name), os.path.join(folder, name))
+
+
+def floor_reduced(spark, folder: str):
+    """The batch's last change per key, as a hand-written program would compute it."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    changes = spark.read.parquet(os.path.join(folder, "2024*.parquet"))
+    by_key = Window.partitionBy("id").orderBy(F.col("seq").cast("decimal(38,0)").desc())
+    return changes.withColumn("_rn", F.row_number().over(by_key)).where("_rn = 1").drop("_rn")
+
+
+def floor_runs(spark, root: str, path_prefix: str, optimize: bool, deletion_vectors: bool, wait=no_wait):
+    """The engine floor (see the docstring): load (+ optimize), MERGE, rebuild; seconds and loads like lakeml_runs."""
+    from delta.tables import DeltaTable
+
+    folder = os.path.join(root, "bench", "accounts")
+    table, rebuilt = path_prefix + "_apply", path_prefix + "_rebuild"
+    for path in (table, rebuilt):
+        shutil.rmtree(path, ignore_errors=True)
+    data = ["id", "name", "amount", "city"]
+    loaded = lambda: spark.read.parquet(os.path.join(folder, "LOAD*.parquet")).select(*data)  # noqa: E731
+    dv = {"delta.enableDeletionVectors": "true"} if deletion_vectors else {}
+    loads = [wait()]
+    t0 = time.perf_counter()
+    writer = loaded().write.format("delta")
+    for name, value in dv.items():
+        writer = writer.option(name, value)
+    writer.save(table)
+    load_s = time.perf_counter() - t0
+    optimize_s = None
+    if optimize:
+        t0 = time.perf_counter()
+        DeltaTable.forPath(spark, table).optimize().executeZOrderBy("id")
+        optimize_s = time.perf_counter() - t0
+    loads.append(wait())
+    t0 = time.perf_counter()
+    (
+        DeltaTable.forPath(spark, table)
+        .alias("t")
+        .merge(floor_reduced(spark, folder).alias("s"), "t.id = s.id")
+        .whenMatchedDelete(condition="s.Op = 'D'")
+        .whenMatchedUpdate(set={c: f"s.{c}" for c in data})
+        .whenNotMatchedInsert(condition="s.Op <> 'D'", values={c: f"s.{c}" for c in data})
+        .execute()
+    )
+    apply_s = time.perf_counter() - t0
+    loads.append(wait())
+    t0 = time.perf_counter()
+    last = floor_reduced(spark, folder)
+    kept = loaded().join(last.select("id"), "id", "left_anti")
+    kept.unionByName(last.where("Op <> 'D'").select(*data)).write.format("delta").mode("overwrite").save(rebuilt)
+    rebuild_s = time.perf_counter() - t0
+    return (load_s, optimize_s, apply_s, rebuild_s), (table, rebuilt), loads
 
 
 def sizes(text: str):
@@ -219,6 +297,7 @@ def options():
     parser.add_argument("--apply-plan", choices=("auto", "merge", "split", "rebuild"), default="auto")
     parser.add_argument("--optimize", action="store_true", help="z-order the loaded table by key before the apply")
     parser.add_argument("--deletion-vectors", action="store_true", help="the table's CONF sets deletion_vectors: true")
+    parser.add_argument("--runs", type=int, default=1, help="runs per size; medians reported")
     parser.add_argument(
         "--no-warmup", dest="warmup", action="store_false", help="skip the small run that loads both code paths first"
     )
@@ -226,51 +305,83 @@ def options():
 
 
 def one_size(spark, opts, rows: int, conf: str) -> float:
-    """Generate, run the contenders on one table size and print their table; the apply's seconds."""
+    """Generate, run the contenders `opts.runs` times on one table size and print their table; the apply's median."""
     root = os.path.join(DATA_DIR, f"dms-{rows}")
     started = time.perf_counter()
     shape = generate(root, rows, changes=opts.changes, skew=opts.skew)
     print(f"input: {shape} generated in {time.perf_counter() - started:.1f}s", flush=True)
-    (load_s, optimize_s, apply_s, rebuild_s), applied, (incremental, rebuilt) = lakeml_runs(
-        spark, root, conf, os.path.join(OUT_DIR, "dms_lake"), opts.apply_plan, opts.optimize
-    )
+    steps = ("load", "optimize", "apply", "rebuild")
+    seconds = {side: {step: [] for step in steps} for side in ("lakeml", "floor")}
+    seconds["duckdb"] = {"apply": []}
+    loads = []
+    for run in range(opts.runs):
+        times, applied, (incremental, rebuilt), lakeml_loads = lakeml_runs(
+            spark, root, conf, os.path.join(OUT_DIR, "dms_lake"), opts.apply_plan, opts.optimize, wait_quiet
+        )
+        for step, value in zip(steps, times):
+            seconds["lakeml"][step].append(value)
+        times, (floor_table, floor_rebuilt), floor_loads = floor_runs(
+            spark, root, os.path.join(OUT_DIR, "dms_floor"), opts.optimize, opts.deletion_vectors, wait_quiet
+        )
+        for step, value in zip(steps, times):
+            seconds["floor"][step].append(value)
+        out_file = os.path.join(OUT_DIR, "dms_duckdb.parquet")
+        duck_load = wait_quiet()
+        t0 = time.perf_counter()
+        duck = duckdb_apply(root, out_file)
+        seconds["duckdb"]["apply"].append(time.perf_counter() - t0)
+        steps_loads = f"lakeml {' / '.join(lakeml_loads)}; floor {' / '.join(floor_loads)}; duckdb {duck_load}"
+        loads.append(f"run {run + 1}: {steps_loads}")
+        sums = {
+            "apply": spark_checksum(spark, os.path.join(incremental, "tables", "bench_accounts")),
+            "rebuild": spark_checksum(spark, os.path.join(rebuilt, "tables", "bench_accounts")),
+            "floor apply": spark_checksum(spark, floor_table),
+            "floor rebuild": spark_checksum(spark, floor_rebuilt),
+            "duckdb": duck,
+        }
+        print(f"run {run + 1} checksums (rows, sum id, sum amount):", sums, flush=True)
+        assert len(set(sums.values())) == 1, "contenders disagree"
+    print(table_text(opts, rows, shape, seconds, applied, loads), flush=True)
+    return statistics.median(seconds["lakeml"]["apply"])
+
+
+def table_text(opts, rows: int, shape: dict, seconds: dict, applied: dict, loads: list) -> str:
+    """The size's markdown table: each step's median (and runs) for lakeml and the floor, DuckDB, the ratios."""
+    timed = lambda steps: {s: statistics.median(v) for s, v in steps.items() if v and v[0] is not None}  # noqa: E731
+    med = {side: timed(steps) for side, steps in seconds.items()}
+    runs = lambda values: " / ".join(f"{v:.1f}" for v in values)  # noqa: E731
     table = applied["counts"]["tables"]["bench.accounts"]
-    results = [
-        Result(f"lakeml apply ({(table.get('apply_plan') or {}).get('plan')})", shape["changes"], apply_s),
-        Result("lakeml rebuild", shape["changes"], rebuild_s),
-    ]
-    out_file = os.path.join(OUT_DIR, "dms_duckdb.parquet")
-    t0 = time.perf_counter()
-    duck = duckdb_apply(root, out_file)
-    results.append(Result("duckdb reduce+apply", shape["changes"], time.perf_counter() - t0))
-    sums = {
-        "apply": spark_checksum(spark, os.path.join(incremental, "tables", "bench_accounts")),
-        "rebuild": spark_checksum(spark, os.path.join(rebuilt, "tables", "bench_accounts")),
-        "duckdb": duck,
-    }
-    print("checksums (rows, sum id, sum amount):", sums, flush=True)
-    assert sums["apply"] == sums["rebuild"] == duck, "contenders disagree"
-    duck_s = results[2].seconds
+    plan = (table.get("apply_plan") or {}).get("plan")
     lines = [
         f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, local[*], {rows:,}-row table, "
         f"{shape['changes']:,} changes over {shape['keys_changed']:,} keys ({shape['deletes']:,} deletes), "
-        f"skew {opts.skew if opts.changes else 'pool'}, deletion vectors {'on' if opts.deletion_vectors else 'off'}",
+        f"skew {opts.skew if opts.changes else 'pool'}, deletion vectors {'on' if opts.deletion_vectors else 'off'}, "
+        f"median of {opts.runs} run(s)",
         "",
-        "| step | seconds | changes/s |",
-        "|---|---|---|",
-        f"| lakeml full load (initial build, {rows:,} rows) | {load_s:.1f} | |",
+        "| step | lakeml s (runs) | floor s (runs) | lakeml / floor |",
+        "|---|---|---|---|",
     ]
-    if optimize_s is not None:
-        lines.append(f"| lakeml --optimize (ZORDER BY id) | {optimize_s:.1f} | |")
-    lines += [f"| {r.name} | {r.seconds:.1f} | {r.rows_per_s:,.0f} |" for r in results]
+    names = {"load": f"full load ({rows:,} rows)", "optimize": "--optimize (ZORDER BY id)"}
+    names.update({"apply": f"apply ({plan}; floor: one MERGE)", "rebuild": "rebuild (--full-reload)"})
+    for step, name in names.items():
+        if step in med["lakeml"]:
+            ours, floor = med["lakeml"][step], med["floor"][step]
+            lines.append(
+                f"| {name} | {ours:.1f} ({runs(seconds['lakeml'][step])}) | {floor:.1f} "
+                f"({runs(seconds['floor'][step])}) | {ours / floor:.2f} |"
+            )
+    duck = med["duckdb"]["apply"]
     lines += [
+        f"| DuckDB reduce + apply (Parquet out) | {duck:.1f} ({runs(seconds['duckdb']['apply'])}) | | |",
         "",
-        f"apply / rebuild = {apply_s / rebuild_s:.2f}; lakeml apply / DuckDB = {apply_s / duck_s:.1f}x the time; "
-        f"plan {table.get('apply_plan')}; merge metrics {table.get('merge')}",
+        f"apply / rebuild = {med['lakeml']['apply'] / med['lakeml']['rebuild']:.2f} (floor's "
+        f"{med['floor']['apply'] / med['floor']['rebuild']:.2f}); lakeml apply / DuckDB = "
+        f"{med['lakeml']['apply'] / duck:.1f}x the time; plan {table.get('apply_plan')}",
+        f"merge metrics {table.get('merge')}",
+        f"loads before each step (1/5/15 min): {'; '.join(loads)}",
         f"peak driver RSS {peak_rss_mb():.0f} MB",
     ]
-    print("\n".join(lines), flush=True)
-    return apply_s
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -294,6 +405,7 @@ def main() -> None:
         generate(warm_root, 2_000, changes=min(opts.changes, 200), skew=opts.skew)
         t0 = time.perf_counter()
         lakeml_runs(spark, warm_root, conf, os.path.join(OUT_DIR, "dms_warmup"), opts.apply_plan, opts.optimize)
+        floor_runs(spark, warm_root, os.path.join(OUT_DIR, "dms_floor_warmup"), opts.optimize, opts.deletion_vectors)
         print(f"warm-up (2,000-row table: load, apply, rebuild) {time.perf_counter() - t0:.1f}s", flush=True)
     points = [(rows, one_size(spark, opts, rows, conf)) for rows in opts.rows]
     spark.stop()
