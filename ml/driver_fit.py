@@ -21,6 +21,9 @@ import numpy as np
 from ml.dense_models import logistic_model
 
 MAX_DRIVER_VALUES = 20_000_000  # stored non-zero feature values the driver takes; beyond, MLlib's fit
+# rows the driver fit takes: past this, collecting the rows through Python costs more than MLlib's whole
+# distributed fit (bench/RESULTS.md, train: 300k rows took 13.7 s in the driver against ~9 s in MLlib)
+MAX_DRIVER_ROWS = 150_000
 MAX_DRIVER_COEFFICIENTS = 8_000_000
 DRIVER_PARAMS = {
     "maxIter",
@@ -55,11 +58,12 @@ class Rows:
         return len(self.labels)
 
 
-def driver_eligible(algorithm: str, params: Dict[str, Any], tune: bool) -> bool:
-    """True when the fit may run in the driver: plain L2 logistic regression without a search."""
+def driver_eligible(algorithm: str, params: Dict[str, Any], tune: bool, rows: int) -> bool:
+    """True when the fit may run in the driver: plain L2 logistic regression without a search, on few rows."""
     return (
         algorithm == "logistic"
         and not tune
+        and rows <= MAX_DRIVER_ROWS
         and set(params) <= DRIVER_PARAMS
         and float(params.get("elasticNetParam", 0.0)) == 0.0
     )

@@ -99,7 +99,7 @@ def classes_of(feature_model) -> List[str]:
     return ["0", "1"]
 
 
-def fit_estimator(train, settings: TrainSettings, has_tokens: bool):
+def fit_estimator(train, settings: TrainSettings, has_tokens: bool, rows: int):
     """The fitted estimator, its params, (with --tune) the chosen grid point, and where it was fitted."""
     from ml.algorithms import best_params, build_estimator, check_finite, tuner
 
@@ -110,7 +110,7 @@ def fit_estimator(train, settings: TrainSettings, has_tokens: bool):
     if weight:
         train = balanced_weights(train)
     if not settings.tune:
-        model, solver = fit_once(estimator, train, settings, params)
+        model, solver = fit_once(estimator, train, settings, params, rows)
         check_finite(model, settings.algorithm)
         return model, params, None, solver
     search = tuner(estimator, settings.model_type, settings.algorithm, settings.folds).fit(train)
@@ -119,11 +119,11 @@ def fit_estimator(train, settings: TrainSettings, has_tokens: bool):
     return search.bestModel, {**params, **chosen}, {"grid_best": chosen, "folds": settings.folds or 0}, "mllib"
 
 
-def fit_once(estimator, train, settings: TrainSettings, params: Dict[str, Any]):
+def fit_once(estimator, train, settings: TrainSettings, params: Dict[str, Any], rows: int):
     """(model, "driver" or "mllib"): fitted in the driver when the rows fit there (ml.driver_fit), else by MLlib."""
     from ml.driver_fit import driver_eligible, fit_in_driver
 
-    if driver_eligible(settings.algorithm, params, settings.tune):
+    if driver_eligible(settings.algorithm, params, settings.tune, rows):
         model = fit_in_driver(train.sparkSession, estimator, train, params)
         if model is not None:
             return model, "driver"
@@ -150,11 +150,11 @@ def fit_supervised(data, train_rows, settings: TrainSettings) -> Tuple[Fitted, A
             feature_model = pipeline.fit(train_rows)
             featurized = feature_model.transform(train_rows)
         featurized = featurized.where("label IS NOT NULL").select("features", "label").cache()
-        counts["rows"] = featurized.count()
+        rows = counts["rows"] = featurized.count()
     classes = classes_of(feature_model) if settings.model_type != "REGRESSION" else []
     check_classes(settings.model_type, target, featurized)
     with stage("fit") as counts:
-        model, params, tuned, solver = fit_estimator(featurized, settings, has_tokens)
+        model, params, tuned, solver = fit_estimator(featurized, settings, has_tokens, rows)
         counts.update(algorithm=settings.algorithm, tuned=bool(tuned), solver=solver)
     whole = PipelineModel(stages=[*feature_model.stages, model])
     return Fitted(whole, params, feature_model, model, classes, tuned, slots, layout), featurized

@@ -102,9 +102,15 @@ def test_rows_past_the_drivers_limit_are_left_to_mllib(spark, monkeypatch):
     [({"regParam": 0.1}, True), ({"elasticNetParam": 1.0}, False), ({"lowerBoundsOnIntercepts": 0}, False)],
 )
 def test_only_plain_l2_logistic_regression_runs_in_the_driver(params, eligible):
-    assert driver_fit.driver_eligible("logistic", params, tune=False) is eligible
-    assert driver_fit.driver_eligible("svm", {"regParam": 0.1}, tune=False) is False
-    assert driver_fit.driver_eligible("logistic", {"regParam": 0.1}, tune=True) is False
+    assert driver_fit.driver_eligible("logistic", params, tune=False, rows=1000) is eligible
+    assert driver_fit.driver_eligible("svm", {"regParam": 0.1}, tune=False, rows=1000) is False
+    assert driver_fit.driver_eligible("logistic", {"regParam": 0.1}, tune=True, rows=1000) is False
+
+
+def test_many_rows_are_left_to_mllib_whose_fit_is_then_faster():
+    limit = driver_fit.MAX_DRIVER_ROWS
+    assert driver_fit.driver_eligible("logistic", {"regParam": 0.1}, tune=False, rows=limit) is True
+    assert driver_fit.driver_eligible("logistic", {"regParam": 0.1}, tune=False, rows=limit + 1) is False
 
 
 def test_the_same_rows_in_another_order_give_bit_identical_coefficients():
