@@ -13,6 +13,7 @@ Per attribute i the prepared frame holds (all built-in expressions, no UDF):
   TEXT         t{i} the words: lowercased whitespace tokens with leading and trailing punctuation
                stripped, joined by one space (null when missing), m{i}
 Missing is null or blank text; invalid is a present value that does not parse as the type.
+The long form (stacked) holds the same columns without the index, one row per data row and attribute.
 """
 
 from __future__ import annotations
@@ -101,22 +102,23 @@ def _blank(s: Column) -> Column:
     return s.isNull() | (F.trim(s) == "")
 
 
-def numeric_columns(src: Column, data_type: T.DataType, i: int) -> List[Column]:
-    """n{i}, m{i}, x{i} of a NUMERIC attribute."""
+def numeric_parts(name: str, data_type: T.DataType) -> List[Column]:
+    """The value, missing and invalid columns of a NUMERIC attribute whose source column is `name`."""
+    src = F.col(name)
     if isinstance(data_type, (T.NumericType, T.BooleanType)):
         raw = src.cast("double")
         missing = src.isNull()
     else:
         text = F.trim(src.cast("string"))
-        raw = F.expr(f"try_cast(trim(cast(s{i} as string)) as double)")
+        raw = F.expr(f"try_cast(trim(cast({name} as string)) as double)")
         missing = _blank(text)
     bad = (~missing) & (raw.isNull() | F.isnan(raw) | (F.abs(raw) == float("inf")))
-    value = F.when(~missing & ~bad, raw)
-    return [value.alias(f"n{i}"), missing.alias(f"m{i}"), bad.alias(f"x{i}")]
+    return [F.when(~missing & ~bad, raw), missing, bad]
 
 
-def binary_columns(src: Column, data_type: T.DataType, i: int) -> List[Column]:
-    """b{i}, m{i}, x{i} of a BINARY attribute."""
+def binary_parts(name: str, data_type: T.DataType) -> List[Column]:
+    """The value, missing and invalid columns of a BINARY attribute."""
+    src = F.col(name)
     if isinstance(data_type, T.BooleanType):
         value, missing = src.cast("int"), src.isNull()
     elif isinstance(data_type, T.NumericType):
@@ -125,35 +127,42 @@ def binary_columns(src: Column, data_type: T.DataType, i: int) -> List[Column]:
     else:
         value = parse_binary(src)
         missing = _blank(src.cast("string"))
-    bad = (~missing) & value.isNull()
-    return [value.alias(f"b{i}"), missing.alias(f"m{i}"), bad.alias(f"x{i}")]
+    return [value, missing, (~missing) & value.isNull()]
 
 
-def categorical_columns(src: Column, i: int) -> List[Column]:
-    """c{i}, m{i} of a CATEGORICAL attribute (the value as given, blank counts as missing)."""
-    text = src.cast("string")
+def categorical_parts(name: str) -> List[Column]:
+    """The value and missing columns of a CATEGORICAL attribute (the value as given, blank counts as missing)."""
+    text = F.col(name).cast("string")
     missing = _blank(text)
-    return [F.when(~missing, text).alias(f"c{i}"), missing.alias(f"m{i}")]
+    return [F.when(~missing, text), missing]
 
 
-def text_columns(src: Column, i: int) -> List[Column]:
-    """t{i}, m{i} of a TEXT (or not yet decided string) attribute."""
-    text = src.cast("string")
+def text_parts(name: str) -> List[Column]:
+    """The words and missing columns of a TEXT (or not yet decided string) attribute."""
+    text = F.col(name).cast("string")
     missing = _blank(text)
-    words = no_punct_text(lowercase_text(text))
-    return [F.when(~missing, words).alias(f"t{i}"), missing.alias(f"m{i}")]
+    return [F.when(~missing, no_punct_text(lowercase_text(text))), missing]
+
+
+# the prepared columns' prefixes by type: value, missing, invalid
+ROLES = {NUMERIC: "nmx", BINARY: "bmx", CATEGORICAL: "cm", TEXT: "tm", STRING: "tm"}
+
+
+def attribute_parts(kind: str, name: str, data_type: T.DataType) -> List[Column]:
+    """The prepared columns of one attribute, in the order of ROLES[kind], unnamed."""
+    if kind == NUMERIC:
+        return numeric_parts(name, data_type)
+    if kind == BINARY:
+        return binary_parts(name, data_type)
+    if kind == CATEGORICAL:
+        return categorical_parts(name)
+    return text_parts(name)
 
 
 def attribute_columns(attr: Attr, data_type: T.DataType) -> List[Column]:
-    """The prepared columns of one attribute."""
-    src = F.col(attr.col)
-    if attr.kind == NUMERIC:
-        return numeric_columns(src, data_type, attr.index)
-    if attr.kind == BINARY:
-        return binary_columns(src, data_type, attr.index)
-    if attr.kind == CATEGORICAL:
-        return categorical_columns(src, attr.index)
-    return text_columns(src, attr.index)
+    """The prepared columns of one attribute, named `<role><index>`."""
+    parts = attribute_parts(attr.kind, attr.col, data_type)
+    return [part.alias(f"{role}{attr.index}") for role, part in zip(ROLES[attr.kind], parts)]
 
 
 def renamed(df: DataFrame, attrs: Sequence[Attr]) -> DataFrame:
@@ -169,3 +178,36 @@ def prepare(df: DataFrame, attrs: Sequence[Attr]) -> DataFrame:
     for attr in attrs:
         columns.extend(attribute_columns(attr, types[attr.col]))
     return src.select(*columns)
+
+
+def stacked(df: DataFrame, attrs: Sequence[Attr], extra: Sequence[Column] = ()) -> DataFrame:
+    """The long form of prepare: one row per (data row, attribute) with the extra columns of the data row,
+    `i` the attribute's index and the prepared columns n, b, c, t, m, x (null when not of its type).
+
+    One `stack` of the source columns and one set of prepared expressions per (type, column type):
+    the plan and the JVM calls building it stay small whatever the number of attributes.
+    """
+    types = {f.name: f.dataType for f in df.schema.fields}
+    groups: Dict[Tuple[str, str], int] = {}
+    kinds: List[Tuple[str, T.DataType]] = []
+    for a in attrs:
+        if groups.setdefault((a.kind, types[a.name].simpleString()), len(groups)) == len(kinds):
+            kinds.append((a.kind, types[a.name]))
+    rows = []
+    for a in attrs:
+        g = groups[(a.kind, types[a.name].simpleString())]
+        values = ", ".join(quote(a.name) if k == g else "null" for k in range(len(kinds)))
+        rows.append(f"{a.index}, {g}, {values}")
+    # one string, one JVM call; a column is null in the rows of other groups (stack types nulls as the others)
+    names = ", ".join(f"v{k}" for k in range(len(kinds)))
+    frame = df.select(*extra, F.expr(f"stack({len(rows)}, {', '.join(rows)}) as (i, g, {names})"))
+    # each role's value: the part of the row's group, by a CASE over the groups that have the role
+    picked: Dict[str, Column] = {}
+    group = F.col("g")
+    for g, (kind, data_type) in enumerate(kinds):
+        for role, part in zip(ROLES[kind], attribute_parts(kind, f"v{g}", data_type)):
+            before = picked.get(role)
+            picked[role] = F.when(group == g, part) if before is None else before.when(group == g, part)
+    cast = {"n": "double", "b": "int", "c": "string", "t": "string", "m": "boolean", "x": "boolean"}
+    columns = [picked.get(role, F.lit(None).cast(cast[role])).alias(role) for role in "nbctmx"]
+    return frame.select(*frame.columns[: len(extra)], "i", *columns)

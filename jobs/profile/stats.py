@@ -15,18 +15,37 @@ each value, and the shortest and longest word; values ranked beyond TOP (TOP_WOR
 are folded into one `other` value per target bin before the single collect.
 
 No per-attribute loop touches the data: the number of Spark jobs is the same for 3 attributes
-or 300 (test_profile_stats counts them).
+or 300 (test_profile_stats counts them). From LONG_FROM attributes both passes run on the long
+form (prepare.stacked: one row per data row and attribute): pass 1 is one aggregation grouped by
+attribute, pass 2 builds the same keys with one set of expressions (the attributes' bin edges in
+literal arrays), so the plans stay small whatever the width; the figures are the same
+(test_profile_long compares them).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.profile.prepare import BINARY, CATEGORICAL, NUMERIC, STRING, TEXT, Attr, prepare, resolve
+from core.session import session_confs
+from jobs.profile.prepare import (
+    BINARY,
+    CATEGORICAL,
+    NUMERIC,
+    ROLES,
+    STRING,
+    TEXT,
+    Attr,
+    attribute_parts,
+    prepare,
+    quote,
+    resolve,
+    stacked,
+)
 
 ACCURACY = 10_000
 PERCENTILES = [p / 100 for p in range(1, 100)]
@@ -36,6 +55,17 @@ TOP_WORDS = 500
 NUMERIC_KEYS = (HIST_BINS + 1) * 10  # every (histogram bin, decile bin) pair: never folded
 SEP = "\x01"
 TARGET_SLOT = "T"
+# from this many attributes both passes run on the long form (stacked): the wide plan's planning and code
+# generation grow with the attributes, the long form's rows with rows x attributes (1M x 20 stays wide)
+LONG_FROM = 100
+# pass-1 figures by type (besides missing), the same names in the wide and the long form
+FIGURES = {
+    NUMERIC: ("invalid", "count", "min", "max", "mean", "std", "pct"),
+    BINARY: ("invalid", "true"),
+    CATEGORICAL: (),
+    TEXT: ("words", "min_words", "max_words"),
+    STRING: ("words", "min_words", "max_words"),
+}
 
 
 @dataclass
@@ -95,6 +125,42 @@ def run_first_pass(df: DataFrame, attrs: Sequence[Attr]) -> Dict[str, object]:
     return row.asDict()
 
 
+def long_first_pass_columns() -> List[Column]:
+    """The aggregate columns of pass 1 on the long form (stacked), grouped by attribute: every figure of any type."""
+    n, t = F.col("n"), F.col("t")
+    words = F.when(t.isNotNull(), F.size(_words(t)))
+    return [
+        F.count(F.lit(1)).alias("rows"),
+        _sum_flag("m").alias("missing"),
+        _sum_flag("x").alias("invalid"),
+        F.count(n).alias("count"),
+        F.min(n).alias("min"),
+        F.max(n).alias("max"),
+        F.avg(n).alias("mean"),
+        F.stddev_samp(n).alias("std"),
+        F.percentile_approx(n, F.array(*[F.lit(p) for p in PERCENTILES]), ACCURACY).alias("pct"),
+        F.sum("b").alias("true"),
+        F.sum(words).alias("words"),
+        F.min(words).alias("min_words"),
+        F.max(words).alias("max_words"),
+    ]
+
+
+def run_long_first_pass(df: DataFrame, attrs: Sequence[Attr]) -> Dict[str, object]:
+    """Pass 1 on the long form: one aggregation by attribute, returned as run_first_pass returns it."""
+    # one hash-aggregation buffer per attribute, in row order as in the wide form: past this many groups
+    # a task would fall back to sorting (spark.sql.objectHashAggregate.sortBased.fallbackThreshold)
+    fallback = {"spark.sql.objectHashAggregate.sortBased.fallbackThreshold": str(max(128, len(attrs) + 1))}
+    with session_confs(df.sparkSession, fallback):
+        rows = {row["i"]: row for row in stacked(df, attrs).groupBy("i").agg(*long_first_pass_columns()).collect()}
+    first: Dict[str, object] = {"rows": next(iter(rows.values()))["rows"] if rows else 0}
+    for a in attrs:
+        row = rows.get(a.index)  # none when there are no rows: the wide form's figures of no rows
+        for name in ("missing", *FIGURES[a.kind]):
+            first[f"{name}_{a.index}"] = row[name] if row is not None else (0 if name == "count" else None)
+    return first
+
+
 def resolve_all(attrs: Sequence[Attr], first: Dict[str, object]) -> List[Attr]:
     """Undecided string attributes become TEXT or CATEGORICAL by their words per present value."""
     out = []
@@ -141,16 +207,19 @@ def decile_bin(value: Column, edges: Sequence[float]) -> Column:
     return F.when(value.isNotNull(), total)
 
 
-def target_bin(target: Optional[Attr], first: Dict[str, object]) -> Column:
-    """The row's target bin as a string: BINARY 0/1, CATEGORICAL the class, NUMERIC its decile."""
+def target_bin(target: Optional[Attr], first: Dict[str, object], value: Optional[Column] = None) -> Column:
+    """The row's target bin as a string: BINARY 0/1, CATEGORICAL the class, NUMERIC its decile.
+
+    value: the target's prepared value (default: its column in the prepared frame)."""
     if target is None or target.kind == TEXT:
         return F.lit(None).cast("string")
     i = target.index
+    value = F.col(f"{ROLES[target.kind][0]}{i}") if value is None else value
     if target.kind == NUMERIC:
-        return decile_bin(F.col(f"n{i}"), decile_edges(first.get(f"pct_{i}"))).cast("string")
+        return decile_bin(value, decile_edges(first.get(f"pct_{i}"))).cast("string")
     if target.kind == BINARY:
-        return F.col(f"b{i}").cast("string")
-    return F.col(f"c{i}")
+        return value.cast("string")
+    return value
 
 
 def attribute_keys(a: Attr, first: Dict[str, object]) -> Tuple[List[Column], List[Column]]:
@@ -182,6 +251,65 @@ def stacked_keys(df: DataFrame, attrs: Sequence[Attr], target: Optional[Attr], f
         arrays += w
     keys = F.concat(F.array(*scalars), *arrays) if arrays else F.array(*scalars)
     exploded = prepared.select(F.explode(keys).alias("key"), target_bin(target, first).alias("tbin"))
+    return exploded.where(F.col("key").isNotNull())
+
+
+def _sql_double(x: Optional[float]) -> str:
+    """A double as a Spark SQL literal that reads back the same double."""
+    if x is None:
+        return "cast(null as double)"
+    x = float(x)
+    return f"{x!r}D" if math.isfinite(x) else f"cast('{x!r}' as double)"
+
+
+def _sql_array(items: Sequence[str], element: str) -> str:
+    return f"array({', '.join(items)})" if items else f"cast(array() as array<{element}>)"
+
+
+def numeric_bins(attrs: Sequence[Attr], first: Dict[str, object]) -> Tuple[Column, Column]:
+    """The histogram bin and the decile bin of the long form's value n, the same as histogram_bin and decile_bin
+    with the attribute's edges, which come from arrays indexed by the attribute (one literal each)."""
+    size = max(a.index for a in attrs) + 1
+    lo, width, last, deciles = ["cast(null as double)"] * size, ["cast(null as double)"] * size, ["null"] * size, {}
+    for a in attrs:
+        if a.kind != NUMERIC:
+            continue
+        i = a.index
+        edges = histogram_edges(first.get(f"min_{i}"), first.get(f"max_{i}"))
+        if len(edges) > 2:  # else every value is in bin 0 (width null)
+            lo[i], width[i], last[i] = _sql_double(edges[0]), _sql_double(edges[1] - edges[0]), str(len(edges) - 2)
+        deciles[i] = _sql_array([_sql_double(e) for e in decile_edges(first.get(f"pct_{i}"))], "double")
+    edges = [deciles.get(k, "cast(null as array<double>)") for k in range(size)]
+    at = "element_at({}, i + 1)"
+    los, widths = at.format(_sql_array(lo, "double")), at.format(_sql_array(width, "double"))
+    lasts, decs = at.format(_sql_array(last, "int")), at.format(_sql_array(edges, "array<double>"))
+    hist = F.expr(
+        f"case when n is null then null when {widths} is null then 0 "
+        f"else cast(least(floor((n - {los}) / {widths}), {lasts}) as int) end"
+    )
+    dec = F.expr(f"case when n is not null then aggregate({decs}, 0, (k, e) -> k + cast(n > e as int)) end")
+    return hist, dec
+
+
+def long_keys(df: DataFrame, attrs: Sequence[Attr], target: Optional[Attr], first: Dict[str, object]) -> DataFrame:
+    """stacked_keys on the long form: the same (key, target bin) rows, built by one set of expressions."""
+    tbin = None
+    if target is not None:
+        value = attribute_parts(target.kind, quote(target.name), df.schema[target.name].dataType)[0]
+        tbin = target_bin(target, first, value)
+    long = stacked(df, attrs, [(tbin if tbin is not None else F.lit(None).cast("string")).alias("tbin")])
+    index = F.col("i").cast("string")
+    hist, dec = numeric_bins(attrs, first)
+    scalar = F.coalesce(
+        F.concat(index, F.lit(f"n{SEP}"), hist.cast("string"), F.lit(":"), dec.cast("string")),
+        F.concat(index, F.lit(f"v{SEP}"), F.col("b").cast("string")),
+        F.concat(index, F.lit(f"v{SEP}"), F.col("c")),
+    )
+    prefixed = F.regexp_replace(F.col("t"), F.lit(r"(\S+)"), F.concat(index, F.lit(f"w{SEP}$1")))
+    words = F.coalesce(F.array_distinct(_words(prefixed)), F.array().cast("array<string>"))
+    # the target key once per data row: with its first attribute
+    row_key = F.when(F.col("i") == attrs[0].index, F.lit(f"{TARGET_SLOT}{SEP}"))
+    exploded = long.select(F.explode(F.concat(F.array(row_key, scalar), words)).alias("key"), "tbin")
     return exploded.where(F.col("key").isNotNull())
 
 
@@ -243,10 +371,14 @@ def split_numeric(second: Dict[str, dict]) -> Dict[str, dict]:
     return out
 
 
-def run_passes(df: DataFrame, attrs: Sequence[Attr], target_name: Optional[str]) -> Passes:
-    """Both passes over a frame for the planned attributes (undecided strings resolved in between)."""
-    first = run_first_pass(df, attrs)
+def run_passes(df: DataFrame, attrs: Sequence[Attr], target_name: Optional[str], long: Optional[bool] = None) -> Passes:
+    """Both passes over a frame for the planned attributes (undecided strings resolved in between).
+
+    long: run them on the long form (default: from LONG_FROM attributes); the figures are the same."""
+    long = len(attrs) >= LONG_FROM if long is None else long
+    first = (run_long_first_pass if long else run_first_pass)(df, attrs)
     resolved = resolve_all(attrs, first)
     target = next((a for a in resolved if a.name == target_name), None)
-    second = collect_second(second_pass_frame(stacked_keys(df, resolved, target, first)))
+    keys = (long_keys if long else stacked_keys)(df, resolved, target, first)
+    second = collect_second(second_pass_frame(keys))
     return Passes(rows=int(first["rows"]), first=first, second=second, attrs=resolved)
