@@ -63,36 +63,3 @@ def test_killed_after_the_table_commit_resumes_to_one_clean_run(spark, tmp_path)
     ledger = json.loads(read_text(spark, killed.state("ingest_dms", "hr", "people", "ledger.json")))
     assert ledger["pending"] is None and ledger["last_batch"] == 1 and len(ledger["applied"]) == 2
     assert os.path.exists(os.path.join(killed.root[len("file://") :], "_state"))
-
-
-def test_killed_between_the_split_plans_two_commits_resumes_to_one_clean_run(spark, tmp_path):
-    from delta.tables import DeltaTable
-
-    src = tmp_path / "dms" / "hr" / "people"
-    src.mkdir(parents=True)
-    (src / "LOAD00000001.csv").write_text("1,Oslo,2024-01-01 00:00:00\n2,Rome,2024-01-01 00:00:00\n")
-    conf = tmp_path / "dms.json"
-    table = {"schema": "hr", "table": "people", "key": ["id"], "columns": COLUMNS, "timestamp_column": "ts"}
-    conf.write_text(json.dumps({"tables": [table]}))
-    clean, killed = Lake.at(str(tmp_path / "clean")), Lake.at(str(tmp_path / "killed"))
-    argv = ["--input", str(tmp_path / "dms"), "--tables", str(conf), "--run-date", "2024-01-02"]
-    for lake in (clean, killed):  # the full load
-        assert run_in_process(spark, "ingest_dms", [*argv, "--lake", lake.root])[0] == 0
-    (src / "20240102-000001.csv").write_text(
-        "U,1,Bergen,2024-01-02 10:00:00\nD,2,Rome,2024-01-02 11:00:00\nI,3,Pisa,2024-01-02 12:00:00\n"
-    )
-    split = [*argv, "--apply-plan", "split"]
-    assert run_in_process(spark, "ingest_dms", [*split, "--lake", clean.root])[0] == 0
-
-    kill_when("ingest_dms", [*split, "--lake", killed.root], "split plan: matched rows committed")
-    people = spark_uri(killed.table("hr_people"))
-    assert [r["operation"] for r in DeltaTable.forPath(spark, people).history().collect()] == ["MERGE", "WRITE"]
-    assert table_rows(spark, killed, "hr_people")[0][:2] == ("1", "Bergen")  # the update is in, the insert not
-
-    code, resumed = run_in_process(spark, "ingest_dms", [*argv, "--lake", killed.root])
-    assert code == 0, resumed["message"]
-    assert resumed["counts"]["tables"]["hr.people"]["apply_plan"]["plan"] == "split"
-    assert table_rows(spark, killed, "hr_people") == table_rows(spark, clean, "hr_people")
-    assert [r[0] for r in table_rows(spark, killed, "hr_people")] == ["1", "3"]
-    operations = [r["operation"] for r in DeltaTable.forPath(spark, people).history().collect()]
-    assert operations == ["WRITE", "MERGE", "WRITE"]  # newest first: the append once, the MERGE not repeated
