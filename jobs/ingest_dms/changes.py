@@ -124,6 +124,18 @@ def last_change_per_key(changes, key: List[str], data_columns: List[str], partia
     return _last_row(coalesce_partial_images(changes, key, data_columns), key)
 
 
+def repeated_keys(changes, key: List[str]):
+    """The keys that have more than one change (one row per key: empty)."""
+    return changes.groupBy(*key).count().where("count > 1").select(*key)
+
+
+def one_change_per_key(changes, partial: bool):
+    """Changes known to hold one row per key, in the shape of last_change_per_key (no window needed)."""
+    from pyspark.sql import functions as F
+
+    return changes.withColumn("_full", F.col("_op").isin("I", "D") if partial else F.lit(True))
+
+
 def table_rows(reduced, data_columns: List[str]):
     """The stored shape of reduced changes that end as a row (D dropped)."""
     return reduced.where("_op <> 'D'").select(*data_columns, SEQ_COL, TS_COL)

@@ -33,7 +33,9 @@ from jobs.ingest_dms.changes import (
     last_change_per_key,
     normalize_changes,
     not_older_than,
+    one_change_per_key,
     ranked_history_rows,
+    repeated_keys,
     table_rows,
     union_all,
 )
@@ -57,11 +59,12 @@ from jobs.ingest_dms.target import JOB, TableResult, Target
 
 @dataclass
 class Part:
-    """The changes of one kind (full load or CDC) of a batch, cached for the passes over them."""
+    """The changes of one kind (full load or CDC) of a batch, and the time of its first valid change (UTC text)."""
 
     kind: str
     changes: object
     extra: List[str]
+    first_change: Optional[str] = None
 
 
 def plan_table(spark, settings: IngestDmsSettings, target: Target, ledger: dict, result: TableResult):
@@ -104,7 +107,10 @@ def rows_without_batch(spark, target: Target, ledger: dict) -> int:
 
 
 def read_parts(spark, spec: TableSpec, plan: Plan, empty: List[str]) -> List[Part]:
-    """The batch's changes, typed and cached: the full load (if any), then the CDC files (zero-byte ones skipped)."""
+    """The batch's changes, typed: the full load (if any), then the CDC files (zero-byte ones skipped).
+
+    The CDC part is cached for the passes over it; the full load is read again by each pass instead, since
+    caching millions of rows with their file columns costs several times a re-read (bench/RESULTS.md)."""
     from pyspark import StorageLevel
 
     parts = []
@@ -113,21 +119,30 @@ def read_parts(spark, spec: TableSpec, plan: Plan, empty: List[str]) -> List[Par
         if uris:
             raw, extra, present_op = read_files(spark, spec, uris, has_op)
             changes = normalize_changes(raw, spec, present_op, spec.format, extra)
-            parts.append(Part(kind, changes.persist(StorageLevel.MEMORY_AND_DISK), extra))
+            if kind == "cdc":
+                changes = changes.persist(StorageLevel.MEMORY_AND_DISK)
+            parts.append(Part(kind, changes, extra))
     return parts
 
 
 def count_parts(spec: TableSpec, parts: List[Part], result: TableResult) -> Dict[str, int]:
-    """Count rows, ops and reject reasons of every part in one pass each; the reasons."""
+    """Count rows, ops and reject reasons of every part, and find its first valid change, in one pass each.
+
+    Returns the reasons; sets each part's `first_change` (the UTC text sorts as the times do)."""
+    from pyspark.sql import functions as F
+
     reasons: Dict[str, int] = {}
     for part in parts:
         with stage(f"read {spec.name} {part.kind}") as counts:
             ops: Dict[str, int] = {}
             rows = 0
-            for r in part.changes.groupBy("_op", "_reason").count().collect():
+            first = F.date_format(F.min(TS_COL), UTC_TEXT).alias("first_change")
+            for r in part.changes.groupBy("_op", "_reason").agg(F.count(F.lit(1)).alias("count"), first).collect():
                 bucket, name = (reasons, r["_reason"]) if r["_reason"] is not None else (ops, r["_op"])
                 bucket[name] = bucket.get(name, 0) + int(r["count"])
                 rows += int(r["count"])
+                if r["_reason"] is None and r["first_change"] is not None:
+                    part.first_change = min(filter(None, (part.first_change, r["first_change"])))
             counts.update(rows=rows, **ops)
         for op, n in ops.items():
             label = "L" if part.kind == "load" else op
@@ -178,21 +193,28 @@ def quarantine_and_gate(
 
 def load_time(spec: TableSpec, plan: Plan, parts: List[Part], ledger: dict) -> Optional[str]:
     """The time of the full load the table holds (docs/dms.md §5), as UTC text: this batch's, else the ledger's."""
-    from pyspark.sql import functions as F
-
     if not spec.timestamp_column:
         return None
     if plan.full:
         load = [p for p in parts if p.kind == "load"]
-        if not load:
-            return None
-        valid = load[0].changes.where(F.col("_reason").isNull())
-        return valid.agg(F.date_format(F.min(TS_COL), UTC_TEXT)).first()[0]
+        return load[0].first_change if load else None
     return ledger.get("load_time")
 
 
+def load_has_repeated_keys(spec: TableSpec, valid) -> bool:
+    """Whether a full load holds a key more than once (a DMS full load is a snapshot: normally not)."""
+    with stage(f"keys {spec.name} load") as counts:
+        repeated = bool(repeated_keys(valid, list(spec.key)).limit(1).count())
+        counts["repeated"] = repeated
+    if repeated:
+        logger.warning("table %s: the full load has keys more than once; the last in apply order is kept", spec.name)
+    return repeated
+
+
 def reduce_parts(spec: TableSpec, parts: List[Part], since) -> Dict[str, Tuple[object, object, List[str]]]:
-    """kind -> (valid changes, last change per key, data columns) of every part; CDC older than `since` dropped."""
+    """kind -> (valid changes, last change per key, data columns) of every part; CDC older than `since` dropped.
+
+    A full load with one row per key is taken as it is: the per-key window would sort every row for nothing."""
     from pyspark.sql import functions as F
 
     out = {}
@@ -201,7 +223,11 @@ def reduce_parts(spec: TableSpec, parts: List[Part], since) -> Dict[str, Tuple[o
         if part.kind == "cdc":
             valid = not_older_than(valid, since)
         columns = spec.column_names + part.extra
-        out[part.kind] = (valid, last_change_per_key(valid, list(spec.key), columns, spec.partial_updates), columns)
+        if part.kind == "load" and not load_has_repeated_keys(spec, valid):
+            last = one_change_per_key(valid, spec.partial_updates)
+        else:
+            last = last_change_per_key(valid, list(spec.key), columns, spec.partial_updates)
+        out[part.kind] = (valid, last, columns)
     return out
 
 

@@ -178,7 +178,8 @@ def rule_runs(spark, tmp_path_factory, request):
 
     root = tmp_path_factory.mktemp("order")
     src, lake = root / "dms", Lake.at(str(root / "lake"))
-    conf = write_conf(root, [seq_table("o"), table("e"), table("l1"), table("l2"), table("names")])
+    tables = [seq_table("o"), table("e"), table("l1"), table("l2"), table("names"), table("dup")]
+    conf = write_conf(root, tables)
     # hostile file names: glob characters, a zero-byte gzip, a hidden file
     names = ("20240101-a*.csv", "20240101-a1.csv", "20240101-b[1].csv", "20240101-c?.csv", "20240101-cX.csv")
     for key, name in enumerate(names):
@@ -192,6 +193,9 @@ def rule_runs(spark, tmp_path_factory, request):
     put(src, "s/l1/20240101-0000000001.csv", stale_cdc)
     put(src, "s/l2/LOAD00000001.csv", "1,new,2024-01-02 00:00:00\n2,x,2024-01-01 00:00:00\n")  # load time 01-01
     put(src, "s/l2/20240101-0000000001.csv", stale_cdc)
+    # a full load holding keys twice: within one file and across two
+    put(src, "s/dup/LOAD00000001.csv", "1,a,2024-01-01 00:00:00\n1,b,2024-01-01 00:00:00\n2,c,2024-01-01 00:00:00\n")
+    put(src, "s/dup/LOAD00000002.csv", "2,d,2024-01-01 00:00:00\n3,e,2024-01-01 00:00:00\n")
     plan = ["--apply-plan", request.param]
     first = job(spark, lake, src, conf, *plan)
     put(src, "s/e/20240101-0000000002.csv", "U,1,b,2024-01-01 10:00:00\n")
@@ -207,6 +211,11 @@ def test_sequence_decides_before_the_commit_timestamp(spark, rule_runs):
 
 def test_an_equal_change_is_applied_again(spark, rule_runs):
     assert rows(spark, rule_runs["lake"], "s_e", ["id", "val"]) == [(1, "b")]
+
+
+def test_a_key_twice_in_the_full_load_keeps_its_last_row_in_apply_order(spark, rule_runs):
+    """File name, then position in the file (docs/dms.md section 3); a load of unique keys skips the reduce."""
+    assert rows(spark, rule_runs["lake"], "s_dup", ["id", "val"]) == [(1, "b"), (2, "d"), (3, "e")]
 
 
 @pytest.mark.parametrize("name", ["l1", "l2"])
