@@ -117,13 +117,15 @@ def osb_text(text: ColumnOrName, n: int, normalized: bool = False) -> Column:
 
     Each word becomes its n-1 pairs `w_<TAB>x`, `w__<TAB>y`, ... (the look-ahead captures the next
     words; a missing one leaves the pair ending in its tab), then such pairs and the tabs are removed.
+    The removal matches a pair only from its start (`(?<!\\S)`): unanchored, the engine would scan the
+    rest of the pair again from every character of it.
     """
     _check_n(n, "osb")
     s = _col(text) if normalized else normalize_space(text)
     ahead = "".join(r"(?: (\S+))?" for _ in range(n - 1))
     pairs = " ".join("$1" + "_" * d + "\t$" + str(d + 1) for d in range(1, n))
     marked = F.regexp_replace(s, r"(\S+)(?=" + ahead + ")", pairs)
-    return split_normalized(F.regexp_replace(marked, r"\S*\t(?!\S)|\t", ""))
+    return split_normalized(F.regexp_replace(marked, r"(?<!\S)\S*\t(?!\S)|\t", ""))
 
 
 def _joined(tokens: ColumnOrName) -> Column:
