@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from functools import partial
 from typing import Dict, List, Tuple
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -130,6 +131,24 @@ def floor(csv_path: str, out: str) -> float:
     return auc
 
 
+def peer_tokens(df, edges):
+    """scikit-learn's side of the recipe: the bins (training rows' quantile edges), the cross, the categoricals."""
+    import numpy as np
+    import pandas as pd
+
+    bins = {c: np.searchsorted(edges[c], df[c].to_numpy(), side="right").astype(str) for c in edges}
+    return pd.DataFrame(
+        {
+            "age_bin": bins["age"],
+            "hours_bin": bins["hours"],
+            "age_x_education": np.char.add(np.char.add(bins["age"], "_"), df["education"].to_numpy().astype(str)),
+            "education": df["education"],
+            "workclass": df["workclass"],
+            "occupation": df["occupation"],
+        }
+    )
+
+
 def peer(csv_path: str, out: str) -> float:
     """scikit-learn doing the same work; returns the AUC."""
     import pickle
@@ -144,66 +163,71 @@ def peer(csv_path: str, out: str) -> float:
     cut = int(len(frame) * TRAIN_SHARE)
     train = frame.iloc[:cut]
     edges = {c: np.unique(np.quantile(train[c], np.linspace(0, 1, 11)[1:-1])) for c in ("age", "hours")}
-
-    def tokens(df):
-        bins = {c: np.searchsorted(edges[c], df[c].to_numpy(), side="right").astype(str) for c in edges}
-        return pd.DataFrame(
-            {
-                "age_bin": bins["age"],
-                "hours_bin": bins["hours"],
-                "age_x_education": np.char.add(np.char.add(bins["age"], "_"), df["education"].to_numpy().astype(str)),
-                "education": df["education"],
-                "workclass": df["workclass"],
-                "occupation": df["occupation"],
-            }
-        )
-
-    encoder = OneHotEncoder(handle_unknown="ignore").fit(tokens(train))
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(peer_tokens(train, edges))
     model = LogisticRegression(C=1.0 / (cut * L2), tol=TOL, max_iter=MAX_ITER)
-    model.fit(encoder.transform(tokens(train)), train["y"])
+    model.fit(encoder.transform(peer_tokens(train, edges)), train["y"])
     test = frame.iloc[cut:]
-    auc = roc_auc_score(test["y"], model.predict_proba(encoder.transform(tokens(test)))[:, 1])
+    auc = roc_auc_score(test["y"], model.predict_proba(encoder.transform(peer_tokens(test, edges)))[:, 1])
     with open(out, "wb") as handle:
         pickle.dump((edges, encoder, model), handle)
     return auc
 
 
+TABLE_HEAD = [
+    "| rows | lakeml job s | floor s | scikit-learn s | job / floor | lakeml vs scikit-learn | AUC lakeml / floor "
+    "/ scikit-learn | loads before the lakeml runs |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def size_lines(n: int, seen, aucs, loads, stage_seen) -> List[str]:
+    """One size's table row (medians, the lakeml runs, AUCs, loads) and the job's stage split; AUCs must agree."""
+    job, low, sk = (statistics.median(seen[k]) for k in ("lakeml", "floor", "peer"))
+    if max(aucs.values()) - min(aucs.values()) > 0.01:
+        raise SystemExit(f"AUCs disagree at {n} rows: {aucs}")
+    split = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in stage_seen.items())
+    return [
+        f"| {n:,} | {job:.2f} ({' / '.join(f'{v:.1f}' for v in seen['lakeml'])}) | {low:.2f} | {sk:.2f} | "
+        f"{job / low:.2f} | {sk / job:.2f}x | {aucs['lakeml']:.4f} / {aucs['floor']:.4f} / {aucs['peer']:.4f} | "
+        f"{', '.join(loads)} |",
+        f"| | stages (median s): {split} | | | | | | |",
+    ]
+
+
+def measure_size(n: int, runs: int, lakeml, floor_run, peer_run) -> List[str]:
+    """Run the three contenders `runs` times at one size, alternating, each once the machine is quiet.
+
+    lakeml() -> (seconds, AUC, stage seconds); floor_run() and peer_run() -> (seconds, AUC)."""
+    seen: Dict[str, List[float]] = defaultdict(list)
+    stage_seen: Dict[str, List[float]] = defaultdict(list)
+    aucs: Dict[str, float] = {}
+    loads = []
+    for _ in range(runs):
+        loads.append(wait_quiet().split(",")[0])
+        seconds, aucs["lakeml"], stages = lakeml()
+        seen["lakeml"].append(seconds)
+        for name, value in stages.items():
+            stage_seen[name].append(value)
+        for kind, run in (("floor", floor_run), ("peer", peer_run)):
+            wait_quiet()
+            seconds, aucs[kind] = run()
+            seen[kind].append(seconds)
+        print(n, {k: round(v[-1], 2) for k, v in seen.items()}, aucs, flush=True)
+    return size_lines(n, seen, aucs, loads, stage_seen)
+
+
 def bench(sizes: List[int], runs: int) -> None:
     ensure_dirs()
-    lines = [
-        "| rows | lakeml job s | floor s | scikit-learn s | job / floor | lakeml vs scikit-learn | AUC lakeml / floor "
-        "/ scikit-learn | loads before the lakeml runs |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines = list(TABLE_HEAD)
     for n in sizes:
         csv_path, recipe_path = write_input(n)
-        seen: Dict[str, List[float]] = defaultdict(list)
-        stage_seen: Dict[str, List[float]] = defaultdict(list)
-        aucs: Dict[str, float] = {}
-        loads = []
-        for _ in range(runs):
-            loads.append(wait_quiet().split(",")[0])
-            seconds, aucs["lakeml"], stages = run_lakeml(csv_path, recipe_path, os.path.join(OUT_DIR, "train_lake"))
-            seen["lakeml"].append(seconds)
-            for name, value in stages.items():
-                stage_seen[name].append(value)
-            wait_quiet()
-            seconds, aucs["floor"] = run_process("floor", csv_path, os.path.join(OUT_DIR, "train_floor_model"))
-            seen["floor"].append(seconds)
-            wait_quiet()
-            seconds, aucs["peer"] = run_process("peer", csv_path, os.path.join(OUT_DIR, "train_peer_model.pkl"))
-            seen["peer"].append(seconds)
-            print(n, {k: round(v[-1], 2) for k, v in seen.items()}, aucs, flush=True)
-        job, low, sk = (statistics.median(seen[k]) for k in ("lakeml", "floor", "peer"))
-        if max(aucs.values()) - min(aucs.values()) > 0.01:
-            raise SystemExit(f"AUCs disagree at {n} rows: {aucs}")
-        lines.append(
-            f"| {n:,} | {job:.2f} ({' / '.join(f'{v:.1f}' for v in seen['lakeml'])}) | {low:.2f} | {sk:.2f} | "
-            f"{job / low:.2f} | {sk / job:.2f}x | {aucs['lakeml']:.4f} / {aucs['floor']:.4f} / {aucs['peer']:.4f} | "
-            f"{', '.join(loads)} |"
+        lines += measure_size(
+            n,
+            runs,
+            partial(run_lakeml, csv_path, recipe_path, os.path.join(OUT_DIR, "train_lake")),
+            partial(run_process, "floor", csv_path, os.path.join(OUT_DIR, "train_floor_model")),
+            partial(run_process, "peer", csv_path, os.path.join(OUT_DIR, "train_peer_model.pkl")),
         )
-        split = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in stage_seen.items())
-        lines.append(f"| | stages (median s): {split} | | | | | | |")
     print("\n".join(lines), flush=True)
 
 
