@@ -35,6 +35,7 @@ sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p or ".") != _HERE
 
 from bench._harness import OUT_DIR, ensure_dirs  # noqa: E402
 from bench.train_job import (  # noqa: E402
+    DRIVER_MEMORY,
     STAGE,
     TABLE_HEAD,
     measure_size,
@@ -97,7 +98,7 @@ def floor(csv_path: str, model_path: str) -> float:
 
     from core.session import build_session
 
-    spark = build_session("evaluate floor")
+    spark = build_session("evaluate floor", extra={"spark.driver.memory": DRIVER_MEMORY})
     types = "age DOUBLE, hours DOUBLE, education STRING, workclass STRING, occupation STRING, y INT"
     rows = spark.read.csv(csv_path, header=True, schema=types).withColumn("label", F.col("y").cast("double"))
     scored = PipelineModel.load(model_path).transform(rows).cache()

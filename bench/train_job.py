@@ -43,6 +43,7 @@ from bench._harness import DATA_DIR, OUT_DIR, ensure_dirs, wait_quiet  # noqa: E
 from bench.train_tabular import RECIPE, SCHEMA, make_rows  # noqa: E402
 
 L2, TOL, MAX_ITER = 1e-6, 1e-7, 1000
+DRIVER_MEMORY = os.environ.get("LAKEML_DRIVER_MEMORY", "4g")  # what spark-submit.sh gives the job's driver
 TRAIN_SHARE = 0.7
 STAGE = re.compile(r"lakeml INFO stage (\w+): .*seconds=([0-9.]+)")
 
@@ -106,7 +107,7 @@ def floor(csv_path: str, out: str) -> float:
 
     from core.session import build_session
 
-    spark = build_session("train floor")
+    spark = build_session("train floor", extra={"spark.driver.memory": DRIVER_MEMORY})
     types = "age DOUBLE, hours DOUBLE, education STRING, workclass STRING, occupation STRING, y INT"
     rows = spark.read.csv(csv_path, header=True, schema=types).withColumn("_row", F.monotonically_increasing_id())
     cut = rows.approxQuantile("_row", [TRAIN_SHARE], 1e-4)[0]  # the first 70 % in input order, as train's split
