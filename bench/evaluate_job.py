@@ -19,7 +19,6 @@ loads, the job's stage split (its `stage` log lines) and the three AUCs (they mu
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -35,9 +34,11 @@ sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p or ".") != _HERE
 
 from bench._harness import OUT_DIR, ensure_dirs  # noqa: E402
 from bench.train_job import (  # noqa: E402
+    CSV_TYPES,
     DRIVER_MEMORY,
     STAGE,
     TABLE_HEAD,
+    contender_main,
     measure_size,
     peer_tokens,
     run_lakeml,
@@ -46,6 +47,7 @@ from bench.train_job import (  # noqa: E402
 )
 
 CUTOFF = 0.5
+MODULE = "bench.evaluate_job"
 
 
 def models(n: int, csv_path: str, recipe_path: str) -> Dict[str, str]:
@@ -77,18 +79,6 @@ def run_job(csv_path: str, lake: str) -> Tuple[float, float, Dict[str, float]]:
     return seconds, float(summary["counts"]["metrics"]["auc"]), stages
 
 
-def run_other(kind: str, csv_path: str, model: str) -> Tuple[float, float]:
-    """(seconds, AUC) of the floor or scikit-learn as a fresh Python process."""
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    argv = [sys.executable, "-m", "bench.evaluate_job", f"--{kind}", csv_path, "--model", model]
-    started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return seconds, float(done.stdout.strip().splitlines()[-1])
-
-
 def floor(csv_path: str, model_path: str) -> float:
     """The engine floor: the saved PipelineModel over the typed CSV, AUC and confusion counts; returns the AUC."""
     from pyspark.ml import PipelineModel
@@ -99,8 +89,7 @@ def floor(csv_path: str, model_path: str) -> float:
     from core.session import build_session
 
     spark = build_session("evaluate floor", extra={"spark.driver.memory": DRIVER_MEMORY})
-    types = "age DOUBLE, hours DOUBLE, education STRING, workclass STRING, occupation STRING, y INT"
-    rows = spark.read.csv(csv_path, header=True, schema=types).withColumn("label", F.col("y").cast("double"))
+    rows = spark.read.csv(csv_path, header=True, schema=CSV_TYPES).withColumn("label", F.col("y").cast("double"))
     scored = PipelineModel.load(model_path).transform(rows).cache()
     auc = BinaryClassificationEvaluator().evaluate(scored)
     predicted = (vector_to_array("probability")[1] >= CUTOFF).cast("int").alias("predicted")
@@ -134,26 +123,14 @@ def bench(sizes: List[int], runs: int) -> None:
             n,
             runs,
             partial(run_job, csv_path, paths["lake"]),
-            partial(run_other, "floor", csv_path, paths["floor_model"]),
-            partial(run_other, "peer", csv_path, paths["peer_model.pkl"]),
+            partial(run_process, "floor", csv_path, paths["floor_model"], MODULE, "model"),
+            partial(run_process, "peer", csv_path, paths["peer_model.pkl"], MODULE, "model"),
         )
     print("\n".join(lines), flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="34000,300000,1000000")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--floor", help=argparse.SUPPRESS)
-    parser.add_argument("--peer", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.floor:
-        print(floor(args.floor, args.model))
-    elif args.peer:
-        print(peer(args.peer, args.model))
-    else:
-        bench([int(s) for s in args.sizes.split(",")], args.runs)
+    contender_main(__doc__, floor, peer, bench, "model")
 
 
 if __name__ == "__main__":

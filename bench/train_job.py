@@ -45,6 +45,7 @@ from bench.train_tabular import RECIPE, SCHEMA, make_rows  # noqa: E402
 L2, TOL, MAX_ITER = 1e-6, 1e-7, 1000
 DRIVER_MEMORY = os.environ.get("LAKEML_DRIVER_MEMORY", "4g")  # what spark-submit.sh gives the job's driver
 TRAIN_SHARE = 0.7
+CSV_TYPES = "age DOUBLE, hours DOUBLE, education STRING, workclass STRING, occupation STRING, y INT"
 STAGE = re.compile(r"lakeml INFO stage (\w+): .*seconds=([0-9.]+)")
 
 
@@ -79,18 +80,12 @@ def run_lakeml(csv_path: str, recipe_path: str, lake: str) -> Tuple[float, float
     return seconds, float(summary["counts"]["metrics"]["auc"]), stages
 
 
-def run_process(kind: str, csv_path: str, out: str) -> Tuple[float, float]:
-    """(seconds, AUC) of the floor or scikit-learn as a fresh Python process."""
-    shutil.rmtree(out, ignore_errors=True)
+def run_process(kind: str, csv_path: str, path: str, module: str = "bench.train_job", flag: str = "out"):
+    """(seconds, AUC) of the floor or scikit-learn in a fresh process: `python -m module --kind CSV --flag PATH`."""
     env = {**os.environ, "PYTHONPATH": ROOT}
+    argv = [sys.executable, "-m", module, f"--{kind}", csv_path, f"--{flag}", path]
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.train_job", f"--{kind}", csv_path, "--out", out],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{kind} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -108,8 +103,7 @@ def floor(csv_path: str, out: str) -> float:
     from core.session import build_session
 
     spark = build_session("train floor", extra={"spark.driver.memory": DRIVER_MEMORY})
-    types = "age DOUBLE, hours DOUBLE, education STRING, workclass STRING, occupation STRING, y INT"
-    rows = spark.read.csv(csv_path, header=True, schema=types).withColumn("_row", F.monotonically_increasing_id())
+    rows = spark.read.csv(csv_path, header=True, schema=CSV_TYPES).withColumn("_row", F.monotonically_increasing_id())
     cut = rows.approxQuantile("_row", [TRAIN_SHARE], 1e-4)[0]  # the first 70 % in input order, as train's split
     ranked = rows.withColumn("label", F.col("y").cast("double"))
     train, test = ranked.where(F.col("_row") < cut), ranked.where(F.col("_row") >= cut)
@@ -232,20 +226,27 @@ def bench(sizes: List[int], runs: int) -> None:
     print("\n".join(lines), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def contender_main(doc: str, floor_run, peer_run, bench_run, path_flag: str) -> None:
+    """The command line of a whole-job bench: the bench itself, or (hidden flags) one contender in this process.
+
+    `--floor CSV` / `--peer CSV` with `--<path_flag> PATH` print what floor_run / peer_run return."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--sizes", default="34000,300000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--floor", help=argparse.SUPPRESS)
     parser.add_argument("--peer", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument(f"--{path_flag}", dest="path", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
-        print(floor(args.floor, args.out))
+        print(floor_run(args.floor, args.path))
     elif args.peer:
-        print(peer(args.peer, args.out))
+        print(peer_run(args.peer, args.path))
     else:
-        bench([int(s) for s in args.sizes.split(",")], args.runs)
+        bench_run([int(s) for s in args.sizes.split(",")], args.runs)
+
+
+def main() -> None:
+    contender_main(__doc__, floor, peer, bench, "out")
 
 
 if __name__ == "__main__":
