@@ -19,12 +19,9 @@ loads, the job's stage split (its `stage` log lines) and the three AUCs (they mu
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from functools import partial
 from typing import Dict, List, Tuple
 
@@ -36,13 +33,13 @@ from bench._harness import OUT_DIR, ensure_dirs  # noqa: E402
 from bench.train_job import (  # noqa: E402
     CSV_TYPES,
     DRIVER_MEMORY,
-    STAGE,
     TABLE_HEAD,
     contender_main,
     measure_size,
     peer_tokens,
     run_lakeml,
     run_process,
+    run_submitted,
     write_input,
 )
 
@@ -66,17 +63,8 @@ def models(n: int, csv_path: str, recipe_path: str) -> Dict[str, str]:
 def run_job(csv_path: str, lake: str) -> Tuple[float, float, Dict[str, float]]:
     """(seconds, AUC, stage seconds) of the whole evaluate job as a spark-submit."""
     shutil.rmtree(os.path.join(lake, "reports", "evaluate"), ignore_errors=True)
-    argv = [os.path.join(ROOT, "spark-submit.sh"), "local", "evaluate", "--name", "adult", "--data", csv_path]
-    argv += ["--lake", lake, "--run-date", "2026-12-02"]
-    started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"evaluate failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    summary = json.loads([line for line in done.stdout.splitlines() if line.startswith('{"job": "evaluate"')][-1])
-    stages = {m.group(1): float(m.group(2)) for m in STAGE.finditer(done.stdout + done.stderr)}
-    stages["rest (JVM start, session, model load)"] = seconds - sum(stages.values())
-    return seconds, float(summary["counts"]["metrics"]["auc"]), stages
+    args = ["--name", "adult", "--data", csv_path, "--lake", lake, "--run-date", "2026-12-02"]
+    return run_submitted("evaluate", args, "rest (JVM start, session, model load)")
 
 
 def floor(csv_path: str, model_path: str) -> float:

@@ -64,20 +64,26 @@ def write_input(n: int) -> Tuple[str, str]:
     return csv_path, recipe_path
 
 
-def run_lakeml(csv_path: str, recipe_path: str, lake: str) -> Tuple[float, float, Dict[str, float]]:
-    """(seconds, AUC, stage seconds) of the whole train job as a spark-submit."""
-    shutil.rmtree(lake, ignore_errors=True)
-    argv = [os.path.join(ROOT, "spark-submit.sh"), "local", "train", "--data", csv_path, "--recipe", recipe_path]
-    argv += ["--model-type", "BINARY", "--name", "adult", "--lake", lake, "--run-date", "2026-12-01"]
+def run_submitted(job: str, args: List[str], rest: str) -> Tuple[float, float, Dict[str, float]]:
+    """(seconds, AUC, stage seconds) of one lakeml job as a spark-submit; `rest` names the time outside its stages."""
+    argv = [os.path.join(ROOT, "spark-submit.sh"), "local", job, *args]
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"train failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    summary = json.loads([line for line in done.stdout.splitlines() if line.startswith('{"job": "train"')][-1])
+        raise SystemExit(f"{job} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    summary = json.loads([line for line in done.stdout.splitlines() if line.startswith(f'{{"job": "{job}"')][-1])
     stages = {m.group(1): float(m.group(2)) for m in STAGE.finditer(done.stdout + done.stderr)}
-    stages["rest (JVM start, read, session)"] = seconds - sum(stages.values())
+    stages[rest] = seconds - sum(stages.values())
     return seconds, float(summary["counts"]["metrics"]["auc"]), stages
+
+
+def run_lakeml(csv_path: str, recipe_path: str, lake: str) -> Tuple[float, float, Dict[str, float]]:
+    """(seconds, AUC, stage seconds) of the whole train job as a spark-submit."""
+    shutil.rmtree(lake, ignore_errors=True)
+    args = ["--data", csv_path, "--recipe", recipe_path, "--model-type", "BINARY", "--name", "adult"]
+    args += ["--lake", lake, "--run-date", "2026-12-01"]
+    return run_submitted("train", args, "rest (JVM start, read, session)")
 
 
 def run_process(kind: str, csv_path: str, path: str, module: str = "bench.train_job", flag: str = "out"):
