@@ -176,18 +176,25 @@ def run_process(kind: str, lake: str, conf_path: str, run_date: str, out: str) -
 
 def floor(lake: str, conf_path: str, run_date: str, out: str) -> None:
     """The engine floor: plain PySpark and pyspark.ml doing build_features' work on the demo's tables."""
+    from core.session import build_session
+
+    memory = os.environ.get("LAKEML_DRIVER_MEMORY", "4g")  # what spark-submit.sh gives the job's driver
+    spark = build_session("build_features floor", extra={"spark.driver.memory": memory})
+    floor_features(spark, lake, read_conf(conf_path), run_date, out)
+    spark.stop()
+
+
+def floor_features(spark, lake: str, conf: dict, run_date: str, out: str):
+    """The floor's work on a session: the feature rows written to `out` (a Delta table), the recipe's fitted
+    stages saved under `out/_pipeline`; returns the fitted PipelineModel (it adds `features` and `label`)."""
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import OneHotEncoder, QuantileDiscretizer, SQLTransformer, StringIndexer, VectorAssembler
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from core.session import build_session
     from features.clickstream import STATIC_ASSET
 
-    conf = read_conf(conf_path)
     click, parts = conf["clickstream"], dict(conf["address"]["parts"])
-    memory = os.environ.get("LAKEML_DRIVER_MEMORY", "4g")  # what spark-submit.sh gives the job's driver
-    spark = build_session("build_features floor", extra={"spark.driver.memory": memory})
     tables = os.path.join(lake, "tables")
     base = spark.read.format("delta").load(os.path.join(tables, conf["base"]["table"]))
     base = base.drop(*[c for c in base.columns if c.startswith("_dms")])
@@ -246,7 +253,7 @@ def floor(lake: str, conf_path: str, run_date: str, out: str) -> None:
     rows = model.transform(joined).drop(*binned, *indexed, *encoded, "features")
     rows = rows.withColumn("run_date", F.lit(run_date).cast("date"))
     rows.write.format("delta").mode("overwrite").partitionBy("run_date").save(out)
-    spark.stop()
+    return model
 
 
 def peer(lake: str, conf_path: str, run_date: str, out: str) -> None:

@@ -1,13 +1,23 @@
-"""Benchmark: the whole nightly on the demo shop at several scales, one fresh lake and process each.
+"""Benchmark: the whole nightly on the demo shop beside its engine floor, one fresh lake and process each.
 
-    .venv/bin/python bench/nightly.py [--scales 0.05,1,4,16] [--out /tmp/lakeml-bench-nightly]
+    bench/run.sh nightly [--scales 0.05,1,4] [--runs 3]      # lakeml / floor, medians
+    bench/run.sh nightly --curve [--scales 0.05,1,4,16]      # one night per scale: fixed cost and slope
 
-Each scale runs `./spark-submit.sh local nightly --demo --scale S --lake <fresh dir>` (the README's
-command, the demo's last night with all three days' files) and records the wall time, the seconds
-of each step from the nightly's summary, the raw rows read (log lines + DMS rows), rows/s, and the
-peak resident memory of the driver JVM (sampled every 0.2 s from /proc). A least-squares line
-seconds = fixed + per_scale * scale over the scales gives the fixed cost and the slope; the tiny
-scale (0.05) is the measured floor. Prints a Markdown table for bench/RESULTS.md.
+lakeml: `./spark-submit.sh local nightly --demo --scale S --lake <fresh dir>` (the README's command, the
+demo's last night with all three days' files): its wall time (the demo's raw zone written first, included),
+each step's seconds from the nightly's summary, the raw rows read, the driver JVM's peak RSS (/proc, 0.2 s).
+
+floor (`floor_night`): one hand-written PySpark program in a fresh `python` (core.session's settings, the
+driver memory spark-submit.sh gives) doing the night's eight steps on the same raw zone: the log lines
+through the job's own parser to one Delta table; each DMS table's full load and CDC files reduced to the
+last change per key, one Delta write each; build_features' floor (bench/build_features.py); the profile's
+figures in one aggregation plus the top values; MLlib's LogisticRegression at train's defaults and ALS at
+the night's rank and regParam (70/30 splits, AUC and RMSE, models saved); the propensity scores and the
+top-10 lists written as Delta. No quarantine, ledgers, reports, versions, champions or run records.
+
+After every pair of runs the rows of every table both write are compared (delta-rs): they must be equal
+but for the top-k lists, where lakeml also lists popular items for customers ALS never saw. Each run
+starts once the 1-minute load is under 1.5; the medians, every run and the loads are printed.
 """
 
 from __future__ import annotations
@@ -21,7 +31,10 @@ import sys
 import time
 from typing import Dict, List
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(_HERE)
+sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p or ".") != _HERE)]
+DEMO_CONF = os.path.join(ROOT, "conf", "nightly_demo.yaml")
 
 
 def tree_rss_kib(pid: int) -> Dict[int, int]:
@@ -87,6 +100,178 @@ def run_scale(scale: float, out: str) -> dict:
     }
 
 
+# --- the engine floor -------------------------------------------------------------------------
+
+
+def demo_night() -> dict:
+    """conf/nightly_demo.yaml as a dict."""
+    from core.conf import load_document
+
+    with open(DEMO_CONF) as handle:
+        return load_document(handle.read(), DEMO_CONF)
+
+
+def floor_logs(spark, folder: str, table: str) -> None:
+    """The log lines parsed by the job's own parser (compiled, the regex for what it declines), the taken
+    rows written as one Delta table partitioned by event_date; rejects dropped, not quarantined."""
+    from pyspark.sql import functions as F
+
+    from jobs.ingest_logs.parse import parse_lines
+    from jobs.ingest_logs.table import table_rows
+
+    lines = spark.read.text(folder).select(
+        F.col("value").alias("line"), F.input_file_name().alias("source_file"), F.lit(False).alias("is_json")
+    )
+    table_rows(parse_lines(lines), "floor").write.format("delta").partitionBy("event_date").save(table)
+
+
+def floor_dms_table(spark, folder: str, entry: dict, table: str) -> None:
+    """A DMS table's full load and CDC files read with its CONF's types, the last change per key kept (deletes
+    dropped), one Delta write."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    types = ", ".join(f"`{c['name']}` {c['type']}" for c in entry["columns"])
+    csv = spark.read.options(nullValue="NULL")
+    load = csv.schema(types).csv(os.path.join(folder, "LOAD*.csv")).withColumn("Op", F.lit("I"))
+    cdc = csv.schema("Op STRING, " + types).csv(os.path.join(folder, "*", "*", "*", "*.csv"))
+    last = Window.partitionBy(*entry["key"]).orderBy(F.desc(entry["change_seq_column"]))
+    rows = load.unionByName(cdc).withColumn("_n", F.row_number().over(last))
+    rows.where("_n = 1 AND Op != 'D'").drop("_n", "Op").write.format("delta").save(table)
+
+
+def floor_profile(spark, rows, schema: dict) -> dict:
+    """The profile's figures of the feature rows: one aggregation over the numbers, the top values of the others."""
+    from pyspark.sql import functions as F
+
+    from bench.profile import floor_aggregates, top_counts
+
+    types = {a["attributeName"]: a["attributeType"] for a in schema["attributes"]}
+    target = schema["targetAttributeName"]
+    numeric = [name for name, kind in types.items() if kind == "NUMERIC"]
+    first = rows.agg(*floor_aggregates(numeric, target)).collect()[0].asDict()
+    others = [name for name, kind in types.items() if kind != "NUMERIC"]
+    return {"first": first, "values": {c: top_counts(rows.select(F.col(c).alias("value")), 10) for c in others}}
+
+
+def model_input(rows, features_model):
+    """Feature rows as the recipe's stages take them: no label or run_date, a missing number (binned) as NaN,
+    which QuantileDiscretizer's handleInvalid="keep" puts in its extra bucket."""
+    from pyspark.sql import functions as F
+
+    binned = features_model.stages[0].getInputCols()
+    nan = F.lit(float("nan"))
+    return rows.drop("label", "run_date").withColumns({c: F.coalesce(F.col(c).cast("double"), nan) for c in binned})
+
+
+def floor_train_binary(spark, rows, features_model, out: str):
+    """LogisticRegression at train's defaults on the recipe's vectors, 70/30 split; (full PipelineModel, AUC)."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+
+    from bench.train_job import L2, MAX_ITER, TOL
+
+    train, test = features_model.transform(model_input(rows, features_model)).randomSplit([0.7, 0.3], seed=7)
+    fitted = LogisticRegression(regParam=L2, tol=TOL, maxIter=MAX_ITER, standardization=False).fit(train)
+    auc = BinaryClassificationEvaluator().evaluate(fitted.transform(test))
+    model = PipelineModel(stages=[*features_model.stages, fitted])
+    model.write().overwrite().save(out)
+    return model, auc
+
+
+def floor_train_als(spark, reviews, params: dict, out: str):
+    """ALS with the night's rank and regParam on the reviews, 70/30 split; (model, RMSE)."""
+    from pyspark.ml.evaluation import RegressionEvaluator
+    from pyspark.ml.recommendation import ALS
+
+    train, test = reviews.randomSplit([0.7, 0.3], seed=7)
+    als = ALS(userCol="customer_id", itemCol="product_id", ratingCol="rating", coldStartStrategy="drop", seed=7)
+    fitted = als.setRank(params["rank"]).setRegParam(params["regParam"]).fit(train)
+    rmse = RegressionEvaluator(labelCol="rating").evaluate(fitted.transform(test))
+    fitted.write().overwrite().save(out)
+    return fitted, rmse
+
+
+def floor_night(lake: str, out: str, run_date: str) -> dict:
+    """The engine floor of the demo night: one PySpark program doing the eight steps on the raw zone of `lake`,
+    writing its tables, features, models and scores under `out`; step seconds, rows written, AUC, RMSE."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    from bench.build_features import floor_features
+    from bench.train_job import DRIVER_MEMORY
+    from core.session import build_session
+
+    started = time.perf_counter()
+    night, seconds = demo_night(), {}
+    spark = build_session("nightly floor", extra={"spark.driver.memory": DRIVER_MEMORY})
+    seconds["session"] = time.perf_counter() - started
+
+    def step(name: str, fn):
+        began = time.perf_counter()
+        value = fn()
+        seconds[name] = time.perf_counter() - began
+        return value
+
+    def table(name: str) -> str:
+        return os.path.join(out, "tables", name)
+
+    def read(path: str):
+        return spark.read.format("delta").load(path)
+
+    source = night["ingest_logs"][0]
+    step(
+        "ingest_logs", lambda: floor_logs(spark, os.path.join(lake, source["input"]), table("logs_" + source["source"]))
+    )
+    dms = night["ingest_dms"]
+
+    def ingest_dms():
+        for entry in dms["tables"]["tables"]:
+            folder = os.path.join(lake, dms["input"], entry["schema"], entry["table"])
+            floor_dms_table(spark, folder, entry, table(f"{entry['schema']}_{entry['table']}"))
+
+    step("ingest_dms", ingest_dms)
+    conf = night["build_features"][0]["config"]
+    features_path = os.path.join(out, "features", conf["feature_set"])
+    features_model = step("build_features", lambda: floor_features(spark, out, conf, run_date, features_path))
+    features = read(features_path).where(F.col("run_date") == run_date)
+    step("profile", lambda: floor_profile(spark, features, conf["schema"]))
+    propensity, recs = night["train"][0], night["train"][1]
+    model, auc = step(
+        "train " + propensity["name"],
+        lambda: floor_train_binary(spark, features, features_model, os.path.join(out, "models", propensity["name"])),
+    )
+    reviews = read(table(recs["table"]))
+    als, rmse = step(
+        "train " + recs["name"],
+        lambda: floor_train_als(spark, reviews, recs["params"], os.path.join(out, "models", recs["name"])),
+    )
+    day = F.lit(run_date).cast("date").alias("run_date")
+
+    def score_propensity():
+        scored = model.transform(model_input(features, features_model))
+        rows = scored.select(
+            F.col(conf["base"]["key"]).alias("tag"), vector_to_array("probability")[1].alias("score"), day
+        )
+        rows.write.format("delta").partitionBy("run_date").save(os.path.join(out, "scores", propensity["name"]))
+
+    def score_recs():
+        score = night["score"][1]
+        users = read(table(score["table"])).select("customer_id")
+        lists = als.recommendForUserSubset(users, score["top_k"])
+        ranked = lists.select(F.col("customer_id").alias("user"), F.posexplode("recommendations").alias("rank", "r"))
+        rows = ranked.select(
+            "user", F.col("r.product_id").alias("item"), (F.col("rank") + 1).alias("rank"), "r.rating", day
+        )
+        rows.write.format("delta").partitionBy("run_date").save(os.path.join(out, "scores", recs["name"]))
+
+    step("score " + propensity["name"], score_propensity)
+    step("score " + recs["name"], score_recs)
+    spark.stop()
+    return {"seconds": time.perf_counter() - started, "steps": seconds, "auc": auc, "rmse": rmse}
+
+
 def fit(points: List[dict]) -> Dict[str, float]:
     """Least squares seconds = fixed + per_scale * scale."""
     xs = [p["scale"] for p in points]
@@ -117,14 +302,104 @@ def markdown(points: List[dict]) -> str:
     return "\n".join(rows)
 
 
+WRITTEN = (
+    "tables/logs_web",
+    "tables/shop_customers",
+    "tables/shop_orders",
+    "tables/shop_reviews",
+    "features/purchase_propensity",
+    "scores/purchase_propensity",
+    "scores/product_recs",
+)
+
+
+def written_rows(root: str) -> Dict[str, int]:
+    """Rows of each table the night writes under root (delta-rs, as users' other engines read them)."""
+    from deltalake import DeltaTable
+
+    return {name: DeltaTable(os.path.join(root, name)).to_pyarrow_dataset().count_rows() for name in WRITTEN}
+
+
+def champion_value(lake: str, model: str) -> float:
+    """The metric lakeml's night recorded for a model's champion (AUC, RMSE)."""
+    with open(os.path.join(lake, "models", model, "champion.json")) as handle:
+        return float(json.load(handle)["value"])
+
+
+def run_floor(lake: str, out: str) -> dict:
+    """The floor in a fresh Python process on lake's raw zone; its result dict with the wall seconds."""
+    shutil.rmtree(out, ignore_errors=True)
+    from bench.build_features import demo_run_date
+
+    argv = [sys.executable, "-m", "bench.nightly", "--floor", lake, "--out", out, "--run-date", demo_run_date()]
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the floor failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": wall}
+
+
+def compare(lake: str, out: str) -> Dict[str, tuple]:
+    """(lakeml, floor) rows of each written table; raises where the tables both must agree on differ (the
+    recommendations may differ: lakeml also lists popular items for customers ALS never saw)."""
+    mine, floors = written_rows(lake), written_rows(out)
+    differ = [n for n in WRITTEN if n != "scores/product_recs" and mine[n] != floors[n]]
+    if differ:
+        raise SystemExit(f"lakeml's and the floor's rows differ: {[(n, mine[n], floors[n]) for n in differ]}")
+    return {n: (mine[n], floors[n]) for n in WRITTEN}
+
+
+def median(values: List[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def bench(scales: List[float], runs: int, out: str) -> None:
+    """Per scale, `runs` alternating runs of the night and its floor (each once the load is under 1.5)."""
+    from bench._harness import wait_quiet
+
+    for scale in scales:
+        seen: Dict[str, List[float]] = {"lakeml": [], "floor": []}
+        loads: List[str] = []
+        for _ in range(runs):
+            loads.append(wait_quiet())
+            night = run_scale(scale, out)
+            lake, floor_out = os.path.join(out, f"lake-{scale:g}"), os.path.join(out, f"floor-{scale:g}")
+            loads.append(wait_quiet())
+            floor = run_floor(lake, floor_out)
+            rows = compare(lake, floor_out)
+            seen["lakeml"].append(night["seconds"])
+            seen["floor"].append(floor["wall"])
+            auc, rmse = champion_value(lake, "purchase_propensity"), champion_value(lake, "product_recs")
+            print(json.dumps({"scale": scale, "lakeml": night, "floor": floor, "rows": rows}), flush=True)
+            print(f"AUC lakeml {auc:.4f} floor {floor['auc']:.4f}; RMSE lakeml {rmse:.4f} floor {floor['rmse']:.4f}")
+        lk, fl = median(seen["lakeml"]), median(seen["floor"])
+        print(
+            f"| {scale:g} | {lk:.1f} ({' / '.join(f'{v:.1f}' for v in seen['lakeml'])}) | "
+            f"{fl:.1f} ({' / '.join(f'{v:.1f}' for v in seen['floor'])}) | {lk / fl:.2f} | {'; '.join(loads)} |",
+            flush=True,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", default="0.05,1,4,16")
+    parser.add_argument("--scales", default="0.05,1,4")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--curve", action="store_true", help="one night per scale, the fixed cost and the slope")
     parser.add_argument("--out", default="/tmp/lakeml-bench-nightly")
+    parser.add_argument("--floor", help=argparse.SUPPRESS)
+    parser.add_argument("--run-date", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor:
+        print(json.dumps(floor_night(args.floor, args.out, args.run_date)))
+        return 0
     os.makedirs(args.out, exist_ok=True)
+    scales = [float(s) for s in args.scales.split(",")]
+    if not args.curve:
+        bench(scales, args.runs, args.out)
+        return 0
     points = []
-    for scale in [float(s) for s in args.scales.split(",")]:
+    for scale in scales:
         point = run_scale(scale, args.out)
         points.append(point)
         print(json.dumps(point), flush=True)
