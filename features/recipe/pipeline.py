@@ -24,7 +24,8 @@ def compile_recipe(
     """Compile schema + recipe (suggested when None) to an unfitted Pipeline that adds `features` and `label`.
 
     The recipe may be a dict (as parse_recipe returns) or recipe text. The fitted PipelineModel adds:
-    - `features`: a vector of size num_features + (number of numeric outputs). The first
+    - `features`: a vector of size num_features + (number of numeric outputs), or of the numeric
+      outputs alone when the recipe has no token output. The first
       num_features slots hold the tokens of every non-numeric output, each token prefixed with
       its output's canonical expression (`ngram(review,2)=good book`) when there is more than one
       such output, hashed with HashingTF (binary, i.e. a token set), or with `vocabulary=True`
@@ -49,10 +50,12 @@ def compile_recipe(
     planned = plan_recipe(schema, recipe)
     stages: List[Any] = list(planned.estimators)
     stages.append(RecipeColumns(plan=json.dumps(planned.plan), tokensCol="__tokens"))
-    stages.extend(token_stages(num_features, vocabulary, weighting))
     numeric_cols = [n["col"] for n in planned.plan["numeric"]]
+    token_part = bool(planned.plan["tokens"]) or not numeric_cols
+    if token_part:
+        stages.extend(token_stages(num_features, vocabulary, weighting))
     if numeric_cols:
-        stages.append(VectorAssembler(inputCols=["__hashed", *numeric_cols], outputCol="features"))
+        stages.append(VectorAssembler(inputCols=["__hashed"] * token_part + numeric_cols, outputCol="features"))
     else:  # tokens only: the hashed vector is the feature vector (saves a pass over every vector)
         stages[-1].setOutputCol("features")
     target = schema.get("targetAttributeName")

@@ -143,9 +143,13 @@ def _feature_stage(cls: str, meta: Dict[str, Any], folder: str) -> Optional[Stag
 
 
 def _assemble(row: Dict[str, Any], cols: List[str]) -> Tuple[int, List[int], List[float]]:
-    """VectorAssembler of one slot vector followed by numeric columns: (slot count, slots, dense values)."""
-    size, slots = row[cols[0]] if isinstance(row[cols[0]], tuple) else (0, [])
-    return size, slots, [float(row[c]) for c in cols[1:]]
+    """VectorAssembler of a slot vector (none in a recipe of numbers alone) followed by numeric columns:
+    (slot count, slots, dense values)."""
+    if isinstance(row[cols[0]], tuple):
+        (size, slots), numeric = row[cols[0]], cols[1:]
+    else:
+        size, slots, numeric = 0, [], cols
+    return size, slots, [float(row[c]) for c in numeric]
 
 
 ESTIMATORS = {

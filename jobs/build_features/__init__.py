@@ -18,8 +18,8 @@ with its help: `build_features --help`):
                 users without activity get 0 counts, a null recency and empty path n-grams
   schema        the Amazon ML data schema (inline mapping), or schema_file (path or URI)
   recipe        the recipe (inline mapping or text), or recipe_file; none: the suggested recipe
-  num_features  hashed token dimension (default 2^18; 1 with windows and the generated recipe,
-                which has no tokens); vocabulary: true for a fitted vocabulary
+  num_features  hashed token dimension (default 2^18; a recipe without token outputs, as the
+                generated one of windows, has no token slots); vocabulary: true for a fitted vocabulary
   windows       instead of base: readings (a lake table or CSV files) cut into time windows per
                 entity, one row per window with its statistics and spectra (features.windows;
                 jobs/build_features/windows_conf.py); schema and recipe may then be left out

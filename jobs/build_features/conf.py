@@ -205,9 +205,6 @@ class Config:
         self.recipe: Any = conf.recipe
         self.recipe_ref = resolve(conf.recipe_file, "recipe_file", conf_uri) if conf.recipe_file else None
         self.num_features = conf.num_features
-        if conf.windows is not None and conf.recipe is None and conf.recipe_file is None:
-            if "num_features" not in conf.model_fields_set:  # ALL_NUMERIC has no token: one (empty) slot
-                self.num_features = 1
         self.vocabulary = conf.vocabulary
         self.checked = False  # schema and recipe read and checked together
         self.conf_uri = conf_uri

@@ -34,6 +34,7 @@ RECIPES = {
         ]
     },
     "vocabulary": {"outputs": ["ngram(lowercase(review), 2)", "x", "color"]},
+    "numbers": {"outputs": ["normalize(x)", "x"]},  # no token output: no token slots
 }
 ODD = [
     ("o1", "¡Good!! «great» -- seat-belts, fine…", None, "a", None),
@@ -70,7 +71,13 @@ def record(row) -> dict:
 
 @pytest.mark.parametrize(
     "model_type,layout",
-    [("BINARY", "hashed"), ("BINARY", "vocabulary"), ("MULTICLASS", "hashed"), ("REGRESSION", "hashed")],
+    [
+        ("BINARY", "hashed"),
+        ("BINARY", "vocabulary"),
+        ("BINARY", "numbers"),
+        ("MULTICLASS", "hashed"),
+        ("REGRESSION", "hashed"),
+    ],
 )
 def test_the_scorer_equals_the_pipeline(spark, tmp_path, model_type, layout):
     estimator = (

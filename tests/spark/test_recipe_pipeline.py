@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pyspark.ml import PipelineModel
 
 from features.recipe import compile_recipe, parse_recipe, suggest_recipe
@@ -137,3 +138,14 @@ def test_suggested_recipe_from_data_compiles_and_runs(spark):
     assert recipe["groups"] == {"NUMERIC_VARS_QB_10": "group(age, hours-per-week)"}  # 200 rows: 20 per bin
     out = compile_recipe(SCHEMA, recipe, num_features=N).fit(df).transform(df)
     assert out.where("features is null").count() == 0
+
+
+def test_a_recipe_of_numbers_alone_has_no_token_slots(spark):
+    df = spark.createDataFrame(census_rows(40), COLUMNS)
+    model = compile_recipe(SCHEMA, {"outputs": ["normalize(age)", "hours-per-week"]}, num_features=N).fit(df)
+    assert not [s for s in model.stages if type(s).__name__ in ("HashingTF", "CountVectorizerModel")]
+    first = model.transform(df).orderBy("id").first()
+    mean = sum(18 + i % 60 for i in range(40)) / 40
+    std = (sum((18 + i % 60 - mean) ** 2 for i in range(40)) / 40) ** 0.5
+    assert first["features"].size == 2  # the two numbers, in recipe order
+    assert list(first["features"].toArray()) == pytest.approx([(18 - mean) / std, 10.0], rel=1e-12)

@@ -41,16 +41,6 @@ def test_the_example_conf_is_valid_and_generates_schema_and_recipe():
     assert config.schema["rowId"] == "window_id" and attrs["acc_x_body_band_3_6"] == "NUMERIC"
     assert 200 <= sum(v == "NUMERIC" for v in attrs.values()) <= 230
     assert config.recipe["outputs"] == ["ALL_NUMERIC"] and config.base_key == "window_id"
-    assert config.num_features == 1  # no token to hash: not 2^18 empty slots in every vector
-
-
-def test_num_features_keeps_its_default_when_given_or_with_a_recipe():
-    assert parsed().num_features == 1
-    given = yaml.safe_dump({"feature_set": "har", "windows": WINDOWS, "num_features": 64})
-    assert parse_conf(given, "file:///tmp/har.yaml").num_features == 64
-    recipe = {"groups": {}, "assignments": {}, "outputs": ["ALL_NUMERIC"]}
-    with_recipe = yaml.safe_dump({"feature_set": "har", "windows": WINDOWS, "recipe": recipe})
-    assert parse_conf(with_recipe, "file:///tmp/har.yaml").num_features == 2**18
 
 
 @pytest.mark.parametrize(
