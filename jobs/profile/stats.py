@@ -14,12 +14,13 @@ the grouped result (small: values, not rows) give each attribute's distinct coun
 each value, and the shortest and longest word; values ranked beyond TOP (TOP_WORDS for words)
 are folded into one `other` value per target bin before the single collect.
 
-No per-attribute loop touches the data: the number of Spark jobs is the same for 3 attributes
-or 300 (test_profile_stats counts them). From LONG_FROM attributes both passes run on the long
-form (prepare.stacked: one row per data row and attribute): pass 1 is one aggregation grouped by
-attribute, pass 2 builds the same keys with one set of expressions (the attributes' bin edges in
-literal arrays), so the plans stay small whatever the width; the figures are the same
-(test_profile_long compares them).
+The wide form keeps the prepared columns between the passes when every type is known before pass 1
+(persisted, released after pass 2). No per-attribute loop touches the data: the number of Spark jobs
+is the same for 3 attributes or 300 (test_profile_stats counts them). From LONG_FROM attributes both
+passes run on the long form (prepare.stacked: one row per data row and attribute): pass 1 is one
+aggregation grouped by attribute, pass 2 builds the same keys with one set of expressions (the
+attributes' bin edges in literal arrays), so the plans stay small whatever the width; the figures
+are the same (test_profile_long compares them).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -119,10 +121,17 @@ def _words(text: Column) -> Column:
     return F.array_remove(F.split(text, " "), "")
 
 
-def run_first_pass(df: DataFrame, attrs: Sequence[Attr]) -> Dict[str, object]:
-    """Pass 1: one aggregation over the data, returned as a dict of figures."""
-    row = prepare(df, attrs).agg(*first_pass_columns(attrs)).collect()[0]
-    return row.asDict()
+def prefixed_words(text: Column, prefix: Column) -> Column:
+    """The distinct words of a prepared text value, each prefixed (null for null text): plain string replaces
+    and one split on a space, no regular expression."""
+    spaced = F.concat(F.lit(" "), prefix)
+    # an empty word (text of punctuation alone) is the prefix alone: left out, as duplicates are
+    return F.array_except(F.split(F.concat(prefix, F.replace(text, F.lit(" "), spaced)), " "), F.array(prefix))
+
+
+def run_first_pass(prepared: DataFrame, attrs: Sequence[Attr]) -> Dict[str, object]:
+    """Pass 1: one aggregation over the prepared frame, returned as a dict of figures."""
+    return prepared.agg(*first_pass_columns(attrs)).collect()[0].asDict()
 
 
 def long_first_pass_columns() -> List[Column]:
@@ -235,14 +244,14 @@ def attribute_keys(a: Attr, first: Dict[str, object]) -> Tuple[List[Column], Lis
         return [F.concat(F.lit(f"{i}v{SEP}"), F.col(f"b{i}").cast("string"))], []
     if a.kind == CATEGORICAL:
         return [F.concat(F.lit(f"{i}v{SEP}"), F.col(f"c{i}"))], []
-    prefixed = F.regexp_replace(F.col(f"t{i}"), r"(\S+)", f"{i}w{SEP}$1")
-    words = F.array_distinct(_words(prefixed))
+    words = prefixed_words(F.col(f"t{i}"), F.lit(f"{i}w{SEP}"))
     return [], [F.coalesce(words, F.array().cast("array<string>"))]
 
 
-def stacked_keys(df: DataFrame, attrs: Sequence[Attr], target: Optional[Attr], first: Dict[str, object]) -> DataFrame:
+def stacked_keys(
+    prepared: DataFrame, attrs: Sequence[Attr], target: Optional[Attr], first: Dict[str, object]
+) -> DataFrame:
     """One row per (data row, key) with the row's target bin: the frame pass 2 groups."""
-    prepared = prepare(df, attrs)
     scalars: List[Column] = [F.lit(f"{TARGET_SLOT}{SEP}")]
     arrays: List[Column] = []
     for a in attrs:
@@ -305,8 +314,7 @@ def long_keys(df: DataFrame, attrs: Sequence[Attr], target: Optional[Attr], firs
         F.concat(index, F.lit(f"v{SEP}"), F.col("b").cast("string")),
         F.concat(index, F.lit(f"v{SEP}"), F.col("c")),
     )
-    prefixed = F.regexp_replace(F.col("t"), F.lit(r"(\S+)"), F.concat(index, F.lit(f"w{SEP}$1")))
-    words = F.coalesce(F.array_distinct(_words(prefixed)), F.array().cast("array<string>"))
+    words = F.coalesce(prefixed_words(F.col("t"), F.concat(index, F.lit(f"w{SEP}"))), F.array().cast("array<string>"))
     # the target key once per data row: with its first attribute
     row_key = F.when(F.col("i") == attrs[0].index, F.lit(f"{TARGET_SLOT}{SEP}"))
     exploded = long.select(F.explode(F.concat(F.array(row_key, scalar), words)).alias("key"), "tbin")
@@ -376,9 +384,27 @@ def run_passes(df: DataFrame, attrs: Sequence[Attr], target_name: Optional[str],
 
     long: run them on the long form (default: from LONG_FROM attributes); the figures are the same."""
     long = len(attrs) >= LONG_FROM if long is None else long
-    first = (run_long_first_pass if long else run_first_pass)(df, attrs)
-    resolved = resolve_all(attrs, first)
-    target = next((a for a in resolved if a.name == target_name), None)
-    keys = (long_keys if long else stacked_keys)(df, resolved, target, first)
-    second = collect_second(second_pass_frame(keys))
-    return Passes(rows=int(first["rows"]), first=first, second=second, attrs=resolved)
+    if long:
+        first = run_long_first_pass(df, attrs)
+        resolved = resolve_all(attrs, first)
+        keys = long_keys(df, resolved, find(resolved, target_name), first)
+        return Passes(int(first["rows"]), first, collect_second(second_pass_frame(keys)), resolved)
+    typed = not any(a.kind == STRING for a in attrs)
+    prepared = prepare(df, attrs)
+    if typed:  # both passes read the same prepared columns: computed once (the text's regexes are most of them)
+        prepared = prepared.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        first = run_first_pass(prepared, attrs)
+        resolved = resolve_all(attrs, first)
+        if not typed:  # an undecided string becomes TEXT or CATEGORICAL, whose columns differ
+            prepared = prepare(df, resolved)
+        keys = stacked_keys(prepared, resolved, find(resolved, target_name), first)
+        return Passes(int(first["rows"]), first, collect_second(second_pass_frame(keys)), resolved)
+    finally:
+        if typed:
+            prepared.unpersist()
+
+
+def find(attrs: Sequence[Attr], name: Optional[str]) -> Optional[Attr]:
+    """The attribute of a name (None when absent or name is None)."""
+    return next((a for a in attrs if a.name == name), None)
