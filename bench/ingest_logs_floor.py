@@ -1,7 +1,7 @@
 """What Spark cannot go below on the ingest_logs input: reading the lines, the job's one access regex, a raw write.
 
 Same generated combined-format file as bench/ingest_logs.py (default 1M lines), in one run, warm JVM,
-each Spark step into the no-op sink unless said, best of two:
+each Spark step into the no-op sink unless said, the median of --runs (3) after one warm-up run:
 - read: `spark.read.text` only;
 - read + length: every line touched once;
 - read + one regexp_extract: the status field only;
@@ -21,7 +21,8 @@ each Spark step into the no-op sink unless said, best of two:
 The ratios say how much of DuckDB's time each floor already costs; the job has to fit its typed
 columns, the reject gate's counts and two commits into what is left.
 
-usage: bench/run.sh ingest_logs_floor [--rows 1000000] [--threads 2]
+usage: bench/run.sh ingest_logs_floor [--rows 1000000] [--threads 2] [--runs 3] [--steps WORD,...]
+(each step warmed once, then timed --runs times, the median reported)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._harness import DATA_DIR, OUT_DIR, ensure_dirs, report, timed
+from bench._harness import DATA_DIR, OUT_DIR, ensure_dirs, load_averages, report, timed
 from bench.ingest_logs import duckdb_parse_write, generate
 
 
@@ -127,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each step (the median is reported)")
+    parser.add_argument("--steps", help="only the steps whose name contains one of these comma-separated words")
     opts = parser.parse_args()
     ensure_dirs()
     path = os.path.join(DATA_DIR, f"access_combined_{opts.rows}.log")
@@ -140,11 +143,15 @@ def main() -> None:
     spark.sparkContext.setLogLevel("ERROR")
     scratch = os.path.join(OUT_DIR, "ingest_logs_floor")
     steps = floor_steps(spark, path, scratch)
+    if opts.steps:
+        steps = {name: step for name, step in steps.items() if any(w in name for w in opts.steps.split(","))}
     for step in steps.values():  # warm-up: class loading and code generation for every step
         step()
     results = []
     for name, step in steps.items():
-        results.append(min((timed(name, opts.rows, step) for _ in range(2)), key=lambda r: r.seconds))
+        runs = sorted((timed(name, opts.rows, step) for _ in range(opts.runs)), key=lambda r: r.seconds)
+        print(f"{name}: {[round(r.seconds, 2) for r in runs]} (load {load_averages()})", flush=True)
+        results.append(runs[len(runs) // 2])
     duck_out = os.path.join(OUT_DIR, "ingest_logs_floor_duckdb.parquet")
     results.append(timed("DuckDB parse + Parquet", opts.rows, lambda: duckdb_parse_write(path, duck_out, opts.threads)))
     copied = os.path.join(OUT_DIR, "ingest_logs_floor_duckdb_copy.parquet")

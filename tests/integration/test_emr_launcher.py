@@ -344,7 +344,10 @@ def test_ctrl_c_cancels_the_step_and_says_so(s3_endpoint, bucket, cluster_id, tm
         step = wait_for_steps(cluster_id)[0]
         wait_for_line(lines, f"step {step.id}: ")  # the first state polled: Ctrl-C now
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the launcher did not exit 60 s after Ctrl-C; it said:\n" + "".join(lines)) from None
     finally:
         if proc.poll() is None:
             proc.kill()
