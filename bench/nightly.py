@@ -193,10 +193,40 @@ def floor_train_als(spark, reviews, params: dict, out: str):
     return fitted, rmse
 
 
+def floor_ingest_dms(spark, lake: str, dms: dict, out: str) -> None:
+    """Every DMS table of the night's ingest_dms section as a Delta table `tables/<schema>_<table>` under out."""
+    for entry in dms["tables"]["tables"]:
+        folder = os.path.join(lake, dms["input"], entry["schema"], entry["table"])
+        floor_dms_table(spark, folder, entry, os.path.join(out, "tables", f"{entry['schema']}_{entry['table']}"))
+
+
+def floor_score_binary(model, rows, key: str, run_date: str, path: str) -> None:
+    """The model's probability of 1 per row, with the row's key, as a Delta table partitioned by run_date."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    scored = model.transform(rows).select(
+        F.col(key).alias("tag"),
+        vector_to_array("probability")[1].alias("score"),
+        F.lit(run_date).cast("date").alias("run_date"),
+    )
+    scored.write.format("delta").partitionBy("run_date").save(path)
+
+
+def floor_score_top_k(als, users, k: int, run_date: str, path: str) -> None:
+    """ALS's top k items of each user (user, item, rank, rating) as a Delta table partitioned by run_date."""
+    from pyspark.sql import functions as F
+
+    lists = als.recommendForUserSubset(users, k)
+    ranked = lists.select(F.col(als.getUserCol()).alias("user"), F.posexplode("recommendations").alias("rank", "r"))
+    item, rank = F.col("r." + als.getItemCol()).alias("item"), (F.col("rank") + 1).alias("rank")
+    rows = ranked.select("user", item, rank, "r.rating", F.lit(run_date).cast("date").alias("run_date"))
+    rows.write.format("delta").partitionBy("run_date").save(path)
+
+
 def floor_night(lake: str, out: str, run_date: str) -> dict:
     """The engine floor of the demo night: one PySpark program doing the eight steps on the raw zone of `lake`,
-    writing its tables, features, models and scores under `out`; step seconds, rows written, AUC, RMSE."""
-    from pyspark.ml.functions import vector_to_array
+    writing its tables, features, models and scores under `out`; step seconds, AUC, RMSE."""
     from pyspark.sql import functions as F
 
     from bench.build_features import floor_features
@@ -214,60 +244,38 @@ def floor_night(lake: str, out: str, run_date: str) -> dict:
         seconds[name] = time.perf_counter() - began
         return value
 
-    def table(name: str) -> str:
-        return os.path.join(out, "tables", name)
+    def under(*parts: str) -> str:
+        return os.path.join(out, *parts)
 
-    def read(path: str):
-        return spark.read.format("delta").load(path)
-
-    source = night["ingest_logs"][0]
-    step(
-        "ingest_logs", lambda: floor_logs(spark, os.path.join(lake, source["input"]), table("logs_" + source["source"]))
-    )
-    dms = night["ingest_dms"]
-
-    def ingest_dms():
-        for entry in dms["tables"]["tables"]:
-            folder = os.path.join(lake, dms["input"], entry["schema"], entry["table"])
-            floor_dms_table(spark, folder, entry, table(f"{entry['schema']}_{entry['table']}"))
-
-    step("ingest_dms", ingest_dms)
+    logs = night["ingest_logs"][0]
+    raw_logs, logs_table = os.path.join(lake, logs["input"]), under("tables", "logs_" + logs["source"])
+    step("ingest_logs", lambda: floor_logs(spark, raw_logs, logs_table))
+    step("ingest_dms", lambda: floor_ingest_dms(spark, lake, night["ingest_dms"], out))
     conf = night["build_features"][0]["config"]
-    features_path = os.path.join(out, "features", conf["feature_set"])
+    features_path = under("features", conf["feature_set"])
     features_model = step("build_features", lambda: floor_features(spark, out, conf, run_date, features_path))
-    features = read(features_path).where(F.col("run_date") == run_date)
+    features = spark.read.format("delta").load(features_path).where(F.col("run_date") == run_date)
     step("profile", lambda: floor_profile(spark, features, conf["schema"]))
-    propensity, recs = night["train"][0], night["train"][1]
-    model, auc = step(
-        "train " + propensity["name"],
-        lambda: floor_train_binary(spark, features, features_model, os.path.join(out, "models", propensity["name"])),
+    binary, recs = night["train"]
+    binary_model, auc = step(
+        "train " + binary["name"],
+        lambda: floor_train_binary(spark, features, features_model, under("models", binary["name"])),
     )
-    reviews = read(table(recs["table"]))
+    reviews = spark.read.format("delta").load(under("tables", recs["table"]))
     als, rmse = step(
-        "train " + recs["name"],
-        lambda: floor_train_als(spark, reviews, recs["params"], os.path.join(out, "models", recs["name"])),
+        "train " + recs["name"], lambda: floor_train_als(spark, reviews, recs["params"], under("models", recs["name"]))
     )
-    day = F.lit(run_date).cast("date").alias("run_date")
-
-    def score_propensity():
-        scored = model.transform(model_input(features, features_model))
-        rows = scored.select(
-            F.col(conf["base"]["key"]).alias("tag"), vector_to_array("probability")[1].alias("score"), day
-        )
-        rows.write.format("delta").partitionBy("run_date").save(os.path.join(out, "scores", propensity["name"]))
-
-    def score_recs():
-        score = night["score"][1]
-        users = read(table(score["table"])).select("customer_id")
-        lists = als.recommendForUserSubset(users, score["top_k"])
-        ranked = lists.select(F.col("customer_id").alias("user"), F.posexplode("recommendations").alias("rank", "r"))
-        rows = ranked.select(
-            "user", F.col("r.product_id").alias("item"), (F.col("rank") + 1).alias("rank"), "r.rating", day
-        )
-        rows.write.format("delta").partitionBy("run_date").save(os.path.join(out, "scores", recs["name"]))
-
-    step("score " + propensity["name"], score_propensity)
-    step("score " + recs["name"], score_recs)
+    rows, key = model_input(features, features_model), conf["base"]["key"]
+    step(
+        "score " + binary["name"],
+        lambda: floor_score_binary(binary_model, rows, key, run_date, under("scores", binary["name"])),
+    )
+    top = night["score"][1]
+    users = spark.read.format("delta").load(under("tables", top["table"])).select(als.getUserCol())
+    step(
+        "score " + recs["name"],
+        lambda: floor_score_top_k(als, users, top["top_k"], run_date, under("scores", recs["name"])),
+    )
     spark.stop()
     return {"seconds": time.perf_counter() - started, "steps": seconds, "auc": auc, "rmse": rmse}
 
