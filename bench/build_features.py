@@ -50,7 +50,7 @@ ROOT = os.path.dirname(_HERE)
 sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p or ".") != _HERE)]
 
 from bench._harness import DATA_DIR, OUT_DIR, ensure_dirs, wait_quiet  # noqa: E402
-from bench.train_job import STAGE  # noqa: E402
+from bench.train_job import DRIVER_MEMORY, STAGE  # noqa: E402
 
 DEMO_CONF = os.path.join(ROOT, "conf", "nightly_demo.yaml")
 FEATURE_SET = "purchase_propensity"
@@ -72,8 +72,6 @@ def demo_run_date() -> str:
 
 def write_input(scale: float, run_date: str) -> Tuple[str, str]:
     """(lake, build_features CONF) of a demo scale: the ingest-only nightly run once, its lake reused."""
-    from core.conf import load_document
-
     folder = os.path.join(DATA_DIR, "build_features", f"{scale:g}")
     lake, conf_path = os.path.join(folder, "lake"), os.path.join(folder, "build_features.json")
     ready = os.path.join(folder, "ready.json")
@@ -81,8 +79,7 @@ def write_input(scale: float, run_date: str) -> Tuple[str, str]:
         return lake, conf_path
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
-    with open(DEMO_CONF) as handle:
-        night = load_document(handle.read(), DEMO_CONF)
+    night = demo_night()
     entry = next(e for e in night["build_features"] if e["config"]["feature_set"] == FEATURE_SET)
     with open(conf_path, "w") as handle:
         json.dump(entry["config"], handle, indent=1)
@@ -98,6 +95,14 @@ def write_input(scale: float, run_date: str) -> Tuple[str, str]:
     with open(ready, "w") as handle:
         handle.write(done.stdout.strip().splitlines()[-1] + "\n")
     return lake, conf_path
+
+
+def demo_night() -> dict:
+    """conf/nightly_demo.yaml as a dict."""
+    from core.conf import load_document
+
+    with open(DEMO_CONF) as handle:
+        return load_document(handle.read(), DEMO_CONF)
 
 
 def read_conf(conf_path: str) -> dict:
@@ -178,8 +183,7 @@ def floor(lake: str, conf_path: str, run_date: str, out: str) -> None:
     """The engine floor: plain PySpark and pyspark.ml doing build_features' work on the demo's tables."""
     from core.session import build_session
 
-    memory = os.environ.get("LAKEML_DRIVER_MEMORY", "4g")  # what spark-submit.sh gives the job's driver
-    spark = build_session("build_features floor", extra={"spark.driver.memory": memory})
+    spark = build_session("build_features floor", extra={"spark.driver.memory": DRIVER_MEMORY})
     floor_features(spark, lake, read_conf(conf_path), run_date, out)
     spark.stop()
 

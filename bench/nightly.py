@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -34,7 +35,6 @@ from typing import Dict, List
 _HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(_HERE)
 sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p or ".") != _HERE)]
-DEMO_CONF = os.path.join(ROOT, "conf", "nightly_demo.yaml")
 
 
 def tree_rss_kib(pid: int) -> Dict[int, int]:
@@ -103,14 +103,6 @@ def run_scale(scale: float, out: str) -> dict:
 # --- the engine floor -------------------------------------------------------------------------
 
 
-def demo_night() -> dict:
-    """conf/nightly_demo.yaml as a dict."""
-    from core.conf import load_document
-
-    with open(DEMO_CONF) as handle:
-        return load_document(handle.read(), DEMO_CONF)
-
-
 def floor_logs(spark, folder: str, table: str) -> None:
     """The log lines parsed by the job's own parser (compiled, the regex for what it declines), the taken
     rows written as one Delta table partitioned by event_date; rejects dropped, not quarantined."""
@@ -140,7 +132,7 @@ def floor_dms_table(spark, folder: str, entry: dict, table: str) -> None:
     rows.where("_n = 1 AND Op != 'D'").drop("_n", "Op").write.format("delta").save(table)
 
 
-def floor_profile(spark, rows, schema: dict) -> dict:
+def floor_profile(rows, schema: dict) -> dict:
     """The profile's figures of the feature rows: one aggregation over the numbers, the top values of the others."""
     from pyspark.sql import functions as F
 
@@ -164,7 +156,7 @@ def model_input(rows, features_model):
     return rows.drop("label", "run_date").withColumns({c: F.coalesce(F.col(c).cast("double"), nan) for c in binned})
 
 
-def floor_train_binary(spark, rows, features_model, out: str):
+def floor_train_binary(rows, features_model, out: str):
     """LogisticRegression at train's defaults on the recipe's vectors, 70/30 split; (full PipelineModel, AUC)."""
     from pyspark.ml import PipelineModel
     from pyspark.ml.classification import LogisticRegression
@@ -180,7 +172,7 @@ def floor_train_binary(spark, rows, features_model, out: str):
     return model, auc
 
 
-def floor_train_als(spark, reviews, params: dict, out: str):
+def floor_train_als(reviews, params: dict, out: str):
     """ALS with the night's rank and regParam on the reviews, 70/30 split; (model, RMSE)."""
     from pyspark.ml.evaluation import RegressionEvaluator
     from pyspark.ml.recommendation import ALS
@@ -229,7 +221,7 @@ def floor_night(lake: str, out: str, run_date: str) -> dict:
     writing its tables, features, models and scores under `out`; step seconds, AUC, RMSE."""
     from pyspark.sql import functions as F
 
-    from bench.build_features import floor_features
+    from bench.build_features import demo_night, floor_features
     from bench.train_job import DRIVER_MEMORY
     from core.session import build_session
 
@@ -255,15 +247,15 @@ def floor_night(lake: str, out: str, run_date: str) -> dict:
     features_path = under("features", conf["feature_set"])
     features_model = step("build_features", lambda: floor_features(spark, out, conf, run_date, features_path))
     features = spark.read.format("delta").load(features_path).where(F.col("run_date") == run_date)
-    step("profile", lambda: floor_profile(spark, features, conf["schema"]))
+    step("profile", lambda: floor_profile(features, conf["schema"]))
     binary, recs = night["train"]
     binary_model, auc = step(
         "train " + binary["name"],
-        lambda: floor_train_binary(spark, features, features_model, under("models", binary["name"])),
+        lambda: floor_train_binary(features, features_model, under("models", binary["name"])),
     )
     reviews = spark.read.format("delta").load(under("tables", recs["table"]))
     als, rmse = step(
-        "train " + recs["name"], lambda: floor_train_als(spark, reviews, recs["params"], under("models", recs["name"]))
+        "train " + recs["name"], lambda: floor_train_als(reviews, recs["params"], under("models", recs["name"]))
     )
     rows, key = model_input(features, features_model), conf["base"]["key"]
     step(
@@ -358,10 +350,6 @@ def compare(lake: str, out: str) -> Dict[str, tuple]:
     return {n: (mine[n], floors[n]) for n in WRITTEN}
 
 
-def median(values: List[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 def bench(scales: List[float], runs: int, out: str) -> None:
     """Per scale, `runs` alternating runs of the night and its floor (each once the load is under 1.5)."""
     from bench._harness import wait_quiet
@@ -381,7 +369,7 @@ def bench(scales: List[float], runs: int, out: str) -> None:
             auc, rmse = champion_value(lake, "purchase_propensity"), champion_value(lake, "product_recs")
             print(json.dumps({"scale": scale, "lakeml": night, "floor": floor, "rows": rows}), flush=True)
             print(f"AUC lakeml {auc:.4f} floor {floor['auc']:.4f}; RMSE lakeml {rmse:.4f} floor {floor['rmse']:.4f}")
-        lk, fl = median(seen["lakeml"]), median(seen["floor"])
+        lk, fl = statistics.median(seen["lakeml"]), statistics.median(seen["floor"])
         print(
             f"| {scale:g} | {lk:.1f} ({' / '.join(f'{v:.1f}' for v in seen['lakeml'])}) | "
             f"{fl:.1f} ({' / '.join(f'{v:.1f}' for v in seen['floor'])}) | {lk / fl:.2f} | {'; '.join(loads)} |",

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 from jobs.profile.correlation import table_v, top_target_bins, word_scores
 from jobs.profile.prepare import BINARY, CATEGORICAL, NUMERIC, TEXT, Attr
-from jobs.profile.stats import TARGET_SLOT, Passes, decile_edges, histogram_edges
+from jobs.profile.stats import TARGET_SLOT, Passes, decile_edges, find, histogram_edges
 
 SHOWN = 10  # values and words listed per attribute
 
@@ -160,7 +160,7 @@ def rank_key(stat: dict):
 
 def all_attribute_stats(p: Passes, target_name: Optional[str]) -> List[dict]:
     """The statistics of every attribute, in report order."""
-    target = next((a for a in p.attrs if a.name == target_name), None)
+    target = find(p.attrs, target_name)
     keep = target_keep(p, target)
     stats = [attribute_stats(a, p, target_name, keep) for a in p.attrs]
     stats.sort(key=rank_key)

@@ -83,8 +83,8 @@ def test_windows_per_activity_match_the_rule(spark, har_lake):
     counts = {r["activity"]: r["count"] for r in table.groupBy("activity").count().collect()}
     assert counts == numpy_window_counts(SUBJECTS)
     assert summary["counts"]["windows"] == sum(counts.values())
-    # the vector: one (empty) token slot, then the window features; not 2^18 token slots
-    assert summary["counts"]["features_size"] == len(sklearn_check.window_columns(_conf()))  # no token slots
+    # the vector: the window features alone; a recipe of numbers has no token slots
+    assert summary["counts"]["features_size"] == len(sklearn_check.window_columns(_conf()))
     # every window is 128 readings of one activity run: 127 sequence steps from first to last
     spans = table.select((F.col("window_end") - F.col("window_start")).alias("span"), "samples").distinct().collect()
     assert [(r["span"], r["samples"]) for r in spans] == [(127.0, 128)]
