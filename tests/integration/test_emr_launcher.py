@@ -336,7 +336,17 @@ def test_ctrl_c_cancels_the_step_and_says_so(s3_endpoint, bucket, cluster_id, tm
     env.pop("PYTHONPATH", None)
     argv = [os.path.join(ROOT, "spark-submit.sh"), "emr", "doctor", "--lake", f"s3://{bucket}/lake"]
     argv += ["--cluster-id", cluster_id, "--wait", "--bucket", bucket, "--poll-seconds", "0.2"]
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: SIGINT at its default, also when the suite runs as a background job (whose
+    # shell ignores SIGINT, which the launcher would inherit and never see the Ctrl-C)
+    proc = subprocess.Popen(
+        argv,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     lines = []
     reader = threading.Thread(target=collect_lines, args=(proc.stderr, lines), daemon=True)
     reader.start()
